@@ -1,0 +1,251 @@
+"""The verifier's half of the chain: a streaming checker over record lines.
+
+Pure: it is fed segments (a file or an object) as iterables of raw lines, in chain order, and
+keeps only the previous record in memory, so memory stays flat whatever the log size.
+After a failure it resynchronises on the failing record, so one tamper yields one failure and
+later, independent tampers are still found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .records import GENESIS_HASH, MalformedLine, decode_record, parse_header
+from .results import Failure, Note, Reason
+
+RECOVERY_EVENT = "chain.recovered"
+_RECOVERY_MARK = b'"eventType":"chain.recovered"'
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The last record before a verification window (what the window's first record links to)."""
+
+    seq: int
+    hash: str
+    timestamp: str
+    location: str
+
+
+@dataclass(slots=True)
+class _Previous:
+    seq: int
+    hash: str
+    timestamp: str
+    location: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class _BadLine:
+    """An unparseable line, held until we know whether a recovery record explains it."""
+
+    name: str
+    location: str
+    line: int
+    offset: int
+    data: bytes
+    terminated: bool
+    error: str
+
+
+class ChainChecker:
+    """Checks hashes, links, sequence numbers and partition placement, line by line."""
+
+    def __init__(self, *, max_failures: int = 100, windowed: bool = False) -> None:
+        self.max_failures = max_failures
+        self.failures: list[Failure] = []
+        self.failure_count = 0
+        self.notes: list[Note] = []
+        self.checked = 0
+        self.first: tuple[int, str] | None = None
+        self._prev: _Previous | None = None
+        self._windowed = windowed
+        self._day: date | None = None
+        self._bad: _BadLine | None = None
+
+    @property
+    def last(self) -> tuple[int, str] | None:
+        return (self._prev.seq, self._prev.timestamp) if self._prev else None
+
+    def set_anchor(self, anchor: Anchor) -> None:
+        self._prev = _Previous(anchor.seq, anchor.hash, anchor.timestamp, anchor.location, 0)
+        self._day = date.fromisoformat(anchor.timestamp[:10])
+
+    def add_failure(self, failure: Failure) -> None:
+        self.failure_count += 1
+        if len(self.failures) < self.max_failures:
+            self.failures.append(failure)
+
+    def feed(self, name: str, location: str, day: date, lines: Iterable[bytes]) -> None:
+        """Check one segment's lines (each with its trailing newline, if it has one)."""
+        new_day = day != self._day
+        self._day = day
+        day_prefix = day.isoformat()
+        offset, line_no = 0, 0
+        for raw in lines:
+            line_no += 1
+            terminated = raw.endswith(b"\n")
+            line = raw[:-1] if terminated else raw
+            try:
+                header = parse_header(line)
+            except MalformedLine as exc:
+                self._hold_bad(
+                    _BadLine(name, location, line_no, offset, line, terminated, str(exc))
+                )
+                offset += len(raw)
+                continue
+            if self._bad is not None:
+                self._settle_bad(line)
+            self.checked += 1
+            if self.first is None:
+                self.first = (header.seq, header.timestamp)
+            reason, message, related = self._check(header, line_no == 1, new_day, day_prefix)
+            if reason is not None:
+                self.add_failure(
+                    Failure(
+                        reason,
+                        message,
+                        location,
+                        line=line_no,
+                        offset=offset,
+                        seq=header.seq,
+                        event_id=_event_id(line),
+                        timestamp=header.timestamp,
+                        related=related,
+                    )
+                )
+            self._prev = _Previous(header.seq, header.hash, header.timestamp, location, line_no)
+            offset += len(raw)
+
+    def _check(
+        self, header: Any, first_in_segment: bool, new_day: bool, day_prefix: str
+    ) -> tuple[Reason | None, str, tuple[str, ...]]:
+        if hashlib.sha256(header.body).hexdigest() != header.hash:
+            return Reason.HASH_MISMATCH, "the stored hash does not match the record's bytes", ()
+        prev = self._prev
+        if prev is None:
+            if header.seq != 0:
+                before = "before the window" if self._windowed else "in the log"
+                return (
+                    Reason.MISSING_PARTITION,
+                    f"no partition {before} holds seq 0..{header.seq - 1}; "
+                    "the chain's start is missing",
+                    (),
+                )
+            if header.previous_hash != GENESIS_HASH:
+                return Reason.BROKEN_LINK, "seq 0 does not link to the genesis hash", ()
+            return None, "", ()
+        evidence = (f"{prev.location} line {prev.line} (seq {prev.seq})",)
+        expected = prev.seq + 1
+        if header.seq > expected:
+            missing = f"seq {expected}..{header.seq - 1} missing"
+            if first_in_segment:
+                kind = Reason.MISSING_PARTITION if new_day else Reason.MISSING_SEGMENT
+                return kind, f"{missing} before this partition", evidence
+            return Reason.SEQ_GAP, missing, evidence
+        if header.seq < expected:
+            return (
+                Reason.SEQ_OUT_OF_ORDER,
+                f"expected seq {expected} after seq {prev.seq}, found {header.seq}",
+                evidence,
+            )
+        if header.previous_hash != prev.hash:
+            return (
+                Reason.BROKEN_LINK,
+                f"previousHash {header.previous_hash[:16]}… does not match the hash "
+                f"{prev.hash[:16]}… of seq {prev.seq}",
+                evidence,
+            )
+        if header.timestamp[:10] != day_prefix or len(header.timestamp) != 27:
+            return (
+                Reason.PARTITION_MISMATCH,
+                f"timestamp {header.timestamp} is not in partition {day_prefix}",
+                (),
+            )
+        if header.timestamp < prev.timestamp:
+            return (
+                Reason.TIMESTAMP_REGRESSION,
+                f"timestamp is earlier than seq {prev.seq}'s {prev.timestamp}",
+                evidence,
+            )
+        return None, "", ()
+
+    def _hold_bad(self, bad: _BadLine) -> None:
+        if self._bad is not None:
+            self._fail_bad(self._bad)
+        self._bad = bad
+
+    def _settle_bad(self, line: bytes) -> None:
+        """A record follows an unparseable line: is it the recovery record that explains it?"""
+        bad, self._bad = self._bad, None
+        assert bad is not None
+        if _RECOVERY_MARK in line and _explains(_payload(line), bad):
+            self.notes.append(
+                Note(
+                    "crash_recovery",
+                    f"{len(bad.data)} torn bytes at offset {bad.offset} (line {bad.line}) were "
+                    "left by an interrupted write and are named by the next record's "
+                    f"{RECOVERY_EVENT} event",
+                    bad.location,
+                )
+            )
+            return
+        self._fail_bad(bad)
+
+    def _fail_bad(self, bad: _BadLine) -> None:
+        reason = Reason.INVALID_JSON
+        try:
+            json.loads(bad.data)
+            reason = Reason.MALFORMED_RECORD
+        except ValueError:
+            pass
+        self.add_failure(Failure(reason, bad.error, bad.location, line=bad.line, offset=bad.offset))
+
+    def finish(self) -> None:
+        """Settle a trailing unparseable line at the end of what was read."""
+        bad, self._bad = self._bad, None
+        if bad is None:
+            return
+        if bad.terminated:
+            self._fail_bad(bad)
+            return
+        self.notes.append(
+            Note(
+                "unterminated_tail",
+                f"the last {len(bad.data)} bytes (line {bad.line}) are an unfinished write: a "
+                "writer is mid-append or crashed; the next append records a recovery",
+                bad.location,
+            )
+        )
+
+
+def _explains(payload: Any, bad: _BadLine) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    return bool(
+        payload.get("file") == bad.name
+        and payload.get("offset") == bad.offset
+        and payload.get("length") == len(bad.data)
+        and payload.get("sha256") == hashlib.sha256(bad.data).hexdigest()
+    )
+
+
+def _payload(line: bytes) -> Any:
+    try:
+        return decode_record(line).get("payload")
+    except MalformedLine:
+        return None
+
+
+def _event_id(line: bytes) -> str | None:
+    try:
+        value = json.loads(line).get("eventId")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None

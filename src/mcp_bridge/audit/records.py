@@ -1,0 +1,149 @@
+"""The audit record format: canonical encoding, sealing and parsing of one record line.
+
+Pure functions only (no I/O), so that every storage driver and every verifier shares one
+definition of the bytes that are hashed. The format is specified in ``docs/audit-format.md``.
+
+A record line is the canonical encoding of the record without ``hash`` (the *body*), with its
+closing brace replaced by ``,"hash":"<64 hex>"}`` and a newline. The hash is SHA-256 over the
+body, so a verifier hashes a byte slice of the line and never re-serialises JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import AuditPayloadError
+
+FORMAT_VERSION = 1
+GENESIS_HASH = "0" * 64
+
+#: Envelope members in canonical order; ``payload`` is always the last member of the body.
+ENVELOPE_FIELDS = ("v", "previousHash", "seq", "timestamp", "eventId", "eventType", "payload")
+
+_PAYLOAD_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+)
+_HASH_MEMBER = b',"hash":"'
+_HASH_TAIL_LEN = len(_HASH_MEMBER) + 64 + 3  # ,"hash":"<64 hex>"}\n
+_HEAD = b'{"v":1,"previousHash":"'
+_HEAD_LEN = len(_HEAD)
+_SEQ_AT = _HEAD_LEN + 64 + len(b'","seq":')
+_TS_MEMBER = b',"timestamp":"'
+_TS_LEN = len("2026-01-01T00:00:00.000000Z")
+_HEX = re.compile(rb"[0-9a-f]{64}\Z")
+
+
+def encode_json(value: Any) -> str:
+    """Canonical JSON text of ``value``: sorted keys, no whitespace, ASCII with ``\\u`` escapes.
+
+    Integers are written exactly (any size) and floats in their shortest round-trip form, so
+    decoding and re-encoding yields the same text. NaN and infinities are not JSON: refused.
+    """
+    try:
+        return _PAYLOAD_ENCODER.encode(value)
+    except (TypeError, ValueError) as exc:
+        raise AuditPayloadError(f"payload is not recordable as JSON: {exc}") from exc
+
+
+def encode_body(
+    *, seq: int, previous_hash: str, timestamp: str, event_id: str, event_type: str, payload: str
+) -> bytes:
+    """The canonical body (the record without ``hash``) with ``payload`` already encoded."""
+    return (
+        f'{{"v":{FORMAT_VERSION},"previousHash":"{previous_hash}","seq":{seq},'
+        f'"timestamp":"{timestamp}","eventId":"{event_id}",'
+        f'"eventType":{encode_json(event_type)},"payload":{payload}}}'
+    ).encode("ascii")
+
+
+def seal(body: bytes) -> tuple[str, bytes]:
+    """Hash a body and return ``(hash, line)`` where line is the stored JSONL line."""
+    digest = hashlib.sha256(body).hexdigest()
+    return digest, body[:-1] + _HASH_MEMBER + digest.encode("ascii") + b'"}\n'
+
+
+def compute_event_hash(event: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical encoding of ``event`` without its ``hash`` member.
+
+    Accepts a decoded record (for example from :func:`json.loads` of a stored line) and returns
+    the hash the writer stored, which is how a third party re-derives it from parsed JSON.
+    """
+    missing = [name for name in ENVELOPE_FIELDS if name not in event]
+    extra = sorted(set(event) - set(ENVELOPE_FIELDS) - {"hash"})
+    if missing or extra:
+        raise AuditPayloadError(
+            f"not a version-{FORMAT_VERSION} record: missing {missing}, unexpected {extra}"
+        )
+    body = encode_body(
+        seq=int(event["seq"]),
+        previous_hash=str(event["previousHash"]),
+        timestamp=str(event["timestamp"]),
+        event_id=str(event["eventId"]),
+        event_type=str(event["eventType"]),
+        payload=encode_json(event["payload"]),
+    )
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LineHeader:
+    """What a verifier needs from one line, read by position without decoding the payload."""
+
+    seq: int
+    previous_hash: str
+    timestamp: str
+    hash: str
+    body: bytes
+
+
+class MalformedLine(ValueError):
+    """A line that is not a sealed version-1 record; the message says which part is wrong."""
+
+
+def parse_header(line: bytes) -> LineHeader:
+    """Split a stored line (without its newline) into header fields and hashed body.
+
+    Raises :class:`MalformedLine` when the line does not have the sealed record shape.
+    """
+    if not line.startswith(_HEAD) or len(line) < _SEQ_AT + _HASH_TAIL_LEN:
+        raise MalformedLine("line does not start like a version-1 record")
+    tail_at = len(line) - (_HASH_TAIL_LEN - 1)
+    if line[tail_at : tail_at + len(_HASH_MEMBER)] != _HASH_MEMBER or not line.endswith(b'"}'):
+        raise MalformedLine("line does not end with the hash member")
+    stored = line[tail_at + len(_HASH_MEMBER) : -2]
+    previous = line[_HEAD_LEN : _HEAD_LEN + 64]
+    if not _HEX.match(stored) or not _HEX.match(previous):
+        raise MalformedLine("hash or previousHash is not 64 lowercase hex digits")
+    ts_at = line.find(_TS_MEMBER, _SEQ_AT, _SEQ_AT + 24)
+    seq_text = line[_SEQ_AT:ts_at]
+    if ts_at < 0 or not seq_text.isdigit() or (len(seq_text) > 1 and seq_text[0] == 48):
+        raise MalformedLine("seq is not a non-negative integer")
+    ts_from = ts_at + len(_TS_MEMBER)
+    return LineHeader(
+        seq=int(seq_text),
+        previous_hash=previous.decode("ascii"),
+        timestamp=line[ts_from : ts_from + _TS_LEN].decode("ascii", "replace"),
+        hash=stored.decode("ascii"),
+        body=line[:tail_at] + b"}",
+    )
+
+
+def decode_record(line: bytes) -> dict[str, Any]:
+    """Decode a full record (payload included); raises :class:`MalformedLine` if not JSON."""
+    try:
+        value = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedLine(f"not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise MalformedLine("not a JSON object")
+    return value
+
+
+def body_hash(header: LineHeader) -> str:
+    """Recompute the hash of a parsed line from its body bytes."""
+    return hashlib.sha256(header.body).hexdigest()

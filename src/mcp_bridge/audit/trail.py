@@ -1,0 +1,172 @@
+"""The audit trail callers use: ``record_event`` / ``arecord_event`` over any storage driver.
+
+``AuditTrail`` adds what every backend shares (enablement, health, group commit, the public
+API of the original ``mcp_bridge.audit``); the driver decides where records go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .committer import GroupCommitter
+from .errors import AuditDisabledError
+from .sequencing import PendingEvent, SealedRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from ..config import AppConfig
+
+logger = logging.getLogger(__name__)
+
+
+class AuditStore(Protocol):
+    """A storage driver: durable, sequenced appends plus reads of recent records."""
+
+    backend: str
+
+    def append(self, events: Sequence[PendingEvent], now: datetime) -> list[SealedRecord]: ...
+
+    def fetch_events(self, limit: int, event_type: str | None) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuditTrail:
+    """Append-only, hash-chained audit trail.
+
+    ``record_event`` returns only once the record is durable in the store. With
+    ``enabled=False`` nothing is written and ``record_event`` returns ``None``.
+    """
+
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        enabled: bool = True,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._enabled = enabled
+        self._healthy = True
+        self._last_error: str | None = None
+        self._last_durable_seq: int | None = None
+        self._state_lock = threading.Lock()
+        self._background: set[asyncio.Future[SealedRecord]] = set()
+        self._committer = GroupCommitter(store, clock, self._note_result) if enabled else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @property
+    def backend(self) -> str:
+        return self._store.backend
+
+    @property
+    def healthy(self) -> bool:
+        """False after a failed append until an append succeeds again."""
+        return self._healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def last_durable_seq(self) -> int | None:
+        return self._last_durable_seq
+
+    def record_event(self, event_type: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Append one event and return the stored record once it is durable."""
+        if self._committer is None:
+            return None
+        return self._committer.commit(PendingEvent.create(event_type, payload)).as_dict()
+
+    async def arecord_event(
+        self, event_type: str, payload: Mapping[str, Any], *, durable: bool = True
+    ) -> dict[str, Any] | None:
+        """Async ``record_event``; with ``durable=False`` it queues and returns ``None`` at once.
+
+        A non-durable record is still sequenced and written with the next batch; a failure shows
+        in ``healthy`` and the log rather than in the caller.
+        """
+        if self._committer is None:
+            return None
+        future = self._committer.submit(PendingEvent.create(event_type, payload))
+        if not durable:
+            self._background.add(future)
+            future.add_done_callback(self._forget)
+            return None
+        return (await future).as_dict()
+
+    def require_enabled(self) -> None:
+        """Raise :class:`AuditDisabledError` when the trail is off."""
+        if not self._enabled:
+            raise AuditDisabledError("the audit trail is disabled (AUDIT_ENABLED=false)")
+
+    def fetch_events(self, limit: int = 100, event_type: str | None = None) -> list[dict[str, Any]]:
+        """The most recent ``limit`` records (optionally of one type), oldest first."""
+        return self._store.fetch_events(limit, event_type)
+
+    def close(self) -> None:
+        """Flush queued events and release the store."""
+        if self._committer is not None:
+            self._committer.close()
+            self._committer = None
+        self._store.close()
+
+    def __enter__(self) -> AuditTrail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _note_result(self, records: list[SealedRecord] | None, error: BaseException | None) -> None:
+        with self._state_lock:
+            if error is not None:
+                self._healthy = False
+                self._last_error = str(error)
+            elif records:
+                self._healthy = True
+                self._last_error = None
+                self._last_durable_seq = records[-1].seq
+
+    def _forget(self, future: asyncio.Future[SealedRecord]) -> None:
+        self._background.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            logger.error("background audit record failed: %s", future.exception())
+
+
+class LocalAuditTrail(AuditTrail):
+    """The trail on local JSONL files (``AUDIT_STORAGE_PATH/YYYY/MM/DD.jsonl``)."""
+
+    def __init__(
+        self,
+        storage_dir: Path | str,
+        *,
+        enabled: bool = True,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        from .storage.local import LocalStore
+
+        super().__init__(LocalStore(storage_dir, create=enabled), enabled=enabled, clock=clock)
+
+
+def open_audit_trail(config: AppConfig, *, clock: Callable[[], datetime] = utc_now) -> AuditTrail:
+    """The trail the configuration asks for (``AUDIT_STORAGE_BACKEND``)."""
+    if config.audit_storage_backend == "s3":
+        from .storage.s3 import open_s3_store
+
+        store: AuditStore = open_s3_store(config)
+        return AuditTrail(store, enabled=config.audit_enabled, clock=clock)
+    return LocalAuditTrail(config.audit_storage_path, enabled=config.audit_enabled, clock=clock)

@@ -1,0 +1,53 @@
+"""``verify_audit_trail``: verify a local directory or an ``s3://bucket/prefix`` location."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .engine import ProgressCallback, RecordSource, verify_source
+from .layout import parse_day_key
+from .results import VerificationResult
+
+
+def _as_day(value: date | str | None, option: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return parse_day_key(value, option=option)
+
+
+def open_source(location: Path | str, **s3_options: Any) -> RecordSource:
+    """The record source for a path or ``s3://`` URL (S3 options are ignored for paths)."""
+    text = str(location)
+    if text.startswith("s3://"):
+        from .storage.s3_source import open_s3_source
+
+        return open_s3_source(text, **s3_options)
+    from .storage.local_source import LocalSource
+
+    return LocalSource(location)
+
+
+def verify_audit_trail(
+    path: Path | str,
+    *,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    max_failures: int = 100,
+    progress: ProgressCallback | None = None,
+    **s3_options: Any,
+) -> VerificationResult:
+    """Verify hashes, links and sequence numbers of the trail at ``path`` within a window.
+
+    ``start``/``end`` are inclusive UTC days (``date`` or ``"YYYY/MM/DD"``). Raises
+    :class:`~mcp_bridge.audit.errors.AuditUsageError` for bad arguments and
+    :class:`~mcp_bridge.audit.errors.AuditStorageError` when the store cannot be read;
+    integrity problems are reported in the result, never raised.
+    """
+    first = _as_day(start, "--start")
+    last = _as_day(end, "--end")
+    source = open_source(path, **s3_options)
+    return verify_source(
+        source, start=first, end=last, max_failures=max_failures, progress=progress
+    )

@@ -1,0 +1,181 @@
+"""Application configuration, read once from the environment (and an optional ``.env``).
+
+``load_config()`` is called by entry points only; everything else receives the ``AppConfig`` it
+needs as an argument. Variable names are the runbook's (``AUDIT_*``); field names follow the
+original ``mcp_bridge`` (``audit_enabled``, ``audit_storage_backend``, …).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+_BOOL_WORDS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+
+
+class ConfigError(ValueError):
+    """Configuration is invalid; ``problems`` holds one line per bad variable."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    def render(self) -> str:
+        return str(self)
+
+
+class AppConfig(BaseSettings):
+    """Every setting of mcp-bridge's audit trail; one field per environment variable."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    environment: str = "development"
+    audit_enabled: bool = True
+    audit_storage_backend: Literal["local", "s3"] = "local"
+    audit_storage_path: Path = Path("var/audit")
+    audit_s3_bucket: str | None = None
+    audit_s3_prefix: str = "audit"
+    audit_s3_region: str | None = None
+    audit_s3_endpoint_url: str | None = None
+    audit_s3_object_lock_mode: Literal["governance", "compliance"] | None = None
+    audit_s3_object_lock_days: int | None = None
+    audit_s3_kms_key_id: str | None = None
+    audit_s3_segment_max_bytes: int = 4 * 1024 * 1024
+    audit_s3_segment_max_delay_ms: int = 50
+    audit_spool_path: Path = Path("var/audit-spool")
+    audit_verify_lookback_days: int = 1
+    audit_verify_report_dir: Path = Path("var/audit-reports")
+
+    @field_validator("audit_enabled", mode="before")
+    @classmethod
+    def _strict_bool(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word not in _BOOL_WORDS:
+                raise ValueError("must be one of true/false (also 1/0, yes/no, on/off)")
+            return _BOOL_WORDS[word]
+        return value
+
+    @field_validator("audit_storage_backend", "audit_s3_object_lock_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return value or None
+        return value
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("audit_s3_bucket", "audit_s3_region", "audit_s3_kms_key_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> AppConfig:
+        problems = cross_field_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+def cross_field_problems(config: AppConfig) -> list[str]:
+    """Rules that involve more than one variable, each as a message naming the variables."""
+    problems: list[str] = []
+    if config.audit_storage_backend == "s3" and not config.audit_s3_bucket:
+        problems.append("AUDIT_S3_BUCKET is required when AUDIT_STORAGE_BACKEND=s3")
+    mode, days = config.audit_s3_object_lock_mode, config.audit_s3_object_lock_days
+    if mode and days is None:
+        problems.append(
+            f"AUDIT_S3_OBJECT_LOCK_DAYS is required when AUDIT_S3_OBJECT_LOCK_MODE={mode} "
+            "(a whole number of days ≥ 1)"
+        )
+    if days is not None and not mode:
+        problems.append(
+            f"AUDIT_S3_OBJECT_LOCK_MODE is required when AUDIT_S3_OBJECT_LOCK_DAYS={days} "
+            "(allowed: governance, compliance)"
+        )
+    if days is not None and days <= 0:
+        problems.append(f"AUDIT_S3_OBJECT_LOCK_DAYS={days} is invalid: must be ≥ 1")
+    if config.audit_verify_lookback_days < 1:
+        problems.append(
+            f"AUDIT_VERIFY_LOOKBACK_DAYS={config.audit_verify_lookback_days} is invalid: "
+            "must be ≥ 1"
+        )
+    for name in ("audit_s3_segment_max_bytes", "audit_s3_segment_max_delay_ms"):
+        if getattr(config, name) < 1:
+            problems.append(f"{name.upper()}={getattr(config, name)} is invalid: must be ≥ 1")
+    return problems
+
+
+_ALLOWED = {
+    "audit_storage_backend": "local, s3",
+    "audit_s3_object_lock_mode": "governance, compliance",
+    "audit_enabled": "true, false",
+}
+
+
+def _describe(error: Any) -> str:
+    """One line naming the variable, the value given and what is allowed."""
+    loc = [str(part) for part in error.get("loc", ()) if part]
+    if not loc:
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    field = loc[0]
+    given = error.get("input")
+    allowed = _ALLOWED.get(field)
+    reason = str(error.get("msg", "")).removeprefix("Value error, ")
+    text = f"{field.upper()}={given!s} is invalid: {reason}"
+    return f"{text} (allowed: {allowed})" if allowed and "allowed" not in reason else text
+
+
+def load_config(**overrides: Any) -> AppConfig:
+    """Build the configuration from the environment; raise :class:`ConfigError` if invalid.
+
+    In production with the audit trail disabled a loud warning is logged: the runbook allows it
+    only as a temporary freeze of mutating operations.
+    """
+    try:
+        config = AppConfig(**overrides)
+    except ValidationError as exc:
+        problems: list[str] = []
+        for error in exc.errors():
+            for line in _describe(error).split("; "):
+                problems.append(line)
+        raise ConfigError(problems) from None
+    if config.is_production and not config.audit_enabled:
+        logger.warning(
+            "AUDIT_ENABLED=false in ENVIRONMENT=production: the audit trail is OFF and the "
+            "bridge refuses every mutating operation until it is re-enabled"
+        )
+    return config
+
+
+__all__ = ["AppConfig", "ConfigError", "cross_field_problems", "load_config"]
