@@ -1,25 +1,32 @@
 """Group commit: many concurrent callers, one durable append per batch.
 
-Callers (threads or asyncio tasks) enqueue events and wait; one background thread takes
-everything queued, hands it to the store in a single ``append`` (one write, one fsync or one
-PUT), and wakes every caller of that batch at once. Under load the batch grows by itself, so
-durability costs one fsync per batch rather than per event.
+Callers (threads or asyncio tasks) enqueue events and wait; a background thread takes
+everything queued and hands it to the store in a single append (one write and one fsync, or
+one PUT), then wakes every caller of that batch at once. Under load the batch grows by itself,
+so durability costs one fsync per batch rather than per event.
+
+Stores that can separate writing from syncing (:class:`StagingStore`, the local files) get a
+pipeline: the writer thread writes batch *k+1* while a sync thread waits for batch *k*'s fsync,
+so the CPU work of sealing overlaps the disk's flush.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .errors import AuditStorageError
 from .sequencing import PendingEvent, SealedRecord
 
 logger = logging.getLogger(__name__)
+
+Sync = Callable[[], None]
 
 
 class AppendStore(Protocol):
@@ -30,40 +37,60 @@ class AppendStore(Protocol):
         ...
 
 
+@runtime_checkable
+class StagingStore(Protocol):
+    """A store whose writes become durable in a separate, later step."""
+
+    def stage(
+        self, events: Sequence[PendingEvent], now: datetime
+    ) -> tuple[list[SealedRecord], Sync]:
+        """Sequence, seal and write ``events``; calling the returned ``Sync`` makes them durable."""
+        ...
+
+
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[SealedRecord]", int]
+
+
 @dataclass(slots=True)
 class _Batch:
     """Events queued between two commits; their callers share one completion signal."""
 
     events: list[PendingEvent] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
-    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[SealedRecord], int]] = field(
-        default_factory=list
-    )
+    waiters: list[_Waiter] = field(default_factory=list)
     records: list[SealedRecord] = field(default_factory=list)
     error: BaseException | None = None
 
 
 class GroupCommitter:
-    """Owns the background commit thread of one trail."""
+    """Owns the background threads that commit one trail's events."""
 
     def __init__(
         self,
-        store: AppendStore,
+        store: AppendStore | StagingStore,
         clock: Callable[[], datetime],
         on_result: Callable[[list[SealedRecord] | None, BaseException | None], None],
     ) -> None:
         self._store = store
         self._clock = clock
         self._on_result = on_result
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
         self._batch = _Batch()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="audit-commit", daemon=True)
-        self._thread.start()
+        self._staged: collections.deque[tuple[_Batch, Sync] | None] = collections.deque()
+        self._staged_ready = threading.Semaphore(0)
+        self._threads = [threading.Thread(target=self._write_loop, name="audit-write", daemon=True)]
+        if isinstance(store, StagingStore):
+            self._threads.append(
+                threading.Thread(target=self._sync_loop, name="audit-sync", daemon=True)
+            )
+        for thread in self._threads:
+            thread.start()
 
     def commit(self, event: PendingEvent) -> SealedRecord:
         """Queue ``event`` and block until its batch is durable."""
-        with self._cv:
+        with self._lock:
             batch = self._enqueue(event)
             index = len(batch.events) - 1
         batch.done.wait()
@@ -75,17 +102,18 @@ class GroupCommitter:
         """Queue ``event`` from a running event loop; the future resolves when durable."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[SealedRecord] = loop.create_future()
-        with self._cv:
+        with self._lock:
             batch = self._enqueue(event)
             batch.waiters.append((loop, future, len(batch.events) - 1))
         return future
 
     def close(self) -> None:
-        """Commit what is queued, then stop the thread."""
-        with self._cv:
+        """Commit what is queued, then stop the threads."""
+        with self._lock:
             self._closed = True
-            self._cv.notify()
-        self._thread.join()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join()
 
     def _enqueue(self, event: PendingEvent) -> _Batch:
         if self._closed:
@@ -93,28 +121,56 @@ class GroupCommitter:
         batch = self._batch
         batch.events.append(event)
         if len(batch.events) == 1:
-            self._cv.notify()
+            self._wake.set()
         return batch
 
-    def _run(self) -> None:
+    def _take(self) -> _Batch | None:
+        """Wait for queued events and take them all; ``None`` once closed and drained."""
         while True:
-            with self._cv:
-                while not self._batch.events and not self._closed:
-                    self._cv.wait()
+            self._wake.wait()
+            with self._lock:
                 batch = self._batch
-                if not batch.events:
-                    return
-                self._batch = _Batch()
-            self._commit_batch(batch)
+                if batch.events:
+                    self._batch = _Batch()
+                    return batch
+                if self._closed:
+                    return None
+                self._wake.clear()
 
-    def _commit_batch(self, batch: _Batch) -> None:
-        try:
-            batch.records = self._store.append(batch.events, self._clock())
-        except BaseException as exc:  # every caller of the batch must hear about it
-            batch.error = exc
-            if not isinstance(exc, AuditStorageError):
-                logger.exception("audit append failed")
-        self._on_result(batch.records or None, batch.error)
+    def _write_loop(self) -> None:
+        staging = isinstance(self._store, StagingStore)
+        while (batch := self._take()) is not None:
+            try:
+                if isinstance(self._store, StagingStore):
+                    batch.records, sync = self._store.stage(batch.events, self._clock())
+                    self._staged.append((batch, sync))
+                    self._staged_ready.release()
+                    continue
+                batch.records = self._store.append(batch.events, self._clock())
+            except BaseException as exc:  # every caller of the batch must hear about it
+                batch.error = exc
+            self._finish(batch)
+        if staging:
+            self._staged.append(None)
+            self._staged_ready.release()
+
+    def _sync_loop(self) -> None:
+        while True:
+            self._staged_ready.acquire()
+            item = self._staged.popleft()
+            if item is None:
+                return
+            batch, sync = item
+            try:
+                sync()
+            except BaseException as exc:
+                batch.error = exc
+            self._finish(batch)
+
+    def _finish(self, batch: _Batch) -> None:
+        if batch.error is not None and not isinstance(batch.error, AuditStorageError):
+            logger.error("audit append failed: %r", batch.error)
+        self._on_result(None if batch.error else batch.records, batch.error)
         batch.done.set()
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[SealedRecord], int]]]
         by_loop = {}

@@ -85,6 +85,8 @@ def verify_source(
             progress(done, total)
     checker.finish()
     extra_failures, notes, stats = source.finish()
+    if checker.checked == 0 and not checker.failure_count:
+        notes.append(Note("empty_window", "no records in this window: nothing to verify", ""))
     for failure in extra_failures:
         checker.add_failure(failure)
     return _result(checker, source, start, end, partitions, len(segments), notes, stats, began)

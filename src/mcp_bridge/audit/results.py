@@ -133,7 +133,8 @@ class Note:
     location: str
 
     def render(self) -> str:
-        return f"{self.kind}: {self.location}: {self.message}"
+        where = f"{self.location}: " if self.location else ""
+        return f"{self.kind}: {where}{self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

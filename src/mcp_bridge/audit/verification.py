@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine import ProgressCallback, RecordSource, verify_source
+from .errors import AuditUsageError
 from .layout import parse_day_key
 from .results import VerificationResult
 
@@ -21,9 +22,12 @@ def open_source(location: Path | str, **s3_options: Any) -> RecordSource:
     """The record source for a path or ``s3://`` URL (S3 options are ignored for paths)."""
     text = str(location)
     if text.startswith("s3://"):
-        from .storage.s3_source import open_s3_source
-
-        return open_s3_source(text, **s3_options)
+        try:
+            from .storage.s3_source import open_s3_source
+        except ImportError:
+            raise AuditUsageError(f"{text}: s3:// locations are not yet supported") from None
+        source: RecordSource = open_s3_source(text, **s3_options)
+        return source
     from .storage.local_source import LocalSource
 
     return LocalSource(location)

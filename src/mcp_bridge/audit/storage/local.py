@@ -24,9 +24,10 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +80,25 @@ class LocalStore:
         self._position: _Position | None = None
 
     def append(self, events: Sequence[PendingEvent], now: datetime) -> list[SealedRecord]:
+        """Write ``events`` and wait until they are durable."""
+        records, sync = self.stage(events, now)
+        sync()
+        return records
+
+    def stage(
+        self, events: Sequence[PendingEvent], now: datetime
+    ) -> tuple[list[SealedRecord], Callable[[], None]]:
+        """Write ``events``; the returned callable fsyncs them (the group committer's pipeline)."""
         with self._mutex:
             try:
-                return self._append_locked(events, now)
+                return self._stage_locked(events, now)
             except OSError as exc:
                 self._position = None
-                raise AuditStorageError(
-                    f"cannot append to the audit store {self.root}: {exc.strerror or exc}"
-                ) from exc
+                raise _storage_error(self.root, exc) from exc
 
-    def _append_locked(self, events: Sequence[PendingEvent], now: datetime) -> list[SealedRecord]:
+    def _stage_locked(
+        self, events: Sequence[PendingEvent], now: datetime
+    ) -> tuple[list[SealedRecord], Callable[[], None]]:
         lock_fd = self._lock()
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         try:
@@ -98,33 +108,28 @@ class LocalStore:
                 batch.insert(0, PendingEvent.create(RECOVERY_EVENT, position.fragment))
                 logger.warning("audit store: recovering from a torn write %s", position.fragment)
             records = seal_batch(position.tail, batch, now)
-            synced = self._write(position, records)
+            to_sync = os.dup(self._write(position, records))
         finally:
             fcntl.flock(lock_fd, fcntl.LOCK_UN)
-        for fd in synced:
-            os.fdatasync(fd)
-        return records[len(records) - len(events) :]
+        return records[len(records) - len(events) :], partial(_sync_and_close, self.root, to_sync)
 
-    def _write(self, position: _Position, records: list[SealedRecord]) -> list[int]:
-        """Append each day's lines with one write; return the descriptors to sync."""
-        by_day: dict[date, list[bytes]] = {}
-        for record in records:
-            by_day.setdefault(record.day, []).append(record.line)
-        written: list[int] = []
-        size = position.size
-        for day, lines in by_day.items():
-            data = b"".join(lines)
-            if day == position.day and position.needs_newline:
+    def _write(self, position: _Position, records: list[SealedRecord]) -> int:
+        """Append the batch with one write and return the descriptor to sync.
+
+        A batch shares one timestamp (see ``seal_batch``), hence one day and one file.
+        """
+        day = records[-1].day
+        data = b"".join([record.line for record in records])
+        fd = self._fd_for(day)
+        if day == position.day:
+            size = position.size
+            if position.needs_newline:
                 data = b"\n" + data
-            fd = self._fd_for(day)
-            if day != position.day:
-                size = os.fstat(fd).st_size
-            _write_all(fd, data)
-            size += len(data)
-            written.append(fd)
-        last = records[-1]
-        self._position = _Position(last.day, size, last.tail)
-        return written
+        else:
+            size = os.fstat(fd).st_size
+        _write_all(fd, data)
+        self._position = _Position(day, size + len(data), records[-1].tail)
+        return fd
 
     def _locate(self, now: datetime) -> _Position:
         """The cached end of the chain if no other writer moved it, else the end on disk."""
@@ -252,6 +257,20 @@ def _torn_evidence(day: date, tail: FileTail) -> dict[str, Any]:
         "sha256": hashlib.sha256(tail.fragment).hexdigest(),
         "recoveredBy": {"host": socket.gethostname(), "pid": os.getpid()},
     }
+
+
+def _sync_and_close(root: Path, fd: int) -> None:
+    """Make written bytes durable; ``fd`` is a duplicate owned by this call."""
+    try:
+        os.fdatasync(fd)
+    except OSError as exc:
+        raise _storage_error(root, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def _storage_error(root: Path, exc: OSError) -> AuditStorageError:
+    return AuditStorageError(f"cannot append to the audit store {root}: {exc.strerror or exc}")
 
 
 def _write_all(fd: int, data: bytes) -> None:

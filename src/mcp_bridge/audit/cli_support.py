@@ -1,0 +1,75 @@
+"""What the audit command-line tools share: exit codes, error printing, progress display.
+
+Exit codes (documented in every ``--help``): 0 verified, 1 verification failed, 2 usage or
+configuration error, 3 storage unreachable or unreadable.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from ..config import ConfigError
+from .engine import ProgressCallback
+from .errors import AuditError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STORAGE = 3
+
+EXIT_CODES_HELP = (
+    "exit codes: 0 verified; 1 verification failed; 2 usage or configuration error; "
+    "3 storage unreachable or unreadable"
+)
+
+#: Below this many bytes a verification is quick enough that a progress bar is only noise.
+_PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+
+
+def run_cli(body: Callable[[], int], *, verbose: bool) -> int:
+    """Run a command body, turning our errors into a printed message and an exit code."""
+    try:
+        return body()
+    except ConfigError as exc:
+        _report(exc.render(), verbose)
+        return EXIT_USAGE
+    except AuditError as exc:
+        _report(f"error: {exc.render()}", verbose)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _report(message: str, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exc()
+    print(message, file=sys.stderr)
+
+
+@contextmanager
+def progress_display(enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar on stderr for long runs on a terminal; nothing when piped."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=None,
+    ) as progress:
+        task = progress.add_task("verifying", total=None, visible=False)
+
+        def update(done: int, total: int) -> None:
+            visible = total >= _PROGRESS_MIN_BYTES
+            progress.update(task, completed=done, total=total, visible=visible)
+
+        yield update

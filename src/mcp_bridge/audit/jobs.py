@@ -1,0 +1,163 @@
+"""``python -m mcp_bridge.audit.jobs``: the scheduled verification of the recent window.
+
+Reads ``AppConfig`` from the environment, verifies the last ``AUDIT_VERIFY_LOOKBACK_DAYS`` UTC
+days (ending today) on the configured backend, prints one line, archives a JSON report under
+``AUDIT_VERIFY_REPORT_DIR`` and exits like ``verify`` (0 / 1 / 2 / 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..config import AppConfig, load_config
+from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, run_cli
+from .errors import AuditUsageError
+from .layout import day_key, lookback_window
+from .results import VerificationResult
+from .verification import verify_audit_trail
+
+
+@dataclass(slots=True)
+class ScheduledVerificationResult:
+    """One scheduled run: the window, the verification result and where it was archived."""
+
+    result: VerificationResult
+    start_key: str
+    end_key: str
+    disabled: bool = False
+    report_path: Path | None = None
+    ran_at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+    def line(self) -> str:
+        """The one-line summary operators and alerting read."""
+        if self.disabled:
+            return "Audit verification skipped: the audit trail is disabled (AUDIT_ENABLED=false)"
+        window = f"Audit verification window {self.start_key}..{self.end_key}"
+        if self.result.ok:
+            text = f"{window}: verified {self.result.checked_events:,} events"
+            return text + (" (no records in the window)" if not self.result.checked_events else "")
+        return f"{window}: {self.result.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ranAt": self.ran_at,
+            "window": {"start": self.start_key, "end": self.end_key},
+            "disabled": self.disabled,
+            "summary": self.line(),
+            "result": self.result.to_dict(),
+        }
+
+
+def _location(config: AppConfig) -> tuple[str, dict[str, Any]]:
+    if config.audit_storage_backend == "s3":
+        url = f"s3://{config.audit_s3_bucket}/{config.audit_s3_prefix.strip('/')}"
+        options: dict[str, Any] = {
+            "object_lock_mode": config.audit_s3_object_lock_mode,
+            "object_lock_days": config.audit_s3_object_lock_days,
+            "region": config.audit_s3_region,
+            "endpoint_url": config.audit_s3_endpoint_url,
+        }
+        return url, {name: value for name, value in options.items() if value is not None}
+    return str(config.audit_storage_path), {}
+
+
+def run_scheduled_verification(
+    config: AppConfig, *, reference_time: datetime | None = None, archive: bool = True
+) -> ScheduledVerificationResult:
+    """Verify the lookback window ending on ``reference_time``'s UTC day (default: now)."""
+    now = (reference_time or datetime.now(UTC)).astimezone(UTC)
+    start, end = lookback_window(now.date(), config.audit_verify_lookback_days)
+    ran_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if not config.audit_enabled:
+        empty = VerificationResult(ok=True, checked_events=0, message="Audit trail disabled")
+        return ScheduledVerificationResult(
+            empty, day_key(start), day_key(end), disabled=True, ran_at=ran_at
+        )
+    location, options = _location(config)
+    result = verify_audit_trail(location, start=start, end=end, **options)
+    outcome = ScheduledVerificationResult(result, day_key(start), day_key(end), ran_at=ran_at)
+    if archive:
+        outcome.report_path = archive_report(config, outcome, now)
+    return outcome
+
+
+def archive_report(config: AppConfig, outcome: ScheduledVerificationResult, now: datetime) -> Path:
+    """Write the run's JSON report to a new file named by run time; never overwrite one."""
+    folder = config.audit_verify_report_dir.expanduser()
+    if config.audit_storage_backend == "local" and _inside(folder, config.audit_storage_path):
+        raise AuditUsageError(
+            f"AUDIT_VERIFY_REPORT_DIR={folder} is inside the audit store "
+            f"{config.audit_storage_path}; reports must live elsewhere"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    status = "ok" if outcome.ok else "failed"
+    stem = now.strftime("%Y%m%dT%H%M%S.%fZ")
+    data = (json.dumps(outcome.to_dict(), indent=2) + "\n").encode("utf-8")
+    for attempt in range(1000):
+        suffix = f"-{attempt}" if attempt else ""
+        path = folder / f"audit-verification-{stem}{suffix}-{status}.json"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return path
+    raise AuditUsageError(f"cannot find a free report name in {folder}")
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child.resolve().is_relative_to(parent.expanduser().resolve())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m mcp_bridge.audit.jobs",
+        description=(
+            "Verify the last AUDIT_VERIFY_LOOKBACK_DAYS UTC days of the configured audit trail "
+            "and archive the report under AUDIT_VERIFY_REPORT_DIR."
+        ),
+        epilog=EXIT_CODES_HELP,
+    )
+    parser.add_argument("--json", action="store_true", help="also print the JSON report")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        config = load_config()
+        outcome = run_scheduled_verification(config)
+        print(outcome.line())
+        if not outcome.ok:
+            print(outcome.result.render_text())
+        if args.json:
+            print(json.dumps(outcome.to_dict(), indent=2))
+        if outcome.disabled and config.is_production:
+            print(
+                "error: AUDIT_ENABLED=false in ENVIRONMENT=production: the audit trail must be "
+                "enabled in production",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        if outcome.report_path is not None:
+            print(f"report archived: {outcome.report_path}", file=sys.stderr)
+        return EXIT_OK if outcome.ok else EXIT_FAILED
+
+    return run_cli(body, verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

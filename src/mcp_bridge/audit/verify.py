@@ -1,0 +1,122 @@
+"""``python -m mcp_bridge.audit.verify PATH|s3://bucket/prefix [--start D] [--end D] ...``
+
+A thin shell over :func:`mcp_bridge.audit.verify_audit_trail`: parse arguments, run the engine,
+print the report (earliest failure first), exit with the documented code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, progress_display, run_cli
+from .errors import AuditUsageError
+from .layout import check_window, parse_day_key
+from .results import VerificationResult
+from .verification import verify_audit_trail
+
+
+def _day(text: str) -> date:
+    try:
+        return parse_day_key(text)
+    except AuditUsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number ≥ 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mcp_bridge.audit.verify",
+        description="Verify the hash chain of an mcp-bridge audit trail (local or S3).",
+        epilog=EXIT_CODES_HELP,
+    )
+    parser.add_argument("path", help="audit directory, or s3://bucket/prefix")
+    parser.add_argument("--start", type=_day, help="first UTC day to verify (YYYY/MM/DD)")
+    parser.add_argument("--end", type=_day, help="last UTC day to verify (YYYY/MM/DD)")
+    parser.add_argument("--json", action="store_true", help="print one JSON report")
+    parser.add_argument(
+        "--max-failures", type=_positive, default=100, help="failures to list (default 100)"
+    )
+    parser.add_argument(
+        "--object-lock-mode",
+        type=str.lower,
+        choices=["governance", "compliance"],
+        help="S3: every object's Object Lock mode must be this",
+    )
+    parser.add_argument(
+        "--object-lock-days",
+        type=_positive,
+        help="S3: every object's retain-until must be ≥ its newest event + this many days",
+    )
+    parser.add_argument("--kms-key-id", help="S3: objects must be encrypted with this KMS key")
+    parser.add_argument(
+        "--kms-required-since",
+        type=_day,
+        help="S3: with --kms-key-id, require the key only for partitions from this day on",
+    )
+    parser.add_argument("--region", help="S3: region override")
+    parser.add_argument("--endpoint-url", help="S3: endpoint of an S3-compatible store")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+    return parser
+
+
+def _s3_options(args: argparse.Namespace) -> dict[str, object]:
+    options = {
+        "object_lock_mode": args.object_lock_mode,
+        "object_lock_days": args.object_lock_days,
+        "kms_key_id": args.kms_key_id,
+        "kms_required_since": args.kms_required_since,
+        "region": args.region,
+        "endpoint_url": args.endpoint_url,
+    }
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _print(result: VerificationResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.render_text())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_window(args.start, args.end)
+    except AuditUsageError as exc:
+        parser.error(str(exc))
+    if not args.path.startswith("s3://") and _s3_options(args):
+        names = ", ".join(f"--{n.replace('_', '-')}" for n in _s3_options(args))
+        parser.error(f"{names} only apply to s3:// locations")
+
+    def body() -> int:
+        with progress_display(not args.json) as progress:
+            result = verify_audit_trail(
+                args.path,
+                start=args.start,
+                end=args.end,
+                max_failures=args.max_failures,
+                progress=progress,
+                **_s3_options(args),
+            )
+        _print(result, args.json)
+        return EXIT_OK if result.ok else EXIT_FAILED
+
+    return run_cli(body, verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
