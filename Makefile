@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml requirements/seaweedfs.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m mcp_bridge.demo
+	$(PY) -m mcp_bridge.bridge.demo_run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,0 +1,1 @@
+"""The audited MCP gateway: fronts MCP servers and records every operation in the audit trail."""

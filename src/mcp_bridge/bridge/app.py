@@ -1,0 +1,152 @@
+"""The Starlette application: ``/mcp`` (gate → SDK streamable HTTP) and ``/health``.
+
+The app's lifespan starts the SDK session manager and one supervisor task per upstream; the audit
+trail is owned by the caller (it outlives the app and is closed by whoever opened it).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mcp_bridge.audit import AuditTrail
+
+from .auth import Authenticator
+from .capture import Capture
+from .gate import Gate
+from .middleware import AuditMiddleware
+from .pool import UpstreamPool
+from .recorder import Recorder
+from .server import SERVER_VERSION, build_server
+from .settings import BridgeSettings, is_loopback
+from .upstream_config import UpstreamSpec
+
+logger = logging.getLogger(__name__)
+
+_LOOPBACK_SECURITY = TransportSecuritySettings(
+    enable_dns_rebinding_protection=True,
+    allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+    allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+)
+
+
+def digest_key(settings: BridgeSettings) -> bytes:
+    """``AUDIT_DIGEST_KEY``, or (outside production, checked at startup) a per-process key."""
+    if settings.audit_digest_key is not None:
+        return settings.audit_digest_key.get_secret_value().encode()
+    logger.warning(
+        "AUDIT_DIGEST_KEY is not set: using a random per-process key, so digests cannot be "
+        "compared across restarts"
+    )
+    return secrets.token_bytes(32)
+
+
+def create_app(
+    settings: BridgeSettings,
+    trail: AuditTrail,
+    upstreams: list[UpstreamSpec],
+    *,
+    authenticator: Authenticator | None = None,
+    ready_timeout: float = 30.0,
+) -> Starlette:
+    """Assemble the gateway around an open audit trail and the configured upstreams."""
+    recorder = Recorder(trail, Capture(digest_key(settings), settings.audit_capture))
+    pool = UpstreamPool(
+        upstreams,
+        timeout=settings.bridge_upstream_timeout_seconds,
+        on_lifecycle=recorder.background,
+    )
+    server = build_server(pool, AuditMiddleware(recorder, pool))
+    manager = StreamableHTTPSessionManager(
+        app=server,
+        max_request_body_size=settings.bridge_max_body_bytes,
+        security_settings=_LOOPBACK_SECURITY if is_loopback(settings.host) else None,
+    )
+    gate = Gate(
+        StreamableHTTPASGIApp(manager),
+        authenticator or Authenticator.from_settings(settings),
+        recorder,
+        settings.bridge_max_body_bytes,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        _warn_about_mode(settings, trail)
+        async with manager.run(), anyio.create_task_group() as tg:
+            pool.start(tg)
+            await pool.wait_ready(ready_timeout)
+            await recorder.background("bridge.started", _started_payload(settings, pool))
+            yield
+            await recorder.background("bridge.stopped", {"upstreams": pool.health()})
+            tg.cancel_scope.cancel()
+
+    async def health(_: Request) -> JSONResponse:
+        body = health_report(trail, pool)
+        return JSONResponse(body, status_code=200 if body["status"] != "failing" else 503)
+
+    return Starlette(
+        routes=[Route("/mcp", gate), Route("/health", health, methods=["GET"])],
+        lifespan=lifespan,
+    )
+
+
+def health_report(trail: AuditTrail, pool: UpstreamPool) -> dict[str, Any]:
+    """``failing`` when the trail cannot persist; ``degraded`` when an upstream is not ready."""
+    upstreams = pool.health()
+    if trail.enabled and not trail.healthy:
+        status = "failing"
+    elif any(u["state"] != "ready" for u in upstreams.values()):
+        status = "degraded"
+    else:
+        status = "ok"
+    return {
+        "status": status,
+        "version": SERVER_VERSION,
+        "mode": "read-write" if trail.enabled else "read-only",
+        "audit": {
+            "backend": trail.backend,
+            "enabled": trail.enabled,
+            "healthy": trail.healthy,
+            "lastDurableSeq": trail.last_durable_seq,
+        },
+        "upstreams": upstreams,
+    }
+
+
+def _started_payload(settings: BridgeSettings, pool: UpstreamPool) -> dict[str, Any]:
+    return {
+        "version": SERVER_VERSION,
+        "host": settings.host,
+        "port": settings.port,
+        "capture": settings.audit_capture,
+        "authConfigured": settings.auth_configured,
+        "upstreams": pool.health(),
+    }
+
+
+def _warn_about_mode(settings: BridgeSettings, trail: AuditTrail) -> None:
+    if not trail.enabled:
+        logger.warning(
+            "!!! AUDIT_ENABLED=false: the audit trail is OFF. The bridge runs READ-ONLY: every "
+            "mutating tool call is refused; read-only calls pass UNRECORDED. !!!"
+        )
+    if not settings.auth_configured:
+        logger.warning(
+            "no authentication configured (AUTH_JWKS_URL / AUTH_API_KEYS_FILE / AUTH_DEV_SECRET): "
+            "serving on loopback %s only; every caller is recorded as 'anonymous'",
+            settings.host,
+        )
+
+
+__all__ = ["create_app", "digest_key", "health_report"]

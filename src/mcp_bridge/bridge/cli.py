@@ -1,0 +1,51 @@
+"""``mcp-bridge serve``: read the configuration once, open the trail, serve until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from mcp_bridge.audit import AuditError, open_audit_trail
+from mcp_bridge.config import AppConfig, ConfigError, load_config
+
+from .app import create_app
+from .settings import BridgeSettings, load_bridge_settings, startup_problems
+from .upstream_config import load_upstreams
+
+logger = logging.getLogger(__name__)
+
+
+def serve(settings: BridgeSettings, config: AppConfig) -> int:
+    """Serve until interrupted; refuse to start on an unsafe configuration."""
+    problems = startup_problems(settings, config)
+    if problems:
+        raise ConfigError(problems)
+    upstreams = load_upstreams(settings.bridge_config)
+    trail = open_audit_trail(config)
+    try:
+        app = create_app(settings, trail, upstreams)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    finally:
+        trail.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mcp-bridge", description="Audited MCP gateway.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve MCP over streamable HTTP at /mcp (default)")
+    parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return serve(load_bridge_settings(), load_config())
+    except (ConfigError, AuditError) as exc:
+        print(f"mcp-bridge: {exc.render()}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+
+
+__all__ = ["main", "serve"]

@@ -1,0 +1,76 @@
+"""``make run``: a scratch git repo under var/, a bridge.json for it, then serve.
+
+Proxies ``mcp-server-git`` (confined to the scratch repo) and ``mcp-server-time``, both installed
+in the same virtualenv as the bridge.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mcp_bridge.config import ConfigError, load_config
+
+from .cli import serve
+from .settings import load_bridge_settings
+
+VAR = Path("var")
+
+
+def scratch_repo(path: Path) -> Path:
+    """A git repository with one commit, created once and reused."""
+    if (path / ".git").exists():
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    git = ["git", "-C", str(path), "-c", "user.name=demo", "-c", "user.email=demo@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (path / "README.md").write_text("Scratch repository for the mcp-bridge demo.\n")
+    subprocess.run([*git, "add", "README.md"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "initial commit"], check=True)
+    return path
+
+
+def write_config(repo: Path, target: Path) -> Path:
+    bin_dir = Path(sys.executable).parent
+    document = {
+        "mcpServers": {
+            "git": {
+                "command": str(bin_dir / "mcp-server-git"),
+                "args": ["--repository", str(repo.resolve())],
+            },
+            "time": {"command": str(bin_dir / "mcp-server-time")},
+        }
+    }
+    target.write_text(json.dumps(document, indent=2) + "\n")
+    return target
+
+
+def main() -> int:
+    config_path = write_config(scratch_repo(VAR / "demo-repo"), VAR / "bridge.json")
+    try:
+        settings = load_bridge_settings(bridge_config=config_path)
+        config = load_config()
+    except ConfigError as exc:
+        print(f"mcp-bridge demo: {exc.render()}", file=sys.stderr)
+        return 2
+    url = f"http://{settings.host}:{settings.port}/mcp"
+    print(
+        f"""
+mcp-bridge demo
+  upstreams:   {config_path} (git on {VAR / "demo-repo"}, time)
+  MCP endpoint: {url}   health: http://{settings.host}:{settings.port}/health
+  connect:     any MCP client, transport "Streamable HTTP", URL {url}
+               (Python: `async with mcp.Client("{url}") as c: await c.list_tools()`)
+  tools:       git__git_status, git__git_commit, time__get_current_time, ...
+  audit trail: {config.audit_storage_path}
+  verify:      python -m mcp_bridge.audit.verify {config.audit_storage_path}
+""",
+        flush=True,
+    )
+    return serve(settings, config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""JSON-RPC error codes the bridge itself answers with (server-error range -32000..-32099)."""
+
+from __future__ import annotations
+
+from mcp.shared.exceptions import MCPError
+
+UPSTREAM_UNAVAILABLE = -32030
+"""The upstream is not connected, or its connection broke during the call."""
+
+AUDIT_UNAVAILABLE = -32031
+"""A mutating call was refused because its intent could not be made durable in the trail."""
+
+READ_ONLY_MODE = -32032
+"""A mutating call was refused because the audit trail is disabled (AUDIT_ENABLED=false)."""
+
+UNKNOWN_TARGET = -32602
+"""An unknown tool/prompt/resource name: INVALID_PARAMS, as the MCP spec asks."""
+
+
+def refused(code: int, reason: str) -> MCPError:
+    return MCPError(code=code, message=f"refused by mcp-bridge: {reason}")
+
+
+__all__ = [
+    "AUDIT_UNAVAILABLE",
+    "READ_ONLY_MODE",
+    "UNKNOWN_TARGET",
+    "UPSTREAM_UNAVAILABLE",
+    "refused",
+]

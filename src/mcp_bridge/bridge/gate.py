@@ -1,0 +1,226 @@
+"""The HTTP gate in front of the SDK's ``/mcp`` endpoint.
+
+Before the SDK sees a request the gate assigns the correlation id (``X-Request-ID``, echoed on the
+response), authenticates the caller (401 + ``auth.denied`` otherwise) and enforces the body limit.
+Anything the SDK then refuses before it became an MCP message (malformed JSON, unknown session,
+…) never reaches the audit middleware, so the gate records it as ``mcp.transport.rejected``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import AuthDenied, Authenticator, Identity
+from .exchange import Exchange, attach, correlation_id_from
+from .recorder import AUTH_DENIED, SESSION_DELETED, TRANSPORT_REJECTED, Recorder, event_type_for
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Peek:
+    """What the gate could tell about a POST body without handling it."""
+
+    method: str | None = None
+    is_notification: bool = False
+    problem: str | None = None
+
+
+def peek(body: bytes) -> Peek:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return Peek(problem="malformed JSON")
+    if not isinstance(document, dict) or document.get("jsonrpc") != "2.0":
+        return Peek(problem="not a JSON-RPC 2.0 message object")
+    method = document.get("method")
+    if method is not None and not isinstance(method, str):
+        return Peek(problem="JSON-RPC method is not a string")
+    return Peek(method=method, is_notification=method is not None and "id" not in document)
+
+
+class Gate:
+    """ASGI wrapper around the SDK endpoint; see the module docstring."""
+
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, recorder: Recorder, max_body: int
+    ) -> None:
+        self._app = app
+        self._auth = authenticator
+        self._recorder = recorder
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        exchange = Exchange(
+            correlation_id_from(headers.get(REQUEST_ID_HEADER)), http_method=scope["method"]
+        )
+        status: list[int] = []
+        send = _tagged_send(send, exchange.correlation_id, status)
+        try:
+            exchange.identity = await self._auth.authenticate(headers.get("authorization"))
+        except AuthDenied as denied:
+            await self._deny(scope, receive, send, exchange, headers, denied.reason)
+            return
+        attach(scope, exchange)
+        _bind_principal(scope, exchange.identity)
+        seen = Peek()
+        if scope["method"] == "POST":
+            try:
+                body = await _read_body(receive, self._max_body, headers)
+            except BodyTooLarge:
+                await self._reject_too_large(scope, receive, send, exchange)
+                return
+            seen = peek(body)
+            receive = _replay(body, receive)
+        await self._app(scope, receive, send)
+        await self._after(exchange, headers, seen, status[0] if status else 0)
+
+    async def _after(self, exchange: Exchange, headers: Headers, seen: Peek, status: int) -> None:
+        if exchange.recorded:
+            return
+        payload = {**exchange.base_payload(), "httpMethod": exchange.http_method, "status": status}
+        if exchange.http_method == "DELETE" and status < 400:
+            payload["sessionId"] = headers.get("mcp-session-id")
+            await self._recorder.background(SESSION_DELETED, payload)
+        elif seen.problem is not None or status >= 400:
+            payload |= {"method": seen.method, "reason": seen.problem or f"HTTP {status}"}
+            await self._recorder.background(TRANSPORT_REJECTED, payload)
+        elif seen.is_notification and seen.method and _is_modern(headers):
+            payload |= {"method": seen.method, "decision": {"outcome": "acknowledged"}}
+            await self._recorder.background(event_type_for(seen.method), payload)
+
+    async def _deny(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        exchange: Exchange,
+        headers: Headers,
+        reason: str,
+    ) -> None:
+        scheme = (headers.get("authorization") or "").partition(" ")[0].lower() or None
+        client = scope.get("client")
+        await self._recorder.background(
+            AUTH_DENIED,
+            {
+                "correlationId": exchange.correlation_id,
+                "reason": reason,
+                "authScheme": scheme,
+                "httpMethod": exchange.http_method,
+                "path": scope.get("path"),
+                "remoteAddr": client[0] if client else None,
+                "decision": {"outcome": "refused", "reason": reason},
+            },
+        )
+        response = _jsonrpc_error(401, -32001, f"unauthorized: {reason}")
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        await response(scope, receive, send)
+
+    async def _reject_too_large(
+        self, scope: Scope, receive: Receive, send: Send, exchange: Exchange
+    ) -> None:
+        reason = f"request body exceeds BRIDGE_MAX_BODY_BYTES={self._max_body}"
+        await self._recorder.background(
+            TRANSPORT_REJECTED,
+            {**exchange.base_payload(), "httpMethod": "POST", "status": 413, "reason": reason},
+        )
+        await _jsonrpc_error(413, -32600, reason)(scope, receive, send)
+
+
+def _jsonrpc_error(status: int, code: int, message: str) -> JSONResponse:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status)
+
+
+def _is_modern(headers: Headers) -> bool:
+    version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    return version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
+
+
+def _bind_principal(scope: MutableMapping[str, Any], identity: Identity) -> None:
+    """Expose the caller to the SDK so a session only accepts the credential that opened it."""
+    if identity.auth_method == "none":
+        return
+    token = AccessToken(
+        token=identity.token_id or identity.subject,
+        client_id=identity.subject,
+        scopes=list(identity.roles),
+        subject=identity.subject,
+        claims={"iss": identity.issuer} if identity.issuer else None,
+    )
+    scope["user"] = AuthenticatedUser(token)
+
+
+def _tagged_send(send: Send, correlation_id: str, status: list[int]) -> Send:
+    """Echo the correlation id on the response and remember its status."""
+
+    async def tagged(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))
+            headers = [
+                (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+            ]
+            headers.append((b"x-request-id", correlation_id.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return tagged
+
+
+async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that yields the already-read body once, then defers to the real one."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+__all__ = ["Gate", "Peek", "peek"]

@@ -1,0 +1,214 @@
+"""The audit middleware: every MCP request and notification the SDK dispatches is recorded here.
+
+It runs inside the SDK's dispatch chain (``Server.middleware``), so it sees ``initialize``, unknown
+methods, invalid params and handler failures alike, in both protocol generations. Mutating tool
+calls are gated here: the intent must be durable before the call is forwarded (fail closed).
+
+Read-only operations are recorded with ``durable=False``: they change nothing upstream, so a
+crash that loses their last few records loses no evidence of a change, and they are not slowed
+down by an fsync.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp_types import CLIENT_INFO_META_KEY, INTERNAL_ERROR, INVALID_PARAMS
+from pydantic import BaseModel, ValidationError
+
+from mcp_bridge.audit.errors import AuditError
+
+from .capture import Capture
+from .errors import AUDIT_UNAVAILABLE, READ_ONLY_MODE, refused
+from .exchange import exchange_of
+from .pool import Target, UpstreamPool
+from .recorder import TOOL_CALL_INTENT, Recorder, event_type_for
+
+logger = logging.getLogger(__name__)
+
+_WITH_ARGUMENTS = {"tools/call", "prompts/get"}
+
+
+@dataclass
+class Operation:
+    """One MCP message being handled, and the payload fields known before it runs."""
+
+    method: str
+    is_request: bool
+    target: Target | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mutating(self) -> bool:
+        return self.method == "tools/call" and self.target is not None and self.target.mutating
+
+
+class AuditMiddleware:
+    """``ServerMiddleware`` recording each message and refusing unrecordable mutating calls."""
+
+    def __init__(self, recorder: Recorder, pool: UpstreamPool) -> None:
+        self._recorder = recorder
+        self._pool = pool
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        exchange = exchange_of(ctx.request)
+        if exchange is not None:
+            exchange.recorded = True
+        op = await self._describe(ctx)
+        if not self._recorder.enabled:
+            if op.mutating:
+                raise refused(
+                    READ_ONLY_MODE,
+                    "the audit trail is disabled (AUDIT_ENABLED=false), so the bridge is "
+                    "read-only and mutating tool calls are refused",
+                )
+            return await call_next(ctx)
+        if op.mutating:
+            await self._write_intent(op)
+        started = time.monotonic()
+        try:
+            result = await call_next(ctx)
+        except Exception as exc:
+            await self._finish(op, started, None, exc)
+            raise
+        await self._finish(op, started, result, None)
+        return result
+
+    async def _describe(self, ctx: ServerRequestContext[Any, Any]) -> Operation:
+        params: Mapping[str, Any] = ctx.params if isinstance(ctx.params, Mapping) else {}
+        target = await self._target(ctx.method, params)
+        exchange = exchange_of(ctx.request)
+        payload: dict[str, Any] = {
+            **(exchange.base_payload() if exchange else {"correlationId": None, "identity": None}),
+            "method": ctx.method,
+            "requestId": ctx.request_id,
+            "sessionId": _session_id(ctx),
+            "protocolVersion": ctx.protocol_version,
+            "client": _client_info(ctx, params),
+            "upstream": target.upstream or None if target else None,
+            "target": _target_payload(ctx.method, params, target),
+            "mutating": (target.mutating if ctx.method == "tools/call" and target else None),
+            "capture": self._recorder.capture.mode,
+        }
+        subject = _arguments(ctx.method, params)
+        payload["argumentsDigest"] = self._recorder.capture.digest(subject)
+        if ctx.method in _WITH_ARGUMENTS:
+            payload["arguments"] = self._recorder.capture.arguments(subject)
+        return Operation(ctx.method, ctx.request_id is not None, target, payload)
+
+    async def _target(self, method: str, params: Mapping[str, Any]) -> Target | None:
+        name = params.get("name")
+        if method == "tools/call" and isinstance(name, str):
+            return await self._pool.tool_target(name)
+        if method == "prompts/get" and isinstance(name, str):
+            return self._pool.prompt_target(name)
+        uri = params.get("uri")
+        if method == "resources/read" and isinstance(uri, str):
+            return self._pool.resource_target(uri)
+        return None
+
+    async def _write_intent(self, op: Operation) -> None:
+        """Make the intent durable or refuse the call; the upstream never sees a refused call."""
+        payload = {**op.payload, "decision": {"outcome": "pending", "reason": "mutating tool"}}
+        try:
+            await self._recorder.durable(TOOL_CALL_INTENT, payload)
+        except AuditError as exc:
+            reason = (
+                "the audit trail could not make the intent of this mutating call durable "
+                f"({exc}); mutating calls are refused until the trail recovers"
+            )
+            logger.error("refusing mutating call %s: %s", op.payload.get("target"), exc)
+            await self._recorder.background(
+                event_type_for(op.method),
+                {**op.payload, "decision": {"outcome": "refused", "reason": reason}},
+            )
+            raise refused(AUDIT_UNAVAILABLE, reason) from exc
+
+    async def _finish(
+        self, op: Operation, started: float, result: HandlerResult, error: Exception | None
+    ) -> None:
+        payload = {**op.payload, **_outcome(result, error, self._recorder.capture)}
+        payload["durationMs"] = round((time.monotonic() - started) * 1000, 3)
+        payload["decision"] = _decision(op, error)
+        event_type = event_type_for(op.method)
+        if not op.mutating:
+            await self._recorder.background(event_type, payload)
+            return
+        try:
+            await self._recorder.durable(event_type, payload)
+        except AuditError:
+            logger.exception("outcome of a mutating call could not be made durable")
+
+
+def _decision(op: Operation, error: Exception | None) -> dict[str, str]:
+    if op.mutating:
+        reason = "mutating tool; intent recorded durably before forwarding"
+    elif op.method == "tools/call":
+        reason = "read-only tool"
+    else:
+        reason = "not a tool call"
+    if isinstance(error, MCPError) and error.code in (AUDIT_UNAVAILABLE, READ_ONLY_MODE):
+        return {"outcome": "refused", "reason": error.message}
+    return {"outcome": "allowed", "reason": reason}
+
+
+def _outcome(result: HandlerResult, error: Exception | None, capture: Capture) -> dict[str, Any]:
+    if error is None:
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        is_error = bool(result.get("isError")) if isinstance(result, dict) else False
+        return {"isError": is_error, "errorCode": None, "resultDigest": capture.digest(result)}
+    if isinstance(error, MCPError):
+        code, message = error.code, error.message
+    elif isinstance(error, ValidationError):
+        code, message = INVALID_PARAMS, "invalid params"
+    else:
+        code, message = INTERNAL_ERROR, type(error).__name__
+    return {"isError": True, "errorCode": code, "errorMessage": message[:500], "resultDigest": None}
+
+
+def _arguments(method: str, params: Mapping[str, Any]) -> Any:
+    if method in _WITH_ARGUMENTS:
+        return params.get("arguments") or {}
+    return {k: v for k, v in params.items() if k != "_meta"}
+
+
+def _target_payload(
+    method: str, params: Mapping[str, Any], target: Target | None
+) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    kind = {"tools/call": "tool", "prompts/get": "prompt", "resources/read": "resource"}[method]
+    exposed = params.get("uri") if kind == "resource" else params.get("name")
+    return {"kind": kind, "name": exposed, "upstreamName": target.name if target.upstream else None}
+
+
+def _client_info(ctx: ServerRequestContext[Any, Any], params: Mapping[str, Any]) -> Any:
+    """Client name/version from wherever the protocol in use carries them."""
+    info: Any = None
+    if ctx.method == "initialize":
+        info = params.get("clientInfo")
+    elif ctx.session.client_params is not None:
+        info = ctx.session.client_params.client_info.model_dump(mode="json", exclude_none=True)
+    if info is None and isinstance(params.get("_meta"), Mapping):
+        info = params["_meta"].get(CLIENT_INFO_META_KEY)
+    if not isinstance(info, Mapping):
+        return None
+    return {"name": info.get("name"), "version": info.get("version")}
+
+
+def _session_id(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    connection = getattr(ctx.session, "_connection", None)
+    session_id = getattr(connection, "session_id", None)
+    return session_id if isinstance(session_id, str) else None
+
+
+__all__ = ["AuditMiddleware", "Operation"]

@@ -1,0 +1,267 @@
+"""The set of upstreams behind the bridge: merged listings, routing and the mutating-tool policy.
+
+A tool is mutating unless its upstream annotates it ``readOnlyHint: true``; the config file's
+``readOnly`` map overrides that per tool. Unknown tools count as mutating (fail closed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+import mcp_types as types
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from . import naming
+from .errors import UNKNOWN_TARGET, UPSTREAM_UNAVAILABLE
+from .upstream_config import UpstreamSpec
+from .upstreams import LifecycleHook, Upstream, UpstreamUnavailable, is_connection_lost
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an exposed tool/prompt/resource name routes to."""
+
+    upstream: str
+    name: str
+    mutating: bool = False
+
+
+class UpstreamPool:
+    """All upstreams, their cached tool catalogs and the routing between exposed and real names."""
+
+    def __init__(
+        self, specs: list[UpstreamSpec], *, timeout: float, on_lifecycle: LifecycleHook
+    ) -> None:
+        self.upstreams = {
+            s.name: Upstream(s, timeout=timeout, on_lifecycle=on_lifecycle) for s in specs
+        }
+        self._tools: dict[str, dict[str, types.Tool]] = {name: {} for name in self.upstreams}
+
+    def start(self, task_group: anyio.abc.TaskGroup) -> None:
+        for upstream in self.upstreams.values():
+            task_group.start_soon(upstream.supervise)
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait (bounded) for every upstream's first connection, so early calls find them."""
+        async with anyio.create_task_group() as tg:
+            for upstream in self.upstreams.values():
+                tg.start_soon(upstream.wait_ready, timeout)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            name: {
+                "kind": u.spec.kind,
+                "state": u.state,
+                "restarts": u.restarts,
+                "lastError": u.last_error,
+            }
+            for name, u in self.upstreams.items()
+        }
+
+    # -- tools -----------------------------------------------------------------------------
+
+    async def list_tools(self) -> list[types.Tool]:
+        tools: list[types.Tool] = []
+        for upstream in self._ready_upstreams():
+            listed = await self._collect(upstream, _list_all_tools, "tools")
+            if listed is None:
+                continue
+            self._tools[upstream.name] = {t.name: t for t in listed}
+            tools.extend(
+                t.model_copy(update={"name": naming.expose(upstream.name, t.name)}) for t in listed
+            )
+        return tools
+
+    async def tool_target(self, exposed: str) -> Target:
+        """Route an exposed tool name; the catalog is refreshed once if the tool is not known."""
+        parts = naming.split(exposed)
+        if parts is None or parts[0] not in self.upstreams:
+            return Target(upstream="", name=exposed, mutating=True)
+        upstream, name = parts
+        if name not in self._tools[upstream]:
+            await self._refresh_tools(upstream)
+        return Target(upstream, name, self._is_mutating(upstream, name))
+
+    def tool_input_schema(self, exposed: str) -> dict[str, Any] | None:
+        parts = naming.split(exposed)
+        tool = self._tools.get(parts[0], {}).get(parts[1]) if parts else None
+        return tool.input_schema if tool is not None else None
+
+    async def call_tool(self, target: Target, arguments: dict[str, Any] | None) -> Any:
+        upstream = self._upstream(target)
+        with _upstream_errors(upstream):
+            return await upstream.client().call_tool(target.name, arguments)
+
+    def _is_mutating(self, upstream: str, name: str) -> bool:
+        override = self.upstreams[upstream].spec.read_only.get(name)
+        if override is not None:
+            return not override
+        tool = self._tools[upstream].get(name)
+        hint = tool.annotations.read_only_hint if tool and tool.annotations else None
+        return hint is not True
+
+    async def _refresh_tools(self, name: str) -> None:
+        upstream = self.upstreams[name]
+        if upstream.state == "ready":
+            listed = await self._collect(upstream, _list_all_tools, "tools")
+            if listed is not None:
+                self._tools[name] = {t.name: t for t in listed}
+
+    # -- prompts and resources ---------------------------------------------------------------
+
+    async def list_prompts(self) -> list[types.Prompt]:
+        prompts: list[types.Prompt] = []
+        for upstream in self._ready_upstreams():
+            listed = await self._collect(upstream, _list_all_prompts, "prompts")
+            prompts.extend(
+                p.model_copy(update={"name": naming.expose(upstream.name, p.name)})
+                for p in listed or []
+            )
+        return prompts
+
+    def prompt_target(self, exposed: str) -> Target:
+        parts = naming.split(exposed)
+        if parts is None or parts[0] not in self.upstreams:
+            return Target(upstream="", name=exposed)
+        return Target(*parts)
+
+    def resource_target(self, exposed_uri: str) -> Target:
+        parts = naming.split_uri(exposed_uri)
+        if parts is None or parts[0] not in self.upstreams:
+            return Target(upstream="", name=exposed_uri)
+        return Target(*parts)
+
+    async def get_prompt(self, target: Target, arguments: dict[str, str] | None) -> Any:
+        upstream = self._upstream(target)
+        with _upstream_errors(upstream):
+            return await upstream.client().get_prompt(target.name, arguments)
+
+    async def list_resources(self) -> list[types.Resource]:
+        resources: list[types.Resource] = []
+        for upstream in self._ready_upstreams():
+            listed = await self._collect(upstream, _list_all_resources, "resources")
+            resources.extend(
+                r.model_copy(update={"uri": naming.expose_uri(upstream.name, str(r.uri))})
+                for r in listed or []
+            )
+        return resources
+
+    async def list_resource_templates(self) -> list[types.ResourceTemplate]:
+        templates: list[types.ResourceTemplate] = []
+        for upstream in self._ready_upstreams():
+            listed = await self._collect(upstream, _list_all_templates, "resources")
+            templates.extend(
+                t.model_copy(
+                    update={"uri_template": naming.expose_uri(upstream.name, t.uri_template)}
+                )
+                for t in listed or []
+            )
+        return templates
+
+    async def read_resource(self, target: Target) -> Any:
+        upstream = self._upstream(target)
+        with _upstream_errors(upstream):
+            return await upstream.client().read_resource(target.name)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _ready_upstreams(self) -> list[Upstream]:
+        return [u for u in self.upstreams.values() if u.state == "ready"]
+
+    def _upstream(self, target: Target) -> Upstream:
+        upstream = self.upstreams.get(target.upstream)
+        if upstream is None:
+            raise MCPError(code=UNKNOWN_TARGET, message=f"Unknown name: {target.name}")
+        return upstream
+
+    async def _collect(
+        self, upstream: Upstream, fetch: Callable[[Client], Awaitable[list[_T]]], capability: str
+    ) -> list[_T] | None:
+        """One upstream's full listing, or None when it lacks the capability or fails.
+
+        A failing upstream must not hide the others, so the failure is logged, not raised.
+        """
+        try:
+            client = upstream.client()
+            if getattr(client.server_capabilities, capability, None) is None:
+                return None
+            with _upstream_errors(upstream):
+                return await fetch(client)
+        except (UpstreamUnavailable, MCPError) as exc:
+            logger.warning("listing %s of upstream %s failed: %s", capability, upstream.name, exc)
+            return None
+
+
+@contextmanager
+def _upstream_errors(upstream: Upstream) -> Iterator[None]:
+    """Turn a broken connection into a JSON-RPC error and ask the supervisor to reconnect."""
+    try:
+        yield
+    except UpstreamUnavailable as exc:
+        raise MCPError(code=UPSTREAM_UNAVAILABLE, message=str(exc)) from exc
+    except Exception as exc:
+        if not is_connection_lost(exc):
+            raise
+        upstream.connection_lost()
+        raise MCPError(
+            code=UPSTREAM_UNAVAILABLE,
+            message=f"upstream {upstream.name!r} connection lost during the call; restarting it",
+        ) from exc
+
+
+async def _paginate(
+    fetch: Callable[[str | None], Awaitable[tuple[list[_T], str | None]]],
+) -> list[_T]:
+    items: list[_T] = []
+    cursor: str | None = None
+    for _ in range(100):
+        page, cursor = await fetch(cursor)
+        items.extend(page)
+        if cursor is None:
+            break
+    return items
+
+
+async def _list_all_tools(client: Client) -> list[types.Tool]:
+    async def page(cursor: str | None) -> tuple[list[types.Tool], str | None]:
+        result = await client.list_tools(cursor=cursor, cache_mode="bypass")
+        return result.tools, result.next_cursor
+
+    return await _paginate(page)
+
+
+async def _list_all_prompts(client: Client) -> list[types.Prompt]:
+    async def page(cursor: str | None) -> tuple[list[types.Prompt], str | None]:
+        result = await client.list_prompts(cursor=cursor, cache_mode="bypass")
+        return result.prompts, result.next_cursor
+
+    return await _paginate(page)
+
+
+async def _list_all_resources(client: Client) -> list[types.Resource]:
+    async def page(cursor: str | None) -> tuple[list[types.Resource], str | None]:
+        result = await client.list_resources(cursor=cursor, cache_mode="bypass")
+        return result.resources, result.next_cursor
+
+    return await _paginate(page)
+
+
+async def _list_all_templates(client: Client) -> list[types.ResourceTemplate]:
+    async def page(cursor: str | None) -> tuple[list[types.ResourceTemplate], str | None]:
+        result = await client.list_resource_templates(cursor=cursor, cache_mode="bypass")
+        return result.resource_templates, result.next_cursor
+
+    return await _paginate(page)
+
+
+__all__ = ["Target", "UpstreamPool"]

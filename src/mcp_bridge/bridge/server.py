@@ -1,0 +1,89 @@
+"""The bridge's MCP server: SDK request handlers that forward to the upstream pool.
+
+The low-level ``Server`` serves both protocol generations itself (``initialize`` sessions and the
+2026-07-28 per-request envelope); this module only supplies the handlers and plugs the audit
+middleware into its dispatch chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
+from mcp.shared.exceptions import MCPError
+
+from . import naming
+from .errors import UNKNOWN_TARGET
+from .middleware import AuditMiddleware
+from .pool import Target, UpstreamPool
+
+SERVER_NAME = "mcp-bridge"
+SERVER_VERSION = "0.1.0"
+
+Ctx = ServerRequestContext[Any, Any]
+
+
+def _known(target: Target, kind: str) -> Target:
+    if not target.upstream:
+        raise MCPError(code=UNKNOWN_TARGET, message=f"Unknown {kind}: {target.name}")
+    return target
+
+
+def build_server(pool: UpstreamPool, middleware: AuditMiddleware) -> Server[Any]:
+    """A low-level SDK server whose every handler routes through ``pool``."""
+
+    async def list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
+        return types.ListToolsResult(tools=await pool.list_tools())
+
+    async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> Any:
+        target = _known(await pool.tool_target(params.name), "tool")
+        return await pool.call_tool(target, params.arguments)
+
+    async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
+        return types.ListPromptsResult(prompts=await pool.list_prompts())
+
+    async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> Any:
+        return await pool.get_prompt(
+            _known(pool.prompt_target(params.name), "prompt"), params.arguments
+        )
+
+    async def list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
+        return types.ListResourcesResult(resources=await pool.list_resources())
+
+    async def list_templates(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
+        return types.ListResourceTemplatesResult(
+            resource_templates=await pool.list_resource_templates()
+        )
+
+    async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> Any:
+        target = _known(pool.resource_target(str(params.uri)), "resource")
+        result = await pool.read_resource(target)
+        contents = [
+            c.model_copy(update={"uri": naming.expose_uri(target.upstream, str(c.uri))})
+            for c in result.contents
+        ]
+        return result.model_copy(update={"contents": contents})
+
+    server: Server[Any] = Server(
+        SERVER_NAME,
+        version=SERVER_VERSION,
+        instructions=(
+            "Audited MCP gateway. Tools and prompts are named <upstream>__<name>; resources "
+            "are mcp-bridge://<upstream>/<uri>."
+        ),
+        get_tool_input_schema=pool.tool_input_schema,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_templates,
+        on_read_resource=read_resource,
+    )
+    server.middleware.append(middleware)
+    return server
+
+
+__all__ = ["SERVER_NAME", "SERVER_VERSION", "build_server"]

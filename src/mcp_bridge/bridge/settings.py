@@ -1,0 +1,134 @@
+"""Settings only the gateway reads (``HOST``, ``PORT``, ``AUTH_*``, ``AUDIT_CAPTURE``, …).
+
+The audit trail's own settings stay in :class:`mcp_bridge.config.AppConfig`; this class is built
+once by the entry point and passed down, like ``AppConfig``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mcp_bridge.config import AppConfig, ConfigError
+
+CaptureMode = Literal["digest", "redacted", "full"]
+
+_ALLOWED = {
+    "audit_capture": "digest, redacted, full",
+    "port": "1-65535",
+    "bridge_max_body_bytes": "a whole number of bytes ≥ 1024",
+}
+
+
+class BridgeSettings(BaseSettings):
+    """One field per environment variable of the gateway; see docs/mcp-bridge/bridge.md."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    bridge_config: Path = Path("bridge.json")
+    bridge_max_body_bytes: int = 1024 * 1024
+    bridge_upstream_timeout_seconds: float = 120.0
+    auth_jwks_url: str | None = None
+    auth_issuer_url: str | None = None
+    auth_audience: str | None = None
+    auth_jwks_cache_seconds: int = 300
+    auth_dev_secret: SecretStr | None = None
+    auth_api_keys_file: Path | None = None
+    auth_roles_claim: str = "roles"
+    audit_digest_key: SecretStr | None = None
+    audit_capture: CaptureMode = "redacted"
+
+    @field_validator("audit_capture", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "auth_jwks_url",
+        "auth_issuer_url",
+        "auth_audience",
+        "auth_dev_secret",
+        "auth_api_keys_file",
+        "audit_digest_key",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a TCP port")
+        return value
+
+    @field_validator("bridge_max_body_bytes")
+    @classmethod
+    def _body_limit(cls, value: int) -> int:
+        if value < 1024:
+            raise ValueError("too small")
+        return value
+
+    @property
+    def auth_configured(self) -> bool:
+        return bool(self.auth_jwks_url or self.auth_dev_secret or self.auth_api_keys_file)
+
+
+def _describe(error: Any) -> str:
+    """One line naming the variable, the value given and what is allowed."""
+    loc = [str(part) for part in error.get("loc", ()) if part]
+    field = loc[0] if loc else "?"
+    reason = str(error.get("msg", "")).removeprefix("Value error, ")
+    text = f"{field.upper()}={error.get('input')!s} is invalid: {reason}"
+    allowed = _ALLOWED.get(field)
+    return f"{text} (allowed: {allowed})" if allowed else text
+
+
+def load_bridge_settings(**overrides: Any) -> BridgeSettings:
+    """Build the gateway settings from the environment; raise :class:`ConfigError` if invalid."""
+    try:
+        return BridgeSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError([_describe(error) for error in exc.errors()]) from None
+
+
+def startup_problems(settings: BridgeSettings, config: AppConfig) -> list[str]:
+    """Combinations the gateway refuses to start with, each as a line naming the variables."""
+    problems: list[str] = []
+    if settings.auth_dev_secret is not None and config.is_production:
+        problems.append(
+            "AUTH_DEV_SECRET is set in ENVIRONMENT=production: HS256 development tokens are "
+            "refused in production (use AUTH_JWKS_URL or AUTH_API_KEYS_FILE)"
+        )
+    if settings.auth_jwks_url and not (settings.auth_issuer_url and settings.auth_audience):
+        problems.append("AUTH_JWKS_URL needs AUTH_ISSUER_URL and AUTH_AUDIENCE")
+    if settings.audit_digest_key is None and config.is_production:
+        problems.append("AUDIT_DIGEST_KEY is required in ENVIRONMENT=production")
+    if not settings.auth_configured and not is_loopback(settings.host):
+        problems.append(
+            f"HOST={settings.host} is not a loopback address and no authentication is configured "
+            "(set AUTH_JWKS_URL, AUTH_API_KEYS_FILE or, outside production, AUTH_DEV_SECRET)"
+        )
+    return problems
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the gateway reachable from this machine only."""
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+__all__ = [
+    "BridgeSettings",
+    "CaptureMode",
+    "is_loopback",
+    "load_bridge_settings",
+    "startup_problems",
+]

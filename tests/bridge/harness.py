@@ -1,0 +1,119 @@
+"""Running real servers for the bridge tests: uvicorn in a thread on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import Implementation
+
+from mcp_bridge.audit import AuditStorageError, AuditTrail
+from mcp_bridge.audit.sequencing import PendingEvent, SealedRecord
+from mcp_bridge.audit.storage.local import LocalStore
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1 until the block ends; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+class FaultyStore(LocalStore):
+    """The real local store, plus a switch that makes every write fail (injected fault)."""
+
+    broken = False
+
+    def stage(
+        self, events: Sequence[PendingEvent], now: datetime
+    ) -> tuple[list[SealedRecord], Callable[[], None]]:
+        if self.broken:
+            raise AuditStorageError(f"cannot append to the audit store {self.root}: injected")
+        return super().stage(events, now)
+
+    def append(self, events: Sequence[PendingEvent], now: datetime) -> list[SealedRecord]:
+        if self.broken:
+            raise AuditStorageError(f"cannot append to the audit store {self.root}: injected")
+        return super().append(events, now)
+
+
+def faulty_trail(path: Path) -> tuple[AuditTrail, FaultyStore]:
+    store = FaultyStore(path)
+    return AuditTrail(store, enabled=True), store
+
+
+@asynccontextmanager
+async def connect(
+    url: str, headers: dict[str, str] | None = None, *, mode: str = "auto", name: str = "pytest"
+) -> AsyncIterator[Client]:
+    """The official client over streamable HTTP, with extra headers (e.g. Authorization)."""
+    async with httpx2.AsyncClient(headers=headers or {}, timeout=60) as http:
+        transport = streamable_http_client(f"{url}/mcp", http_client=http)
+        info = Implementation(name=name, version="9.9.9")
+        async with Client(transport, mode=mode, client_info=info, cache=None) as client:
+            yield client
+
+
+def make_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    (path / "README.md").write_text("scratch\n")
+    subprocess.run([*git, "add", "README.md"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "initial"], check=True)
+    return path
+
+
+def commit_count(repo: Path) -> int:
+    out = subprocess.run(
+        ["git", "-C", str(repo), "rev-list", "--count", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout.strip())
+
+
+def events(trail: AuditTrail, event_type: str | None = None) -> list[dict[str, Any]]:
+    """Stored records, after letting background (non-durable) records reach the store."""
+    trail.record_event("test.flush", {})
+    return [e for e in trail.fetch_events(limit=10_000, event_type=event_type)]
+
+
+def wait_for(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.05)
