@@ -80,7 +80,9 @@ def test_timestamps_never_go_back_when_the_clock_does() -> None:
     assert second.timestamp == first.timestamp and second.seq == 1
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(payloads, st.data())
 def test_any_one_byte_change_is_detected(
     tmp_path: Path, payload: dict[str, Any], data: st.DataObject

@@ -68,6 +68,7 @@ class ChainChecker:
         self._windowed = windowed
         self._day: date | None = None
         self._bad: _BadLine | None = None
+        self._resync = False
 
     @property
     def last(self) -> tuple[int, str] | None:
@@ -129,6 +130,9 @@ class ChainChecker:
         if hashlib.sha256(header.body).hexdigest() != header.hash:
             return Reason.HASH_MISMATCH, "the stored hash does not match the record's bytes", ()
         prev = self._prev
+        if self._resync:
+            self._resync = False
+            return None, "", ()
         if prev is None:
             if header.seq != 0:
                 before = "before the window" if self._windowed else "in the log"
@@ -199,6 +203,8 @@ class ChainChecker:
         self._fail_bad(bad)
 
     def _fail_bad(self, bad: _BadLine) -> None:
+        """Report an unexplained bad line; the next record starts a fresh link (resync)."""
+        self._resync = True
         reason = Reason.INVALID_JSON
         try:
             json.loads(bad.data)
@@ -208,19 +214,24 @@ class ChainChecker:
         self.add_failure(Failure(reason, bad.error, bad.location, line=bad.line, offset=bad.offset))
 
     def finish(self) -> None:
-        """Settle a trailing unparseable line at the end of what was read."""
+        """Settle a trailing unparseable line at the end of what was read.
+
+        An unterminated fragment at the very end is what a crashed (or still running) write
+        leaves; it fails verification until a writer restarts and records the recovery.
+        """
         bad, self._bad = self._bad, None
         if bad is None:
             return
         if bad.terminated:
             self._fail_bad(bad)
             return
-        self.notes.append(
-            Note(
-                "unterminated_tail",
-                f"the last {len(bad.data)} bytes (line {bad.line}) are an unfinished write: a "
-                "writer is mid-append or crashed; the next append records a recovery",
+        self.add_failure(
+            Failure(
+                Reason.UNTERMINATED_TAIL,
+                f"the last {len(bad.data)} bytes are an unfinished write ({bad.error})",
                 bad.location,
+                line=bad.line,
+                offset=bad.offset,
             )
         )
 

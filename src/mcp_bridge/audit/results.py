@@ -23,6 +23,7 @@ class Reason(StrEnum):
     SEQ_OUT_OF_ORDER = "seq_out_of_order"
     INVALID_JSON = "invalid_json"
     MALFORMED_RECORD = "malformed_record"
+    UNTERMINATED_TAIL = "unterminated_tail"
     MISSING_PARTITION = "missing_partition"
     MISSING_SEGMENT = "missing_segment"
     PARTITION_MISMATCH = "partition_mismatch"
@@ -47,6 +48,11 @@ HINTS: dict[Reason, str] = {
     Reason.SEQ_OUT_OF_ORDER: f"records were moved or duplicated; {_QUARANTINE}",
     Reason.INVALID_JSON: f"this line is not a record; {_QUARANTINE}",
     Reason.MALFORMED_RECORD: f"this line is JSON but not a sealed record; {_QUARANTINE}",
+    Reason.UNTERMINATED_TAIL: (
+        "the log ends in a torn write: if a writer crashed, start it again (it records a "
+        "chain.recovered event naming these bytes) and verify again; otherwise "
+        f"{_QUARANTINE}"
+    ),
     Reason.MISSING_PARTITION: (
         "a partition (day) or its start is missing; restore the named seq range from backup "
         "or a versioned bucket, then verify again"
