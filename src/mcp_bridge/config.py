@@ -95,6 +95,18 @@ class AppConfig(BaseSettings):
             return None
         return value
 
+    @field_validator(
+        "audit_s3_object_lock_days",
+        "audit_verify_lookback_days",
+        "audit_s3_segment_max_bytes",
+        "audit_s3_segment_max_delay_ms",
+    )
+    @classmethod
+    def _at_least_one(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError("must be ≥ 1")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> AppConfig:
         problems = cross_field_problems(self)
@@ -123,16 +135,6 @@ def cross_field_problems(config: AppConfig) -> list[str]:
             f"AUDIT_S3_OBJECT_LOCK_MODE is required when AUDIT_S3_OBJECT_LOCK_DAYS={days} "
             "(allowed: governance, compliance)"
         )
-    if days is not None and days <= 0:
-        problems.append(f"AUDIT_S3_OBJECT_LOCK_DAYS={days} is invalid: must be ≥ 1")
-    if config.audit_verify_lookback_days < 1:
-        problems.append(
-            f"AUDIT_VERIFY_LOOKBACK_DAYS={config.audit_verify_lookback_days} is invalid: "
-            "must be ≥ 1"
-        )
-    for name in ("audit_s3_segment_max_bytes", "audit_s3_segment_max_delay_ms"):
-        if getattr(config, name) < 1:
-            problems.append(f"{name.upper()}={getattr(config, name)} is invalid: must be ≥ 1")
     return problems
 
 

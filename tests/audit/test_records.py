@@ -103,3 +103,21 @@ def test_any_one_byte_change_is_detected(
     first = result.earliest_failure
     assert first is not None and first.line is not None
     assert first.line in (changed_line - 1, changed_line, changed_line + 1)
+
+
+def test_a_third_party_verifier_from_the_format_doc(tmp_path: Path) -> None:
+    """docs/audit-format.md's byte rule, implemented independently of our parser."""
+    import hashlib
+
+    from ..conftest import DAYS, build_log
+
+    log = build_log(tmp_path, DAYS[:2], 3)
+    previous, expected_seq = "0" * 64, 0
+    for day in DAYS[:2]:
+        for line in log.file_of(day).read_bytes().splitlines():
+            body = line[: len(line) - 75] + b"}"
+            record = json.loads(line)
+            assert hashlib.sha256(body).hexdigest() == record["hash"]
+            assert (record["seq"], record["previousHash"]) == (expected_seq, previous)
+            previous, expected_seq = record["hash"], expected_seq + 1
+    assert expected_seq == 6
