@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from json import encoder as json_encoder
 from typing import Any
@@ -31,11 +31,15 @@ _PAYLOAD_ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
 )
 # The C encoder behind ``_PAYLOAD_ENCODER``, built once: same output, no per-call set-up.
+# (Not in typeshed, hence the lookup by name; without the C accelerator we use the encoder.)
+_make_c_encoder: Callable[..., Callable[[Any, int], tuple[str, ...]]] | None = getattr(
+    json_encoder, "c_make_encoder", None
+)
 _C_ENCODER = (
-    json_encoder.c_make_encoder(
+    _make_c_encoder(
         None, None, json_encoder.encode_basestring_ascii, None, ":", ",", True, False, False
     )
-    if json_encoder.c_make_encoder is not None
+    if _make_c_encoder is not None
     else None
 )
 _HASH_MEMBER = b',"hash":"'
