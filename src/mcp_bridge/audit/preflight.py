@@ -1,0 +1,60 @@
+"""``python -m mcp_bridge.audit.preflight``: is the S3 bucket ready for the audit trail?
+
+Run it before the first deployment and after any bucket or IAM change. It prints a ✓/✗
+checklist with a fix for every ✗. Exit status: 0 all checks pass, 1 a check failed,
+2 the configuration is invalid, 3 S3 cannot be reached.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ..config import AppConfig, ConfigError, load_config
+from .errors import AuditStorageError
+from .storage.s3 import client_options, settings_from_config
+from .storage.s3_checks import Check, Target, run_checks
+from .storage.s3_client import connect
+
+
+def render(checks: Sequence[Check]) -> str:
+    lines = []
+    for check in checks:
+        mark = "✓" if check.ok else "✗"
+        lines.append(f"{mark} {check.name}: {check.detail}")
+        if not check.ok and check.hint:
+            lines.append(f"    fix: {check.hint}")
+    return "\n".join(lines)
+
+
+def preflight(config: AppConfig) -> list[Check]:
+    """The checklist for ``config``'s bucket (raises AuditStorageError if unreachable)."""
+    settings = settings_from_config(config)
+    connection = connect(client_options(config))
+    try:
+        return run_checks(connection, Target(settings.bucket, settings.prefix, settings.policy))
+    finally:
+        connection.client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    del argv  # no options: everything comes from the AUDIT_* environment
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    if config.audit_storage_backend != "s3" or not config.audit_s3_bucket:
+        print("✗ AUDIT_STORAGE_BACKEND=s3 and AUDIT_S3_BUCKET must be set", file=sys.stderr)
+        return 2
+    try:
+        checks = preflight(config)
+    except AuditStorageError as exc:
+        print(f"✗ {exc.render()}", file=sys.stderr)
+        return 3
+    print(render(checks))
+    return 0 if all(check.ok for check in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

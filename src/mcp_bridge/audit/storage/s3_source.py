@@ -1,0 +1,270 @@
+"""Reading an S3 trail for verification (``verify s3://bucket/prefix``).
+
+Listing uses ListObjectVersions, one request per folder level and per 1,000 versions of a day,
+and every segment is read whole with one GetObject of its *original* version; its Object Lock
+and KMS headers come back with the body, so the cost stays near one request per segment.
+Failures found while reading (lock, KMS, a key whose content does not start at its seq) are
+returned by :meth:`S3Source.finish`, because the engine takes a segment's failures before it
+reads the segment's lines.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from functools import partial
+from typing import Any
+
+from ..chain import Anchor
+from ..engine import Segment
+from ..errors import AuditUsageError
+from ..records import LineHeader, MalformedLine, parse_header
+from ..results import Failure, Note, Reason
+from .s3_client import ClientOptions, S3Connection, StoredObject, connect, get_object, list_versions
+from .s3_inventory import KeyHistory, classify, group_by_key, hiding_failures, unexpected
+from .s3_layout import normalise_prefix, parse_s3_url
+from .s3_policy import ObjectPolicy
+from .s3_tail import forward_target
+
+_NO_KMS = "none"
+
+
+def open_s3_source(
+    url: str,
+    *,
+    object_lock_mode: str | None = None,
+    object_lock_days: int | None = None,
+    kms_key_id: str | None = None,
+    kms_required_since: date | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    options: ClientOptions | None = None,
+) -> S3Source:
+    """A verifier's view of ``s3://bucket/prefix`` (endpoint defaults to AUDIT_S3_ENDPOINT_URL)."""
+    try:
+        bucket, prefix = parse_s3_url(url)
+    except ValueError as exc:
+        raise AuditUsageError(str(exc), hint="write the location as s3://bucket/prefix") from None
+    if not bucket:
+        raise AuditUsageError(f"{url!r} names no bucket", hint="use s3://bucket/prefix")
+    policy = ObjectPolicy.create(object_lock_mode, object_lock_days, kms_key_id, kms_required_since)
+    base = options or ClientOptions()
+    connection = connect(
+        ClientOptions(
+            region=region or base.region,
+            endpoint_url=endpoint_url or base.endpoint_url,
+            connect_timeout=base.connect_timeout,
+            read_timeout=base.read_timeout,
+            max_attempts=base.max_attempts,
+            retry_mode=base.retry_mode,
+        )
+    )
+    return S3Source(connection, bucket, prefix, policy)
+
+
+class S3Source:
+    """An S3 audit prefix as a :class:`~mcp_bridge.audit.engine.RecordSource`."""
+
+    def __init__(
+        self, connection: S3Connection, bucket: str, prefix: str, policy: ObjectPolicy
+    ) -> None:
+        self._connection = connection
+        self._bucket = bucket
+        self._prefix = prefix
+        self._policy = policy
+        self._failures: list[Failure] = []
+        self._kms: Counter[str] = Counter()
+        self._days: list[tuple[date, str]] | None = None
+
+    @property
+    def description(self) -> str:
+        return f"s3://{self._bucket}/{self._prefix}"
+
+    def segments(self, start: date | None, end: date | None) -> Sequence[Segment]:
+        found: list[Segment] = []
+        for day, folder in self._all_days():
+            if (start is None or day >= start) and (end is None or day <= end):
+                found.extend(self._day_segments(day, folder))
+        return found
+
+    def anchor_before(self, start: date) -> Anchor | None:
+        """The last record of the newest data segment before ``start`` (original versions)."""
+        for day, folder in reversed(self._all_days()):
+            if day >= start:
+                continue
+            histories = group_by_key(list_versions(self._connection, self._bucket, folder).versions)
+            for history in reversed(histories):
+                original = history.original
+                named = classify(self._prefix, history)
+                if original is None or original.size == 0 or isinstance(named, Failure):
+                    continue
+                obj = self._get(history.key, original.version_id)
+                last = _last_header(obj.body) if obj else None
+                if last is not None:
+                    return Anchor(last.seq, last.hash, last.timestamp, history.key)
+        return None
+
+    def finish(self) -> tuple[list[Failure], list[Note], dict[str, Any]]:
+        stats = {
+            "objectsByKmsKeyId": dict(sorted(self._kms.items())),
+            "s3Requests": self._connection.requests,
+            "bytesRead": self._connection.bytes_read,
+        }
+        return self._failures, [], stats
+
+    def _day_segments(self, day: date, folder: str) -> list[Segment]:
+        listing = list_versions(self._connection, self._bucket, folder)
+        for sub in listing.folders:
+            self._report_folder(sub, "a folder inside a day partition")
+        segments: list[Segment] = []
+        for history in group_by_key(listing.versions):
+            parsed = classify(self._prefix, history)
+            hidden = hiding_failures(history)
+            original = history.original
+            if isinstance(parsed, Failure):
+                self._failures.extend([parsed, *hidden])
+                continue
+            if original is None:
+                self._failures.extend(hidden)
+                continue
+            if original.size == 0:
+                self._check_marker(history, day, hidden)
+                continue
+            segments.append(
+                Segment(
+                    name=history.key,
+                    location=history.key,
+                    day=day,
+                    size=original.size,
+                    open_lines=partial(
+                        self._lines, history.key, original.version_id, day, parsed.seq
+                    ),
+                    failures=hidden,
+                )
+            )
+        return segments
+
+    def _lines(self, key: str, version_id: str, day: date, seq: int) -> Iterator[bytes]:
+        obj = self._get(key, version_id)
+        if obj is None:
+            self._failures.append(
+                Failure(
+                    Reason.OBJECT_DELETED,
+                    "the original version listed can no longer be read",
+                    key,
+                    related=(f"{key}?versionId={version_id}",),
+                )
+            )
+            return
+        lines = obj.body.splitlines(keepends=True)
+        first = _header(lines[0]) if lines else None
+        last = _last_header(obj.body)
+        if first is None or first.seq != seq:
+            found = "no record" if first is None else f"seq {first.seq}"
+            self._failures.append(
+                Failure(
+                    Reason.UNEXPECTED_OBJECT,
+                    f"the object starts with {found}; a record with seq {seq} expected from its "
+                    "key (a squatted or misplaced segment)",
+                    key,
+                    related=(f"{key}?versionId={version_id}",),
+                )
+            )
+        newest = _moment(last.timestamp) if last else None
+        self._failures.extend(self._policy.check(obj, day, newest))
+        yield from lines
+
+    def _check_marker(self, history: KeyHistory, day: date, hidden: list[Failure]) -> None:
+        """A forward marker: locked like data, and pointing to a later day."""
+        self._failures.extend(hidden)
+        original = history.original
+        assert original is not None
+        obj = self._get(history.key, original.version_id)
+        if obj is None:
+            return
+        target = forward_target(obj)
+        if target is None or target <= day:
+            self._failures.append(
+                unexpected(
+                    history,
+                    "an empty object that is no forward marker to a later day; "
+                    "a data segment or a forward marker expected",
+                )
+            )
+            return
+        midnight = datetime.combine(target, datetime.min.time(), UTC)
+        self._failures.extend(self._policy.check(obj, day, midnight))
+
+    def _get(self, key: str, version_id: str) -> StoredObject | None:
+        obj = get_object(self._connection, self._bucket, key, version_id)
+        if obj is not None:
+            self._kms[obj.kms_key_id or _NO_KMS] += 1
+        return obj
+
+    def _all_days(self) -> list[tuple[date, str]]:
+        """Every day folder under the prefix, oldest first (listed once per run)."""
+        if self._days is None:
+            self._days = []
+            root = normalise_prefix(self._prefix)
+            for year in self._level(root, 4):
+                for month in self._level(year, 2):
+                    for day in self._level(month, 2):
+                        parsed = _folder_day(root, day)
+                        if parsed is None:
+                            self._report_folder(day, "not a real date")
+                        else:
+                            self._days.append((parsed, day))
+        return self._days
+
+    def _level(self, parent: str, width: int) -> list[str]:
+        """Sub-folders named by ``width`` digits; anything else at this level is reported."""
+        listing = list_versions(self._connection, self._bucket, parent)
+        for history in group_by_key(listing.versions):
+            self._failures.append(unexpected(history, "an object outside any day partition"))
+        good: list[str] = []
+        for folder in listing.folders:
+            name = folder[len(parent) : -1]
+            if len(name) == width and name.isdigit():
+                good.append(folder)
+            else:
+                self._report_folder(folder, "not a YYYY/MM/DD partition")
+        return sorted(good)
+
+    def _report_folder(self, folder: str, why: str) -> None:
+        listing = list_versions(self._connection, self._bucket, folder, recursive=True)
+        for history in group_by_key(listing.versions):
+            self._failures.append(unexpected(history, f"an object in {folder} ({why}) found"))
+
+
+def _folder_day(root: str, folder: str) -> date | None:
+    parts = folder[len(root) :].strip("/").split("/")
+    try:
+        return date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except (ValueError, IndexError):
+        return None
+
+
+def _header(line: bytes) -> LineHeader | None:
+    try:
+        return parse_header(line.rstrip(b"\n"))
+    except MalformedLine:
+        return None
+
+
+def _last_header(body: bytes) -> LineHeader | None:
+    for line in reversed(body.splitlines()):
+        header = _header(line)
+        if header is not None:
+            return header
+    return None
+
+
+def _moment(timestamp: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+
+
+__all__ = ["S3Source", "open_s3_source"]

@@ -1,0 +1,64 @@
+"""``python -m mcp_bridge.audit.preflight`` against real buckets."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+
+from .seaweed import SeaweedServer, make_bucket
+
+
+def run_preflight(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mcp_bridge.audit.preflight"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def preflight_env(cli_env, seaweed: SeaweedServer, bucket: str, **extra: str) -> dict[str, str]:
+    return {
+        **cli_env,
+        **seaweed.env(),
+        "AUDIT_STORAGE_BACKEND": "s3",
+        "AUDIT_S3_BUCKET": bucket,
+        "AUDIT_S3_OBJECT_LOCK_MODE": "governance",
+        "AUDIT_S3_OBJECT_LOCK_DAYS": "1",
+        **extra,
+    }
+
+
+def test_a_ready_bucket_passes(cli_env, seaweed: SeaweedServer, bucket: str) -> None:
+    done = run_preflight(preflight_env(cli_env, seaweed, bucket))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✗" not in done.stdout
+    assert done.stdout.count("✓") == 6
+
+
+def test_a_bucket_without_object_lock_fails_with_a_hint(cli_env, seaweed: SeaweedServer) -> None:
+    plain = f"plain-{secrets.token_hex(6)}"
+    make_bucket(seaweed, plain, object_lock=False)
+    done = run_preflight(preflight_env(cli_env, seaweed, plain))
+    assert done.returncode == 1
+    lock_line = next(line for line in done.stdout.splitlines() if "Object Lock is enabled" in line)
+    assert lock_line.startswith("✗")
+    assert "fix: Object Lock can only be enabled at bucket creation" in done.stdout
+
+
+def test_kms_canary(cli_env, seaweed: SeaweedServer, bucket: str) -> None:
+    env = preflight_env(cli_env, seaweed, bucket, AUDIT_S3_KMS_KEY_ID="alias/seaweedfs-default")
+    done = run_preflight(env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "accepted with lock and KMS" in done.stdout
+
+
+def test_config_error_exits_2_and_unreachable_exits_3(cli_env, seaweed, bucket) -> None:
+    bad = preflight_env(cli_env, seaweed, bucket, AUDIT_S3_OBJECT_LOCK_DAYS="")
+    bad.pop("AUDIT_S3_OBJECT_LOCK_DAYS")
+    assert run_preflight(bad).returncode == 2
+    down = preflight_env(cli_env, seaweed, bucket, AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    down["AWS_MAX_ATTEMPTS"] = "1"
+    assert run_preflight(down).returncode == 3
