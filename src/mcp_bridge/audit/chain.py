@@ -20,6 +20,12 @@ from .results import Failure, Note, Reason
 
 RECOVERY_EVENT = "chain.recovered"
 _RECOVERY_MARK = b'"eventType":"chain.recovered"'
+_HEAD = b'{"v":1,"previousHash":"'
+_HEAD_LEN = len(_HEAD)
+_SEQ_MEMBER = b'","seq":'
+_SEQ_AT = _HEAD_LEN + 64 + len(_SEQ_MEMBER)
+_TS_MEMBER = b',"timestamp":"'
+_HASH_MEMBER = b',"hash":"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,52 @@ class _Previous:
     timestamp: str
     location: str
     line: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    name: str
+    location: str
+    day_prefix: str
+    new_day: bool
+
+
+@dataclass(slots=True)
+class _Fast:
+    """Fast-path state: the bytes the next line must start with, its seq, the last timestamp."""
+
+    prefix: bytes
+    expected: int
+    timestamp: str
+    count: int
+
+
+def _continues(raw: bytes, fast: _Fast, day: bytes) -> bool:
+    """True when ``raw`` is a terminated record that exactly continues the chain.
+
+    Checks, on bytes and without decoding JSON: the header links to the previous hash, the seq
+    is the next one, the timestamp is in the partition's day and not earlier than the last one,
+    and the stored hash is SHA-256 of the body. On success ``fast`` advances; on any doubt the
+    caller falls back to the full check, so this never decides a failure.
+    """
+    if not raw.startswith(fast.prefix) or raw[-76:-67] != _HASH_MEMBER or raw[-3:] != b'"}\n':
+        return False
+    cut = raw.find(_TS_MEMBER, _SEQ_AT, _SEQ_AT + 24)
+    if cut < 0 or raw[_SEQ_AT:cut] != b"%d" % fast.expected:
+        return False
+    timestamp = raw[cut + 14 : cut + 41].decode("ascii", "replace")
+    if not timestamp.startswith(day.decode("ascii")) or timestamp < fast.timestamp:
+        return False
+    if raw[cut + 41 : cut + 43] != b'",':
+        return False
+    stored = raw[-67:-3]
+    if hashlib.sha256(raw[:-76] + b"}").hexdigest().encode("ascii") != stored:
+        return False
+    fast.prefix = _HEAD + stored + _SEQ_MEMBER
+    fast.expected += 1
+    fast.timestamp = timestamp
+    fast.count += 1
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,45 +136,83 @@ class ChainChecker:
             self.failures.append(failure)
 
     def feed(self, name: str, location: str, day: date, lines: Iterable[bytes]) -> None:
-        """Check one segment's lines (each with its trailing newline, if it has one)."""
+        """Check one segment's lines (each with its trailing newline, if it has one).
+
+        Records that continue the chain exactly are confirmed by :func:`_continues`, a fast
+        byte-level test; anything else takes the full path, which names the failure.
+        """
         new_day = day != self._day
         self._day = day
-        day_prefix = day.isoformat()
+        segment = _Segment(name, location, day.isoformat(), new_day)
+        day_bytes = segment.day_prefix.encode("ascii")
         offset, line_no = 0, 0
+        fast = self._fast_state()
         for raw in lines:
             line_no += 1
-            terminated = raw.endswith(b"\n")
-            line = raw[:-1] if terminated else raw
-            try:
-                header = parse_header(line)
-            except MalformedLine as exc:
-                self._hold_bad(
-                    _BadLine(name, location, line_no, offset, line, terminated, str(exc))
-                )
+            if fast is not None and _continues(raw, fast, day_bytes):
                 offset += len(raw)
                 continue
-            if self._bad is not None:
-                self._settle_bad(line)
-            self.checked += 1
-            if self.first is None:
-                self.first = (header.seq, header.timestamp)
-            reason, message, related = self._check(header, line_no == 1, new_day, day_prefix)
-            if reason is not None:
-                self.add_failure(
-                    Failure(
-                        reason,
-                        message,
-                        location,
-                        line=line_no,
-                        offset=offset,
-                        seq=header.seq,
-                        event_id=_event_id(line),
-                        timestamp=header.timestamp,
-                        related=related,
-                    )
-                )
-            self._prev = _Previous(header.seq, header.hash, header.timestamp, location, line_no)
+            if fast is not None:
+                self._leave_fast_path(fast, location, line_no - 1)
+            self._check_line(segment, raw, line_no, offset)
             offset += len(raw)
+            fast = self._fast_state()
+        if fast is not None:
+            self._leave_fast_path(fast, location, line_no)
+
+    def _fast_state(self) -> _Fast | None:
+        """The running state of the fast path, when nothing is pending that needs the full one."""
+        prev = self._prev
+        if prev is None or self._bad is not None or self._resync or self.first is None:
+            return None
+        return _Fast(
+            _HEAD + prev.hash.encode("ascii") + _SEQ_MEMBER, prev.seq + 1, prev.timestamp, 0
+        )
+
+    def _leave_fast_path(self, fast: _Fast, location: str, line_no: int) -> None:
+        if fast.count:
+            self.checked += fast.count
+            self._prev = _Previous(
+                fast.expected - 1,
+                fast.prefix[_HEAD_LEN : _HEAD_LEN + 64].decode("ascii"),
+                fast.timestamp,
+                location,
+                line_no,
+            )
+
+    def _check_line(self, segment: _Segment, raw: bytes, line_no: int, offset: int) -> None:
+        terminated = raw.endswith(b"\n")
+        line = raw[:-1] if terminated else raw
+        location = segment.location
+        try:
+            header = parse_header(line)
+        except MalformedLine as exc:
+            bad = _BadLine(segment.name, location, line_no, offset, line, terminated, str(exc))
+            self._hold_bad(bad)
+            return
+        if self._bad is not None:
+            self._settle_bad(line)
+        self.checked += 1
+        if self.first is None:
+            self.first = (header.seq, header.timestamp)
+        reason, message, related = self._check(
+            header, line_no == 1, segment.new_day, segment.day_prefix
+        )
+        if reason is not None:
+            self.add_failure(
+                Failure(
+                    reason,
+                    message,
+                    location,
+                    line=line_no,
+                    offset=offset,
+                    seq=header.seq,
+                    event_id=_event_id(line),
+                    timestamp=header.timestamp,
+                    related=related,
+                )
+            )
+        self._prev = _Previous(header.seq, header.hash, header.timestamp, location, line_no)
 
     def _check(
         self, header: Any, first_in_segment: bool, new_day: bool, day_prefix: str
