@@ -168,3 +168,29 @@ def test_build_log_helper_spans_days(tmp_path: Path) -> None:
     log = build_log(tmp_path, [date(2026, 2, 28), date(2026, 3, 1)], 2)
     assert [r["seq"] for r in log.records] == [0, 1, 2, 3]
     assert verify_audit_trail(tmp_path).partitions == ["2026/02/28", "2026/03/01"]
+
+
+def test_failing_trail_probes_and_recovers_without_new_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from mcp_bridge.audit import committer
+
+    monkeypatch.setattr(committer, "PROBE_SECONDS", 0.05)
+    root = tmp_path / "audit"
+    with LocalAuditTrail(root) as trail:
+        trail.record_event("a", {})
+        lock = root / ".writer.lock"
+        lock.unlink()
+        lock.mkdir()  # the next writer cannot open its lock: appends fail
+        trail._store.close()  # drop the open lock descriptor so the failure is real
+        with pytest.raises(AuditStorageError):
+            trail.record_event("b", {})
+        assert not trail.healthy
+        lock.rmdir()
+        deadline = time.monotonic() + 30
+        while not trail.healthy and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert trail.healthy and trail.last_durable_seq == 0
+    assert verify_audit_trail(root).checked_events == 1

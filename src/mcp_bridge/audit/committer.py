@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 Sync = Callable[[], None]
 
+#: How often a failing trail retries with an empty append while no events arrive.
+PROBE_SECONDS = 2.0
+
 
 class AppendStore(Protocol):
     """What the committer needs from a storage driver."""
@@ -78,6 +81,7 @@ class GroupCommitter:
         self._wake = threading.Event()
         self._batch = _Batch()
         self._closed = False
+        self._failing = False
         self._staged: collections.deque[tuple[_Batch, Sync] | None] = collections.deque()
         self._staged_ready = threading.Semaphore(0)
         self._threads = [threading.Thread(target=self._write_loop, name="audit-write", daemon=True)]
@@ -125,12 +129,17 @@ class GroupCommitter:
         return batch
 
     def _take(self) -> _Batch | None:
-        """Wait for queued events and take them all; ``None`` once closed and drained."""
+        """Wait for queued events and take them all; ``None`` once closed and drained.
+
+        While the last commit failed, an empty batch is returned every ``PROBE_SECONDS`` even
+        with nothing queued: appending nothing lets the store retry (an S3 store ships its
+        spool) and lets the trail report itself healthy again without waiting for traffic.
+        """
         while True:
-            self._wake.wait()
+            woken = self._wake.wait(PROBE_SECONDS if self._failing else None)
             with self._lock:
                 batch = self._batch
-                if batch.events:
+                if batch.events or (not woken and self._failing and not self._closed):
                     self._batch = _Batch()
                     return batch
                 if self._closed:
@@ -168,6 +177,7 @@ class GroupCommitter:
             self._finish(batch)
 
     def _finish(self, batch: _Batch) -> None:
+        self._failing = batch.error is not None
         if batch.error is not None and not isinstance(batch.error, AuditStorageError):
             logger.error("audit append failed: %r", batch.error)
         self._on_result(None if batch.error else batch.records, batch.error)

@@ -136,10 +136,11 @@ class AuditTrail:
             if error is not None:
                 self._healthy = False
                 self._last_error = str(error)
-            elif records:
+            else:
                 self._healthy = True
                 self._last_error = None
-                self._last_durable_seq = records[-1].seq
+                if records:
+                    self._last_durable_seq = records[-1].seq
 
     def _forget(self, future: asyncio.Future[SealedRecord]) -> None:
         self._background.discard(future)

@@ -102,7 +102,7 @@ class S3Store:
             stored: list[SealedRecord] = []
             try:
                 self._ship_spool()
-                return self._write(list(events), now, stored)
+                return self._write(list(events), now, stored) if events else []
             except AuditStorageError as exc:
                 self._position = None
                 unstored = list(events)[len(stored) :]
