@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,3 +85,17 @@ def cli_env() -> Iterator[dict[str, str]]:
 
 
 PYTHON = sys.executable
+
+
+def run_module(
+    module: str, *args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m module args…`` as an operator would, capturing text output."""
+    return subprocess.run(
+        [PYTHON, "-m", module, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -9,17 +9,11 @@ from pathlib import Path
 
 from mcp_bridge.audit import verify_audit_trail
 
-from ..conftest import DAYS, PYTHON, Log
+from ..conftest import DAYS, Log, run_module
 
 
 def incident(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "mcp_bridge.audit.incident", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("mcp_bridge.audit.incident", *args, env=env)
 
 
 def test_quarantine_locate_restore_reverify(

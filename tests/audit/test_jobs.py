@@ -13,7 +13,7 @@ from mcp_bridge.audit.errors import AuditUsageError
 from mcp_bridge.audit.jobs import run_scheduled_verification
 from mcp_bridge.config import load_config
 
-from ..conftest import DAYS, PYTHON, Log, build_log
+from ..conftest import DAYS, Log, build_log, run_module
 
 
 def _config(log_root: Path, reports: Path, lookback: int = 1, **extra: object):  # type: ignore[no-untyped-def]
@@ -66,14 +66,7 @@ def test_report_dir_inside_the_store_is_refused(log3: Log) -> None:
 
 
 def _jobs(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "mcp_bridge.audit.jobs"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("mcp_bridge.audit.jobs", env=env, cwd=cwd)
 
 
 def test_runbook_jobs_command_verbatim(tmp_path: Path, cli_env: dict[str, str]) -> None:

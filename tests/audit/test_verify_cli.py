@@ -8,18 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import DAYS, PYTHON, REPO, Log, build_log
+from ..conftest import DAYS, REPO, Log, build_log, run_module
 
 
 def verify(env: dict[str, str], *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "mcp_bridge.audit.verify", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_module("mcp_bridge.audit.verify", *args, env=env, cwd=cwd)
 
 
 def test_runbook_local_command_verbatim(tmp_path: Path, cli_env: dict[str, str]) -> None:

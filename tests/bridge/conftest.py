@@ -1,4 +1,4 @@
-"""Fixtures: one real bridge (git via stdio, notes via HTTP, a crashing stdio server)."""
+"""Fixtures: one real bridge (git, library and a crashing server via stdio, notes via HTTP)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -40,10 +40,14 @@ def anyio_backend() -> str:
 
 @dataclass
 class Tokens:
-    """Signs tokens with the key the bridge's JWKS publishes (or a foreign one)."""
+    """Signs tokens with the keys the bridge's JWKS publishes (or a foreign one).
+
+    ``_alg="ES256"`` signs with the published EC key (kid ``e1``) instead of RSA (kid ``k1``).
+    """
 
     private_key: Any
     foreign_key: Any
+    ec_key: Any
 
     def jwt(self, **overrides: Any) -> str:
         now = int(time.time())
@@ -56,9 +60,11 @@ class Tokens:
             "jti": "tok-1",
             "roles": ["operator"],
         }
-        key = overrides.pop("_key", self.private_key)
+        alg = overrides.pop("_alg", "RS256")
+        default_key, kid = (self.ec_key, "e1") if alg == "ES256" else (self.private_key, "k1")
+        key = overrides.pop("_key", default_key)
         claims.update(overrides)
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+        return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
 
     def dev(self, **overrides: Any) -> str:
         now = int(time.time())
@@ -71,19 +77,41 @@ def tokens() -> Tokens:
     return Tokens(
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        ec.generate_private_key(ec.SECP256R1()),
     )
 
 
+@dataclass
+class Jwks:
+    """The JWKS endpoint and how often it was fetched (to check the bridge's cache)."""
+
+    url: str
+    fetches: list[float]
+
+
 @pytest.fixture(scope="session")
-def jwks_url(tokens: Tokens) -> Iterator[str]:
-    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(tokens.private_key.public_key(), as_dict=True)
-    document = {"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+def jwks(tokens: Tokens) -> Iterator[Jwks]:
+    rsa_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(tokens.private_key.public_key(), as_dict=True)
+    ec_jwk = jwt.algorithms.ECAlgorithm.to_jwk(tokens.ec_key.public_key(), as_dict=True)
+    document = {
+        "keys": [
+            {**rsa_jwk, "kid": "k1", "use": "sig", "alg": "RS256"},
+            {**ec_jwk, "kid": "e1", "use": "sig", "alg": "ES256"},
+        ]
+    }
+    fetches: list[float] = []
 
     async def keys(_: Any) -> JSONResponse:
+        fetches.append(time.monotonic())
         return JSONResponse(document)
 
     with serve_in_thread(Starlette(routes=[Route("/jwks.json", keys)])) as url:
-        yield f"{url}/jwks.json"
+        yield Jwks(f"{url}/jwks.json", fetches)
+
+
+@pytest.fixture(scope="session")
+def jwks_url(jwks: Jwks) -> str:
+    return jwks.url
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +151,15 @@ def bridge_settings(tmp: Path, **overrides: Any) -> BridgeSettings:
     return BridgeSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def sample_spec(name: str) -> UpstreamSpec:
+    """A stdio upstream from ``sample_servers.py`` (``crashy`` or ``library``)."""
+    return UpstreamSpec(
+        name=name,
+        command=sys.executable,
+        args=(str(Path(__file__).with_name("sample_servers.py")), name),
+    )
+
+
 def git_spec(repo: Path) -> UpstreamSpec:
     return UpstreamSpec(
         name="git",
@@ -142,11 +179,8 @@ def bridge(
     upstreams = [
         git_spec(repo),
         UpstreamSpec(name="notes", url=notes_url),
-        UpstreamSpec(
-            name="crashy",
-            command=sys.executable,
-            args=(str(Path(__file__).with_name("sample_servers.py")), "crashy"),
-        ),
+        sample_spec("crashy"),
+        sample_spec("library"),
     ]
     with serve_in_thread(create_app(settings, trail, upstreams)) as url:
         yield Bridge(url, trail, store, repo, tmp / "audit")

@@ -51,21 +51,28 @@ def serve_in_thread(app: Any) -> Iterator[str]:
 
 
 class FaultyStore(LocalStore):
-    """The real local store, plus a switch that makes every write fail (injected fault)."""
+    """The real local store, plus injected faults.
+
+    ``broken`` makes every write fail; ``failing_types`` fails only the batches holding an event
+    of those types (e.g. the durable intent), so what the bridge records next can be checked.
+    """
 
     broken = False
+    failing_types: frozenset[str] = frozenset()
 
     def stage(
         self, events: Sequence[PendingEvent], now: datetime
     ) -> tuple[list[SealedRecord], Callable[[], None]]:
-        if self.broken:
-            raise AuditStorageError(f"cannot append to the audit store {self.root}: injected")
+        self._inject(events)
         return super().stage(events, now)
 
     def append(self, events: Sequence[PendingEvent], now: datetime) -> list[SealedRecord]:
-        if self.broken:
-            raise AuditStorageError(f"cannot append to the audit store {self.root}: injected")
+        self._inject(events)
         return super().append(events, now)
+
+    def _inject(self, events: Sequence[PendingEvent]) -> None:
+        if self.broken or any(e.event_type in self.failing_types for e in events):
+            raise AuditStorageError(f"cannot append to the audit store {self.root}: injected")
 
 
 def faulty_trail(path: Path) -> tuple[AuditTrail, FaultyStore]:

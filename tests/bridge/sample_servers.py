@@ -1,4 +1,7 @@
-"""Small MCP servers the bridge tests run as real upstreams (over HTTP or stdio)."""
+"""Small MCP servers the bridge tests (and ``benchmarks/bridge.py``) run as real upstreams.
+
+Run one over stdio with ``python sample_servers.py <crashy|library>``.
+"""
 
 from __future__ import annotations
 
@@ -45,5 +48,35 @@ def crashy_server() -> MCPServer:
     return server
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["crashy"]:
-    crashy_server().run()
+def library_server() -> MCPServer:
+    """A stdio upstream with a prompt, a resource and a cheap mutating tool.
+
+    The tool does no I/O so that a benchmark of it measures the path through the bridge (and its
+    durable intent), not the upstream's own work.
+    """
+    server = MCPServer("library")
+    shelf: list[str] = []
+
+    @server.tool()
+    def shelve(title: str) -> str:
+        """Put a book on the shelf (mutating: no readOnlyHint)."""
+        shelf.append(title)
+        return f"{len(shelf)} books"
+
+    @server.prompt()
+    def review(book: str) -> str:
+        """Ask for a review of a book."""
+        return f"Please review {book}."
+
+    @server.resource("library://catalog", mime_type="text/plain")
+    def catalog() -> str:
+        """The catalog."""
+        return "catalog: " + ", ".join(shelf or ["(empty)"])
+
+    return server
+
+
+SERVERS = {"crashy": crashy_server, "library": library_server}
+
+if __name__ == "__main__" and len(sys.argv) == 2 and sys.argv[1] in SERVERS:
+    SERVERS[sys.argv[1]]().run()

@@ -187,5 +187,5 @@ def test_health_reports_audit_and_upstreams(bridge: Bridge) -> None:
     assert health["audit"]["backend"] == "local"
     assert health["audit"]["healthy"] is True
     assert isinstance(health["audit"]["lastDurableSeq"], int)
-    assert set(health["upstreams"]) == {"git", "notes", "crashy"}
+    assert set(health["upstreams"]) == {"git", "notes", "crashy", "library"}
     assert health["mode"] == "read-write"

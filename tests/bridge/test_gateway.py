@@ -7,6 +7,7 @@ from mcp.shared.exceptions import MCPError
 
 from mcp_bridge.audit import verify_audit_trail
 from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE
+from mcp_bridge.bridge.recorder import TOOL_CALL_INTENT
 
 from .conftest import Bridge
 from .harness import commit_count, connect, events
@@ -125,3 +126,37 @@ async def test_fail_closed_when_the_trail_cannot_persist(bridge: Bridge) -> None
         assert "blocked.txt" not in staged.content[0].text  # type: ignore[union-attr]
         recovered = await client.call_tool("git__git_add", args)
         assert not recovered.is_error
+
+
+async def test_refusal_is_logged_recorded_and_explained_to_the_client(
+    bridge: Bridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the intent cannot be made durable: the refusal itself still reaches the trail."""
+    bridge.store.failing_types = frozenset({TOOL_CALL_INTENT})
+    try:
+        async with connect(bridge.url, bridge.auth(), name="refused-client") as client:
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("library__shelve", {"title": "Refused"})
+    finally:
+        bridge.store.failing_types = frozenset()
+    assert refused.value.code == AUDIT_UNAVAILABLE
+    assert "could not make the intent of this mutating call durable" in refused.value.message
+    assert "injected" in refused.value.message
+    logged = [r.getMessage() for r in caplog.records if "refusing mutating call" in r.getMessage()]
+    assert len(logged) == 1
+    calls = [
+        p
+        for p in _by_correlation(bridge, "mcp.tools.call")
+        if p["client"] and p["client"]["name"] == "refused-client"
+    ]
+    assert len(calls) == 1
+    assert calls[0]["target"]["name"] == "library__shelve"
+    assert calls[0]["mutating"] is True
+    assert calls[0]["decision"]["outcome"] == "refused"
+    assert calls[0]["decision"]["reason"] == refused.value.message.removeprefix(
+        "refused by mcp-bridge: "
+    )
+    assert f"correlationId={calls[0]['correlationId']}, subject=ci" in logged[0]
+    async with connect(bridge.url, bridge.auth()) as client:
+        catalog = await client.read_resource("mcp-bridge://library/library://catalog")
+    assert "Refused" not in catalog.contents[0].text  # type: ignore[union-attr]
