@@ -130,6 +130,15 @@ class ChainChecker:
         self._prev = _Previous(anchor.seq, anchor.hash, anchor.timestamp, anchor.location, 0)
         self._day = date.fromisoformat(anchor.timestamp[:10])
 
+    def start_anywhere(self) -> None:
+        """Accept the first record read as a starting point (a chunk of a longer segment)."""
+        self._resync = True
+
+    def tail(self) -> Anchor | None:
+        """The last record checked, as an anchor the next stretch of the chain links to."""
+        prev = self._prev
+        return Anchor(prev.seq, prev.hash, prev.timestamp, prev.location) if prev else None
+
     def add_failure(self, failure: Failure) -> None:
         self.failure_count += 1
         if len(self.failures) < self.max_failures:

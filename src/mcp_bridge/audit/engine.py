@@ -105,9 +105,7 @@ def _result(
 ) -> VerificationResult:
     ok = checker.failure_count == 0
     if ok:
-        message = f"Verified {checker.checked:,} events"
-        if checker.checked == 0:
-            message += " (no records in this window: nothing to verify)"
+        message = _verified_message(checker.checked)
     else:
         message = f"Verification failed: {checker.failures[0].render().splitlines()[0]}"
     first, last = checker.first, checker.last if checker.checked else None
@@ -130,3 +128,78 @@ def _result(
         elapsed_seconds=time.perf_counter() - began,
         stats=stats,
     )
+
+
+def _verified_message(checked: int) -> str:
+    message = f"Verified {checked:,} events"
+    if checked == 0:
+        message += " (no records in this window: nothing to verify)"
+    return message
+
+
+def confirmed_result(
+    *,
+    source: str,
+    start: date | None,
+    end: date | None,
+    checked: int,
+    first: tuple[int, str],
+    last: tuple[int, str],
+    partitions: list[str],
+    segments_read: int,
+    elapsed: float,
+) -> VerificationResult:
+    """The result of a window confirmed intact by other means (e.g. checked in parallel)."""
+    return VerificationResult(
+        ok=True,
+        checked_events=checked,
+        message=_verified_message(checked),
+        source=source,
+        window_start=day_key(start) if start else None,
+        window_end=day_key(end) if end else None,
+        first_seq=first[0],
+        last_seq=last[0],
+        first_timestamp=first[1],
+        last_timestamp=last[1],
+        partitions=partitions,
+        segments_read=segments_read,
+        elapsed_seconds=elapsed,
+        stats={"parallel": True},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """What a worker reports about one stretch of a segment checked on its own."""
+
+    name: str
+    location: str
+    day: date
+    count: int
+    clean: bool
+    first_line: bytes
+    last: Anchor | None
+
+
+def chunks_form_one_chain(
+    chunks: Sequence[ChunkResult], anchor: Anchor | None, *, windowed: bool
+) -> bool:
+    """True when every chunk is clean and each one's first record continues the previous one.
+
+    The same checker rules apply at the seams as inside a chunk; anything less than a clean
+    seam returns False, and the caller then verifies sequentially for a full report.
+    """
+    checker = ChainChecker(max_failures=1, windowed=windowed)
+    if anchor is not None:
+        checker.set_anchor(anchor)
+    for chunk in chunks:
+        if not chunk.clean:
+            return False
+        if chunk.count == 0 or chunk.last is None:
+            continue
+        checker.feed(chunk.name, chunk.location, chunk.day, [chunk.first_line])
+        checker.finish()
+        if checker.failure_count:
+            return False
+        checker.set_anchor(chunk.last)
+    return True

@@ -10,6 +10,8 @@ from .engine import ProgressCallback, RecordSource, verify_source
 from .errors import AuditUsageError
 from .layout import parse_day_key
 from .results import VerificationResult
+from .storage.local_parallel import confirm_in_parallel
+from .storage.local_source import LocalSource
 
 
 def _as_day(value: date | str | None, option: str) -> date | None:
@@ -28,8 +30,6 @@ def open_source(location: Path | str, **s3_options: Any) -> RecordSource:
             raise AuditUsageError(f"{text}: s3:// locations are not yet supported") from None
         source: RecordSource = open_s3_source(text, **s3_options)
         return source
-    from .storage.local_source import LocalSource
-
     return LocalSource(location)
 
 
@@ -40,6 +40,7 @@ def verify_audit_trail(
     end: date | str | None = None,
     max_failures: int = 100,
     progress: ProgressCallback | None = None,
+    parallel: bool = True,
     **s3_options: Any,
 ) -> VerificationResult:
     """Verify hashes, links and sequence numbers of the trail at ``path`` within a window.
@@ -47,11 +48,17 @@ def verify_audit_trail(
     ``start``/``end`` are inclusive UTC days (``date`` or ``"YYYY/MM/DD"``). Raises
     :class:`~mcp_bridge.audit.errors.AuditUsageError` for bad arguments and
     :class:`~mcp_bridge.audit.errors.AuditStorageError` when the store cannot be read;
-    integrity problems are reported in the result, never raised.
+    integrity problems are reported in the result, never raised. A large local window is
+    first checked on every core (``parallel``); only an intact one is answered that way, a
+    damaged one always gets the sequential engine's full report.
     """
     first = _as_day(start, "--start")
     last = _as_day(end, "--end")
     source = open_source(path, **s3_options)
+    if parallel and max_failures and isinstance(source, LocalSource):
+        confirmed = confirm_in_parallel(source, first, last)
+        if confirmed is not None:
+            return confirmed
     return verify_source(
         source, start=first, end=last, max_failures=max_failures, progress=progress
     )

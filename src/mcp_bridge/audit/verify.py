@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, progress_display, run_cli
 from .errors import AuditUsageError
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _s3_options(args: argparse.Namespace) -> dict[str, object]:
+def _s3_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {
         "object_lock_mode": args.object_lock_mode,
         "object_lock_days": args.object_lock_days,

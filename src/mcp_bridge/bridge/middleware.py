@@ -116,7 +116,13 @@ class AuditMiddleware:
         return None
 
     async def _write_intent(self, op: Operation) -> None:
-        """Make the intent durable or refuse the call; the upstream never sees a refused call."""
+        """Make the intent durable or refuse the call; the upstream never sees a refused call.
+
+        The refusal is reported three ways, because the trail that should hold it may be the
+        thing that is broken: the JSON-RPC error tells the client why, the log line (with the
+        correlation id and caller) survives a trail that cannot write at all, and the refusal is
+        queued to the trail without waiting, so it is kept whenever the store can still append.
+        """
         payload = {**op.payload, "decision": {"outcome": "pending", "reason": "mutating tool"}}
         try:
             await self._recorder.durable(TOOL_CALL_INTENT, payload)
@@ -125,7 +131,14 @@ class AuditMiddleware:
                 "the audit trail could not make the intent of this mutating call durable "
                 f"({exc}); mutating calls are refused until the trail recovers"
             )
-            logger.error("refusing mutating call %s: %s", op.payload.get("target"), exc)
+            identity = op.payload.get("identity") or {}
+            logger.error(
+                "refusing mutating call %s (correlationId=%s, subject=%s): %s",
+                (op.payload.get("target") or {}).get("name"),
+                op.payload.get("correlationId"),
+                identity.get("subject"),
+                exc,
+            )
             await self._recorder.background(
                 event_type_for(op.method),
                 {**op.payload, "decision": {"outcome": "refused", "reason": reason}},
