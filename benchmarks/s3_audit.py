@@ -1,6 +1,6 @@
 """Section ``s3``: our S3 writer and verifier against a one-PUT-per-event baseline.
 
-Ours: 2048 asyncio callers each awaiting a durable ``arecord_event``; group commit and PUT
+Ours: 4096 asyncio callers each awaiting a durable ``arecord_event``; group commit and PUT
 pacing put many events in one segment object. Baseline: a chained writer that PUTs one
 object per event; it must serialise (each record links to the previous one), so it runs
 with one caller. Verification: our verifier over our log, and a baseline verifier that lists
@@ -39,7 +39,7 @@ from mcp_bridge.config import AppConfig
 
 from .workload import EVENT_TYPE, payload_cycle
 
-_CALLERS = 2048
+_CALLERS = 4096
 _POLICY = WritePolicy("GOVERNANCE", 1, None)
 
 
@@ -147,7 +147,7 @@ def run(
     quick: bool = False,
 ) -> dict[str, Any]:
     """Measure both writers and verifiers; start SeaweedFS when no endpoint is given."""
-    ours_n, base_n = (2_000, 200) if quick else (20_000, 1_000)
+    ours_n, base_n = (2_000, 200) if quick else (100_000, 1_000)
     with ExitStack() as stack:
         if endpoint is None:
             endpoint, creds, bucket = _local_server(stack)
