@@ -147,16 +147,17 @@ async def test_unknown_method_and_unknown_tool_are_errors_and_recorded(bridge: B
 
 @pytest.mark.anyio
 async def test_upstream_crash_mid_call_is_reported_recorded_and_restarted(bridge: Bridge) -> None:
+    def crashy() -> dict:
+        return httpx.get(f"{bridge.url}/health").json()["upstreams"]["crashy"]
+
     async with connect(bridge.url, bridge.auth(), name="crasher") as client:
         first_pid = (await client.call_tool("crashy__pid", {})).content[0].text  # type: ignore[union-attr]
+        restarts = crashy()["restarts"]
         with pytest.raises(MCPError) as crashed:
             await client.call_tool("crashy__crash", {})
         assert crashed.value.code == UPSTREAM_UNAVAILABLE
-        wait_for(
-            lambda: (
-                httpx.get(f"{bridge.url}/health").json()["upstreams"]["crashy"]["state"] == "ready"
-            )
-        )
+        # "ready" alone can still be the old connection, before the supervisor noticed the crash
+        wait_for(lambda: (h := crashy())["restarts"] > restarts and h["state"] == "ready")
         second_pid = (await client.call_tool("crashy__pid", {})).content[0].text  # type: ignore[union-attr]
     assert second_pid != first_pid
     health = httpx.get(f"{bridge.url}/health").json()
