@@ -2,8 +2,8 @@
 
 A source (local files, S3 objects) lists the window's segments in chain order, streams their
 lines, and finds the record just before the window. Object-level problems a source finds
-(Object Lock, hidden versions, …) arrive as failures attached to their segment, so they are
-reported in chain order with everything else.
+(Object Lock, hidden versions, …) are failures attached to their segment, found while listing
+or while reading it, and reported right after the segment's own chain failures.
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ def verify_source(
     done = 0
     partitions: list[str] = []
     for segment in segments:
-        for failure in segment.failures:
-            checker.add_failure(failure)
         checker.feed(segment.name, segment.location, segment.day, segment.open_lines())
+        for failure in segment.failures:  # may grow while the lines are read (object headers)
+            checker.add_failure(failure)
         key = day_key(segment.day)
         if not partitions or partitions[-1] != key:
             partitions.append(key)

@@ -3,9 +3,8 @@
 Listing uses ListObjectVersions, one request per folder level and per 1,000 versions of a day,
 and every segment is read whole with one GetObject of its *original* version; its Object Lock
 and KMS headers come back with the body, so the cost stays near one request per segment.
-Failures found while reading (lock, KMS, a key whose content does not start at its seq) are
-returned by :meth:`S3Source.finish`, because the engine takes a segment's failures before it
-reads the segment's lines.
+Failures found while reading (lock, KMS, a key whose content does not start at its seq) join
+their segment's failures, so the report keeps them in chain order.
 """
 
 from __future__ import annotations
@@ -131,6 +130,7 @@ class S3Source:
             if original.size == 0:
                 self._check_marker(history, day, hidden)
                 continue
+            found = list(hidden)
             segments.append(
                 Segment(
                     name=history.key,
@@ -138,17 +138,19 @@ class S3Source:
                     day=day,
                     size=original.size,
                     open_lines=partial(
-                        self._lines, history.key, original.version_id, day, parsed.seq
+                        self._lines, history.key, original.version_id, day, parsed.seq, found
                     ),
-                    failures=hidden,
+                    failures=found,
                 )
             )
         return segments
 
-    def _lines(self, key: str, version_id: str, day: date, seq: int) -> Iterator[bytes]:
+    def _lines(
+        self, key: str, version_id: str, day: date, seq: int, failures: list[Failure]
+    ) -> Iterator[bytes]:
         obj = self._get(key, version_id)
         if obj is None:
-            self._failures.append(
+            failures.append(
                 Failure(
                     Reason.OBJECT_DELETED,
                     "the original version listed can no longer be read",
@@ -162,7 +164,7 @@ class S3Source:
         last = _last_header(obj.body)
         if first is None or first.seq != seq:
             found = "no record" if first is None else f"seq {first.seq}"
-            self._failures.append(
+            failures.append(
                 Failure(
                     Reason.UNEXPECTED_OBJECT,
                     f"the object starts with {found}; a record with seq {seq} expected from its "
@@ -172,7 +174,7 @@ class S3Source:
                 )
             )
         newest = _moment(last.timestamp) if last else None
-        self._failures.extend(self._policy.check(obj, day, newest))
+        failures.extend(self._policy.check(obj, day, newest))
         yield from lines
 
     def _check_marker(self, history: KeyHistory, day: date, hidden: list[Failure]) -> None:
