@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -59,7 +60,10 @@ def confirm_in_parallel(
                     high,
                 )
             )
-    context = multiprocessing.get_context("spawn")
+    # fork starts workers in milliseconds but is only safe without other threads (a CLI);
+    # a library caller inside a threaded server gets spawn.
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
         chunks = list(pool.map(check_range, tasks))
     anchor = source.anchor_before(start) if start is not None else None
