@@ -164,17 +164,30 @@ class GroupCommitter:
             self._staged_ready.release()
 
     def _sync_loop(self) -> None:
+        """Sync everything staged so far in one go: one fsync makes all of it durable.
+
+        Taking every staged batch at once (not one per fsync) is what keeps group commit
+        working when callers are threads that re-queue one by one.
+        """
         while True:
             self._staged_ready.acquire()
-            item = self._staged.popleft()
-            if item is None:
+            items = [self._staged.popleft()]
+            while self._staged_ready.acquire(blocking=False):
+                items.append(self._staged.popleft())
+            error: BaseException | None = None
+            for item in items:
+                if item is None:
+                    continue
+                try:
+                    item[1]()
+                except BaseException as exc:
+                    error = exc
+            for item in items:
+                if item is not None:
+                    item[0].error = item[0].error or error
+                    self._finish(item[0])
+            if None in items:
                 return
-            batch, sync = item
-            try:
-                sync()
-            except BaseException as exc:
-                batch.error = exc
-            self._finish(batch)
 
     def _finish(self, batch: _Batch) -> None:
         self._failing = batch.error is not None
