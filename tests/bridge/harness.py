@@ -124,3 +124,17 @@ def wait_for(predicate: Any, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         time.sleep(0.05)
+
+
+def initialize_request(client_name: str) -> dict[str, Any]:
+    """A raw session-based ``initialize`` request, for tests that speak HTTP directly."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": client_name, "version": "1"},
+        },
+    }

@@ -14,20 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mcp_bridge.bridge.auth import AuthDenied, Authenticator
 
 from .conftest import Bridge, Jwks, Tokens, bridge_settings
-from .harness import events
+from .harness import events, initialize_request
 
 pytestmark = pytest.mark.anyio
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "es256-client", "version": "1"},
-    },
-}
+INITIALIZE = initialize_request("es256-client")
 
 
 def test_es256_token_is_accepted_via_jwks_and_recorded(bridge: Bridge, tokens: Tokens) -> None:

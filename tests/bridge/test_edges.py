@@ -13,18 +13,9 @@ from mcp_types import EmptyResult, Request
 from mcp_bridge.bridge.errors import UPSTREAM_UNAVAILABLE
 
 from .conftest import API_KEY, Bridge, Tokens
-from .harness import connect, events, wait_for
+from .harness import connect, events, initialize_request, wait_for
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "1"},
-    },
-}
+INITIALIZE = initialize_request("raw")
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
