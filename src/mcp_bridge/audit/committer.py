@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from .errors import AuditStorageError
 from .sequencing import PendingEvent, SealedRecord
@@ -74,7 +74,6 @@ class GroupCommitter:
         clock: Callable[[], datetime],
         on_result: Callable[[list[SealedRecord] | None, BaseException | None], None],
     ) -> None:
-        self._store = store
         self._clock = clock
         self._on_result = on_result
         self._lock = threading.Lock()
@@ -84,8 +83,11 @@ class GroupCommitter:
         self._failing = False
         self._staged: collections.deque[tuple[_Batch, Sync] | None] = collections.deque()
         self._staged_ready = threading.Semaphore(0)
+        # Protocol isinstance checks are slow: decide once which interface the store offers.
+        self._stager = store if isinstance(store, StagingStore) else None
+        self._appender = None if self._stager is not None else cast(AppendStore, store)
         self._threads = [threading.Thread(target=self._write_loop, name="audit-write", daemon=True)]
-        if isinstance(store, StagingStore):
+        if self._stager is not None:
             self._threads.append(
                 threading.Thread(target=self._sync_loop, name="audit-sync", daemon=True)
             )
@@ -147,19 +149,19 @@ class GroupCommitter:
                 self._wake.clear()
 
     def _write_loop(self) -> None:
-        staging = isinstance(self._store, StagingStore)
         while (batch := self._take()) is not None:
             try:
-                if isinstance(self._store, StagingStore):
-                    batch.records, sync = self._store.stage(batch.events, self._clock())
+                if self._stager is not None:
+                    batch.records, sync = self._stager.stage(batch.events, self._clock())
                     self._staged.append((batch, sync))
                     self._staged_ready.release()
                     continue
-                batch.records = self._store.append(batch.events, self._clock())
+                assert self._appender is not None
+                batch.records = self._appender.append(batch.events, self._clock())
             except BaseException as exc:  # every caller of the batch must hear about it
                 batch.error = exc
             self._finish(batch)
-        if staging:
+        if self._stager is not None:
             self._staged.append(None)
             self._staged_ready.release()
 

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from .errors import AuditPayloadError
-from .records import GENESIS_HASH, encode_body, encode_json, seal
+from .records import GENESIS_HASH, encode_json, seal_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class PendingEvent(NamedTuple):
 
     @classmethod
     def create(cls, event_type: str, payload: Mapping[str, Any]) -> PendingEvent:
-        if not isinstance(payload, Mapping):
+        if type(payload) is not dict and not isinstance(payload, Mapping):
             raise AuditPayloadError(
                 f"the payload of {event_type!r} must be a JSON object, not {type(payload).__name__}"
             )
@@ -118,18 +118,13 @@ def seal_batch(
     sealed: list[SealedRecord] = []
     seq, previous = tail.next_seq, tail.hash
     for event, event_id in zip(events, new_event_ids(len(events)), strict=True):
-        body = encode_body(
-            seq=seq,
-            previous_hash=previous,
-            timestamp=timestamp,
-            event_id=event_id,
-            event_type=event.event_type,
-            payload=event.payload_json,
+        event_type = event.event_type
+        digest, line = seal_record(
+            previous, seq, timestamp, event_id, event_type, event.payload_json
         )
-        digest, line = seal(body)
         sealed.append(
             SealedRecord(
-                seq, event_id, timestamp, event.event_type, previous, digest, line, event.payload
+                seq, event_id, timestamp, event_type, previous, digest, line, event.payload
             )
         )
         seq, previous = seq + 1, digest
