@@ -56,6 +56,7 @@ def progress_display(enabled: bool) -> Iterator[ProgressCallback | None]:
     if not enabled or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     with Progress(
@@ -64,7 +65,7 @@ def progress_display(enabled: bool) -> Iterator[ProgressCallback | None]:
         DownloadColumn(),
         TimeRemainingColumn(),
         transient=True,
-        console=None,
+        console=Console(stderr=True),
     ) as progress:
         task = progress.add_task("verifying", total=None, visible=False)
 

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 
 from ..chain import ChainChecker
-from ..engine import ChunkResult, chunks_form_one_chain, confirmed_result
+from ..engine import ChunkResult, ProgressCallback, chunks_form_one_chain, confirmed_result
 from ..layout import day_key
 from ..records import parse_header
 from ..results import VerificationResult
@@ -36,7 +36,10 @@ _Task = tuple[str, str, str, str, int, int]
 
 
 def confirm_in_parallel(
-    source: LocalSource, start: date | None, end: date | None
+    source: LocalSource,
+    start: date | None,
+    end: date | None,
+    progress: ProgressCallback | None = None,
 ) -> VerificationResult | None:
     """A verified result for a large intact window, or ``None`` to verify sequentially."""
     cores = len(os.sched_getaffinity(0))
@@ -64,8 +67,14 @@ def confirm_in_parallel(
     # a library caller inside a threaded server gets spawn.
     method = "fork" if threading.active_count() == 1 else "spawn"
     context = multiprocessing.get_context(method)
+    chunks: list[ChunkResult] = []
+    done = 0
     with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
-        chunks = list(pool.map(check_range, tasks))
+        for task, chunk in zip(tasks, pool.map(check_range, tasks), strict=True):
+            chunks.append(chunk)
+            done += task[5] - task[4]
+            if progress is not None:
+                progress(done, total)
     anchor = source.anchor_before(start) if start is not None else None
     if not chunks_form_one_chain(chunks, anchor, windowed=start is not None):
         return None

@@ -1,0 +1,56 @@
+"""The progress bar: drawn on a terminal for long runs, absent when output is piped."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from ..conftest import DAYS, REPO, build_log
+
+# Runs the CLI with the "long run" threshold lowered so a small log counts as long.
+_SCRIPT = (
+    "import sys; from mcp_bridge.audit import cli_support, verify;"
+    "cli_support._PROGRESS_MIN_BYTES = 0; sys.exit(verify.main(sys.argv[1:]))"
+)
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    build_log(tmp_path / "audit", DAYS, 200)
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")],
+        env={**cli_env, "COLUMNS": "100", "TERM": "xterm"},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=child,
+    )
+    os.close(child)
+    out, _ = process.communicate(timeout=60)
+    seen = b""
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+    os.close(main)
+    assert process.returncode == 0
+    assert b"verifying" in seen
+    assert out.startswith(b"verified: 600 events")
+
+
+def test_no_progress_output_when_piped(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    build_log(tmp_path / "audit", DAYS, 50)
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")],
+        env=cli_env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stderr == b""
