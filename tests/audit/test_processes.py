@@ -77,3 +77,27 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_record(
     result = verify_audit_trail(root)
     assert result.ok, result.render_text()
     assert all(note.kind == "crash_recovery" for note in result.notes)
+
+
+def test_verifying_a_log_while_it_is_written_sees_a_consistent_snapshot(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    root = tmp_path / "audit"
+    writer = subprocess.Popen(
+        [PYTHON, str(WRITER), str(root), "0", "16", "200000"],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(root.rglob("*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        counts = []
+        for _ in range(25):
+            result = verify_audit_trail(root, parallel=False)
+            assert result.ok, result.render_text()
+            counts.append(result.checked_events)
+        assert counts[-1] > counts[0], "the writer was not writing during verification"
+    finally:
+        writer.terminate()
+        writer.wait(timeout=30)

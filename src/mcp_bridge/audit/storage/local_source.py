@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -15,6 +17,7 @@ from ..errors import AuditStorageError, AuditUsageError
 from ..layout import local_partition_path
 from ..records import MalformedLine, parse_header
 from ..results import Failure, Note
+from .local import LOCK_NAME
 from .local_files import iter_partition_days, partition_file, read_file_tail
 
 _READ_BUFFER = 1 << 20
@@ -35,21 +38,29 @@ class LocalSource:
         return str(self.root)
 
     def segments(self, start: date | None, end: date | None) -> Sequence[Segment]:
-        found: list[Segment] = []
-        for day in iter_partition_days(self.root):
-            if (start is not None and day < start) or (end is not None and day > end):
-                continue
-            path = partition_file(self.root, day)
-            found.append(
-                Segment(
-                    name=local_partition_path(day),
-                    location=str(path),
-                    day=day,
-                    size=_size(path),
-                    open_lines=partial(_stream, path),
-                )
+        """The window's day files, each to be read only up to its size at listing time.
+
+        Sizes are taken while holding the writers' lock shared, so they fall between two
+        appended batches: a log that is being written verifies as the snapshot it was, never
+        as a half-written last line.
+        """
+        days = [
+            day
+            for day in iter_partition_days(self.root)
+            if (start is None or day >= start) and (end is None or day <= end)
+        ]
+        with _writers_paused(self.root):
+            sizes = [_size(partition_file(self.root, day)) for day in days]
+        return [
+            Segment(
+                name=local_partition_path(day),
+                location=str(partition_file(self.root, day)),
+                day=day,
+                size=size,
+                open_lines=partial(_stream, partition_file(self.root, day), size),
             )
-        return found
+            for day, size in zip(days, sizes, strict=True)
+        ]
 
     def anchor_before(self, start: date) -> Anchor | None:
         """The last record of the newest partition before ``start`` (skipping empty files)."""
@@ -90,9 +101,30 @@ def _size(path: Path) -> int:
         raise AuditStorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _stream(path: Path) -> Iterator[bytes]:
+def _stream(path: Path, size: int) -> Iterator[bytes]:
+    """The lines of the first ``size`` bytes of ``path`` (a snapshot of a growing file)."""
     try:
         with open(path, "rb", buffering=_READ_BUFFER) as handle:
-            yield from handle
+            remaining = size
+            for line in handle:
+                if remaining <= 0:
+                    return
+                yield line[:remaining]
+                remaining -= len(line)
     except OSError as exc:
         raise AuditStorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def _writers_paused(root: Path) -> Iterator[None]:
+    """Hold the writers' lock shared (best effort: a read-only auditor may not open it)."""
+    try:
+        fd = os.open(root / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
