@@ -194,3 +194,14 @@ def test_failing_trail_probes_and_recovers_without_new_events(
             time.sleep(0.05)
         assert trail.healthy and trail.last_durable_seq == 0
     assert verify_audit_trail(root).checked_events == 1
+
+
+def test_fetch_events_reads_backwards_across_blocks(tmp_path: Path) -> None:
+    from mcp_bridge.audit.storage.local_files import iter_lines_backwards
+
+    path = tmp_path / "lines"
+    lines = [f"line-{i}-".encode() + b"x" * (i % 7) for i in range(500)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert list(iter_lines_backwards(path, block=13)) == lines[::-1]
+    path.write_bytes(b"\n".join(lines))  # no final newline: the last line still counts
+    assert list(iter_lines_backwards(path, block=64)) == lines[::-1]

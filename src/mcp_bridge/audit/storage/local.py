@@ -38,6 +38,7 @@ from ..sequencing import EMPTY_TAIL, ChainTail, PendingEvent, SealedRecord, seal
 from .local_files import (
     FileTail,
     fsync_directory,
+    iter_lines_backwards,
     iter_partition_days,
     make_dirs_durably,
     partition_file,
@@ -211,8 +212,7 @@ class LocalStore:
         """The newest ``limit`` records (optionally of one type), oldest first."""
         found: list[dict[str, Any]] = []
         for day in iter_partition_days(self.root, newest_first=True):
-            lines = partition_file(self.root, day).read_bytes().splitlines()
-            for line in reversed(lines):
+            for line in iter_lines_backwards(partition_file(self.root, day)):
                 try:
                     record = json.loads(line)
                 except ValueError:

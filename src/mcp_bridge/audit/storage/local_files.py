@@ -85,6 +85,23 @@ def read_file_tail(fd: int, size: int) -> FileTail:
     )
 
 
+def iter_lines_backwards(path: Path, block: int = 1 << 20) -> Iterator[bytes]:
+    """The non-empty lines of ``path``, last first, reading one block at a time from the end."""
+    with open(path, "rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        carry = b""
+        while position > 0:
+            start = max(0, position - block)
+            handle.seek(start)
+            data = handle.read(position - start) + carry
+            position = start
+            lines = data.split(b"\n")
+            carry = lines[0]
+            yield from (line for line in reversed(lines[1:]) if line)
+        if carry:
+            yield carry
+
+
 def fsync_directory(path: Path) -> None:
     """Make a directory entry (a newly created file or folder) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
