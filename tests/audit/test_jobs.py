@@ -11,12 +11,12 @@ import pytest
 
 from mcp_bridge.audit.errors import AuditUsageError
 from mcp_bridge.audit.jobs import run_scheduled_verification
-from mcp_bridge.config import load_config
+from mcp_bridge.config import AppConfig, load_config
 
-from ..conftest import DAYS, Log, build_log, run_module
+from ..conftest import Log, build_log, run_module
 
 
-def _config(log_root: Path, reports: Path, lookback: int = 1, **extra: object):  # type: ignore[no-untyped-def]
+def _config(log_root: Path, reports: Path, lookback: int = 1, **extra: object) -> AppConfig:
     return load_config(
         audit_storage_path=log_root,
         audit_verify_report_dir=reports,
@@ -123,4 +123,3 @@ def test_weekly_month_window_is_a_plain_verify(log3: Log) -> None:
 
     result = verify_audit_trail(log3.root, start="2025/10/01", end="2025/10/31")
     assert result.ok and result.checked_events == 30
-    assert DAYS[0].month == 10
