@@ -205,3 +205,11 @@ def test_fetch_events_reads_backwards_across_blocks(tmp_path: Path) -> None:
     assert list(iter_lines_backwards(path, block=13)) == lines[::-1]
     path.write_bytes(b"\n".join(lines))  # no final newline: the last line still counts
     assert list(iter_lines_backwards(path, block=64)) == lines[::-1]
+
+
+def test_uncreatable_store_is_a_storage_error_naming_the_variable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(AuditStorageError, match="cannot create the audit store") as caught:
+        LocalAuditTrail(blocker / "audit")
+    assert "AUDIT_STORAGE_PATH" in caught.value.render()

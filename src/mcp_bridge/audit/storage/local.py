@@ -74,7 +74,13 @@ class LocalStore:
     def __init__(self, root: Path | str, *, create: bool = True) -> None:
         self.root = Path(root).expanduser()
         if create:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise AuditStorageError(
+                    f"cannot create the audit store {self.root}: {exc.strerror or exc}",
+                    hint="set AUDIT_STORAGE_PATH to a writable directory on a local disk",
+                ) from exc
         self._mutex = threading.Lock()
         self._lock_fd: int | None = None
         self._fds: dict[date, int] = {}
