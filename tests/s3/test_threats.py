@@ -5,7 +5,7 @@ The attacker identity may only PutObject and DeleteObject (no reads, no lock byp
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -128,3 +128,30 @@ def test_lock_policy_violations_name_the_key_and_found_vs_expected(
     assert {f.reason for f in failures} == {reason}
     assert {f.location for f in failures} == keys
     assert all("expected" in f.message and "found" in f.message for f in failures)
+
+
+def test_a_segment_that_bypasses_the_claim_on_the_previous_day_is_reported(
+    written, bucket: str, seaweed: SeaweedServer
+) -> None:
+    """Valid records for the next seq, put straight into a later day: the chain links, but
+    the segment skipped the claim key every writer contends on (and could have forked)."""
+    from mcp_bridge.audit.sequencing import ChainTail, PendingEvent, seal_batch
+
+    last = written[-1]
+    tail = ChainTail(last["seq"], last["hash"], last["timestamp"])
+    records = seal_batch(
+        tail, [PendingEvent.create("e", {"n": 6})], datetime(2025, 10, 25, 1, tzinfo=UTC)
+    )
+    key = segment_key("audit", date(2025, 10, 25), records[0].seq)
+    retain = datetime.now(UTC) + timedelta(days=2)  # S3 refuses a retain-until in the past
+    seaweed.client().put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=b"".join(r.line for r in records),
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=retain,
+    )
+    (failure,) = failures_of(bucket)
+    assert failure.reason is Reason.MISROUTED_SEGMENT
+    assert failure.location == key
+    assert segment_key("audit", date(2025, 10, 24), 6) in failure.related

@@ -34,6 +34,7 @@ class Reason(StrEnum):
     OBJECT_OVERWRITTEN = "object_overwritten"
     OBJECT_DELETED = "object_deleted"
     UNEXPECTED_OBJECT = "unexpected_object"
+    MISROUTED_SEGMENT = "misrouted_segment"
     KMS_KEY = "kms_key"
 
 
@@ -82,6 +83,10 @@ HINTS: dict[Reason, str] = {
     ),
     Reason.UNEXPECTED_OBJECT: f"an object the writer never creates is in the log prefix; "
     f"{_QUARANTINE}",
+    Reason.MISROUTED_SEGMENT: (
+        "a segment was written without claiming its seq on the previous record's day, which "
+        f"is how two writers could both win one seq; {_QUARANTINE}"
+    ),
     Reason.KMS_KEY: "the object is not encrypted with the required KMS key; review key rotation",
 }
 

@@ -18,11 +18,12 @@ from typing import Any
 from ..chain import Anchor
 from ..engine import Segment
 from ..errors import AuditUsageError
+from ..layout import day_key
 from ..records import LineHeader, MalformedLine, parse_header
 from ..results import Failure, Note, Reason
 from .s3_client import ClientOptions, S3Connection, StoredObject, connect, get_object, list_versions
 from .s3_inventory import KeyHistory, classify, group_by_key, hiding_failures, unexpected
-from .s3_layout import normalise_prefix, parse_s3_url
+from .s3_layout import normalise_prefix, parse_s3_url, segment_key
 from .s3_policy import ObjectPolicy
 from .s3_tail import forward_target
 
@@ -75,6 +76,9 @@ class S3Source:
         self._failures: list[Failure] = []
         self._kms: Counter[str] = Counter()
         self._days: list[tuple[date, str]] | None = None
+        self._markers: dict[tuple[date, int], date] = {}
+        self._listed_days: set[date] = set()
+        self._previous_day: date | None = None
 
     @property
     def description(self) -> str:
@@ -84,6 +88,7 @@ class S3Source:
         found: list[Segment] = []
         for day, folder in self._all_days():
             if (start is None or day >= start) and (end is None or day <= end):
+                self._listed_days.add(day)
                 found.extend(self._day_segments(day, folder))
         return found
 
@@ -101,6 +106,7 @@ class S3Source:
                 obj = self._get(history.key, original.version_id)
                 last = _last_header(obj.body) if obj else None
                 if last is not None:
+                    self._previous_day = day
                     return Anchor(last.seq, last.hash, last.timestamp, history.key)
         return None
 
@@ -128,7 +134,7 @@ class S3Source:
                 self._failures.extend(hidden)
                 continue
             if original.size == 0:
-                self._check_marker(history, day, hidden)
+                self._check_marker(history, day, parsed.seq, hidden)
                 continue
             found = list(hidden)
             segments.append(
@@ -175,9 +181,36 @@ class S3Source:
             )
         newest = _moment(last.timestamp) if last else None
         failures.extend(self._policy.check(obj, day, newest))
+        failures.extend(self._routing(key, day, seq))
+        self._previous_day = day
         yield from lines
 
-    def _check_marker(self, history: KeyHistory, day: date, hidden: list[Failure]) -> None:
+    def _routing(self, key: str, day: date, seq: int) -> list[Failure]:
+        """A segment that starts a later day than the record before it must have been reached
+        through forward markers from that record's day (the claim every writer contends on)."""
+        day_before = self._previous_day
+        if day_before is None or day <= day_before or day_before not in self._listed_days:
+            return []
+        hops, at = [], day_before
+        while at < day and (at, seq) in self._markers:
+            hops.append(segment_key(self._prefix, at, seq))
+            at = self._markers[(at, seq)]
+        if at == day:
+            return []
+        return [
+            Failure(
+                Reason.MISROUTED_SEGMENT,
+                f"seq {seq} starts day {day_key(day)} but the record before it is on "
+                f"{day_key(day_before)}, and no forward marker there leads to this day: the "
+                "segment bypassed the claim every writer contends on",
+                key,
+                related=(segment_key(self._prefix, day_before, seq), *hops),
+            )
+        ]
+
+    def _check_marker(
+        self, history: KeyHistory, day: date, seq: int, hidden: list[Failure]
+    ) -> None:
         """A forward marker: locked like data, and pointing to a later day."""
         self._failures.extend(hidden)
         original = history.original
@@ -195,6 +228,7 @@ class S3Source:
                 )
             )
             return
+        self._markers[(day, seq)] = target
         midnight = datetime.combine(target, datetime.min.time(), UTC)
         self._failures.extend(self._policy.check(obj, day, midnight))
 
