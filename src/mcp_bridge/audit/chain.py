@@ -57,11 +57,12 @@ class _Segment:
 
 @dataclass(slots=True)
 class _Fast:
-    """Fast-path state: the bytes the next line must start with, its seq, the last timestamp."""
+    """Fast-path state: the bytes the next line starts with, its seq, the last timestamp."""
 
     prefix: bytes
-    expected: int
-    timestamp: str
+    seq: int
+    expected: bytes
+    timestamp: bytes
     count: int
 
 
@@ -75,19 +76,18 @@ def _continues(raw: bytes, fast: _Fast, day: bytes) -> bool:
     """
     if not raw.startswith(fast.prefix) or raw[-76:-67] != _HASH_MEMBER or raw[-3:] != b'"}\n':
         return False
-    cut = raw.find(_TS_MEMBER, _SEQ_AT, _SEQ_AT + 24)
-    if cut < 0 or raw[_SEQ_AT:cut] != b"%d" % fast.expected:
+    cut = _SEQ_AT + len(fast.expected)
+    if raw[_SEQ_AT:cut] != fast.expected or raw[cut : cut + 14] != _TS_MEMBER:
         return False
-    timestamp = raw[cut + 14 : cut + 41].decode("ascii", "replace")
-    if not timestamp.startswith(day.decode("ascii")) or timestamp < fast.timestamp:
-        return False
-    if raw[cut + 41 : cut + 43] != b'",':
+    timestamp = raw[cut + 14 : cut + 41]
+    if timestamp[:10] != day or timestamp < fast.timestamp or raw[cut + 41 : cut + 43] != b'",':
         return False
     stored = raw[-67:-3]
     if hashlib.sha256(raw[:-76] + b"}").hexdigest().encode("ascii") != stored:
         return False
     fast.prefix = _HEAD + stored + _SEQ_MEMBER
-    fast.expected += 1
+    fast.seq += 1
+    fast.expected = b"%d" % fast.seq
     fast.timestamp = timestamp
     fast.count += 1
     return True
@@ -175,16 +175,20 @@ class ChainChecker:
         if prev is None or self._bad is not None or self._resync or self.first is None:
             return None
         return _Fast(
-            _HEAD + prev.hash.encode("ascii") + _SEQ_MEMBER, prev.seq + 1, prev.timestamp, 0
+            prefix=_HEAD + prev.hash.encode("ascii") + _SEQ_MEMBER,
+            seq=prev.seq + 1,
+            expected=b"%d" % (prev.seq + 1),
+            timestamp=prev.timestamp.encode("ascii", "replace"),
+            count=0,
         )
 
     def _leave_fast_path(self, fast: _Fast, location: str, line_no: int) -> None:
         if fast.count:
             self.checked += fast.count
             self._prev = _Previous(
-                fast.expected - 1,
+                fast.seq - 1,
                 fast.prefix[_HEAD_LEN : _HEAD_LEN + 64].decode("ascii"),
-                fast.timestamp,
+                fast.timestamp.decode("ascii"),
                 location,
                 line_no,
             )

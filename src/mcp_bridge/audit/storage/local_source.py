@@ -109,7 +109,7 @@ def _stream(path: Path, size: int) -> Iterator[bytes]:
             for line in handle:
                 if remaining <= 0:
                     return
-                yield line[:remaining]
+                yield line if len(line) <= remaining else line[:remaining]
                 remaining -= len(line)
     except OSError as exc:
         raise AuditStorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
