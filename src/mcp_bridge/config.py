@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .config_error import ConfigError
+
 logger = logging.getLogger(__name__)
 
 _BOOL_WORDS = {
@@ -26,19 +28,6 @@ _BOOL_WORDS = {
     "no": False,
     "off": False,
 }
-
-
-class ConfigError(ValueError):
-    """Configuration is invalid; ``problems`` holds one line per bad variable."""
-
-    exit_code = 2
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
-
-    def render(self) -> str:
-        return str(self)
 
 
 class AppConfig(BaseSettings):

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ..config import ConfigError
+from ..config_error import ConfigError
 from .engine import ProgressCallback
 from .errors import AuditError
 
