@@ -7,7 +7,6 @@ Public API (compatible with the original ``mcp_bridge.audit``): ``LocalAuditTrai
 
 from .errors import (
     AuditCorruptionError,
-    AuditDisabledError,
     AuditError,
     AuditPayloadError,
     AuditStorageError,
@@ -21,7 +20,6 @@ from .verification import verify_audit_trail
 __all__ = [
     "GENESIS_HASH",
     "AuditCorruptionError",
-    "AuditDisabledError",
     "AuditError",
     "AuditPayloadError",
     "AuditStorageError",

@@ -54,9 +54,3 @@ class AuditCorruptionError(AuditStorageError):
         "run `python -m mcp_bridge.audit.verify` on the store, quarantine the affected files "
         "(copy, never delete) and follow the incident runbook"
     )
-
-
-class AuditDisabledError(AuditError):
-    """The trail is disabled (``AUDIT_ENABLED=false``) and cannot make a record durable."""
-
-    hint = "set AUDIT_ENABLED=true once remediation is complete"

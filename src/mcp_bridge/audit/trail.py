@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .committer import GroupCommitter
-from .errors import AuditDisabledError
 from .sequencing import PendingEvent, SealedRecord
 
 if TYPE_CHECKING:
@@ -108,11 +107,6 @@ class AuditTrail:
             future.add_done_callback(self._forget)
             return None
         return (await future).as_dict()
-
-    def require_enabled(self) -> None:
-        """Raise :class:`AuditDisabledError` when the trail is off."""
-        if not self._enabled:
-            raise AuditDisabledError("the audit trail is disabled (AUDIT_ENABLED=false)")
 
     def fetch_events(self, limit: int = 100, event_type: str | None = None) -> list[dict[str, Any]]:
         """The most recent ``limit`` records (optionally of one type), oldest first."""
