@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -26,6 +26,8 @@ _SEQ_MEMBER = b'","seq":'
 _SEQ_AT = _HEAD_LEN + 64 + len(_SEQ_MEMBER)
 _TS_MEMBER = b',"timestamp":"'
 _HASH_MEMBER = b',"hash":"'
+_END = b'"}\n'
+_AFTER_TS = b'",'
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,40 +59,57 @@ class _Segment:
 
 @dataclass(slots=True)
 class _Fast:
-    """Fast-path state: the bytes the next line starts with, its seq, the last timestamp."""
+    """Fast-path state: the bytes the next line starts with, its seq, the last timestamp.
+
+    ``lines`` and ``size`` count what the fast path confirmed since it was (re)started.
+    """
 
     prefix: bytes
     seq: int
-    expected: bytes
     timestamp: bytes
-    count: int
+    lines: int = 0
+    size: int = 0
 
+    def run(self, lines: Iterator[bytes], day: bytes) -> bytes | None:
+        """Confirm lines while each is a terminated record that exactly continues the chain.
 
-def _continues(raw: bytes, fast: _Fast, day: bytes) -> bool:
-    """True when ``raw`` is a terminated record that exactly continues the chain.
-
-    Checks, on bytes and without decoding JSON: the header links to the previous hash, the seq
-    is the next one, the timestamp is in the partition's day and not earlier than the last one,
-    and the stored hash is SHA-256 of the body. On success ``fast`` advances; on any doubt the
-    caller falls back to the full check, so this never decides a failure.
-    """
-    if not raw.startswith(fast.prefix) or raw[-76:-67] != _HASH_MEMBER or raw[-3:] != b'"}\n':
-        return False
-    cut = _SEQ_AT + len(fast.expected)
-    if raw[_SEQ_AT:cut] != fast.expected or raw[cut : cut + 14] != _TS_MEMBER:
-        return False
-    timestamp = raw[cut + 14 : cut + 41]
-    if timestamp[:10] != day or timestamp < fast.timestamp or raw[cut + 41 : cut + 43] != b'",':
-        return False
-    stored = raw[-67:-3]
-    if hashlib.sha256(raw[:-76] + b"}").hexdigest().encode("ascii") != stored:
-        return False
-    fast.prefix = _HEAD + stored + _SEQ_MEMBER
-    fast.seq += 1
-    fast.expected = b"%d" % fast.seq
-    fast.timestamp = timestamp
-    fast.count += 1
-    return True
+        Checks, on bytes and without decoding JSON: the header links to the previous hash,
+        the seq is the next one, the timestamp is in the partition's day and not earlier than
+        the last one, and the stored hash is SHA-256 of the body. Returns the first line that
+        does not pass (for the full check, which names any failure), or ``None`` at the end.
+        One tight loop over locals: this is the verifier's hot path.
+        """
+        prefix, seq, last_ts = self.prefix, self.seq, self.timestamp
+        expected = b"%d" % seq
+        cut = _SEQ_AT + len(expected)
+        sha256, count, size, missed = hashlib.sha256, 0, 0, None
+        for raw in lines:
+            timestamp = raw[cut + 14 : cut + 41]
+            stored = raw[-67:-3]
+            if not (
+                raw.startswith(prefix)
+                and raw[_SEQ_AT:cut] == expected
+                and raw[cut : cut + 14] == _TS_MEMBER
+                and raw[-76:-67] == _HASH_MEMBER
+                and raw[-3:] == _END
+                and timestamp[:10] == day
+                and timestamp >= last_ts
+                and raw[cut + 41 : cut + 43] == _AFTER_TS
+                and sha256(raw[:-76] + b"}").hexdigest().encode("ascii") == stored
+            ):
+                missed = raw
+                break
+            prefix = _HEAD + stored + _SEQ_MEMBER
+            seq += 1
+            expected = b"%d" % seq
+            cut = _SEQ_AT + len(expected)
+            last_ts = timestamp
+            count += 1
+            size += len(raw)
+        self.prefix, self.seq, self.timestamp = prefix, seq, last_ts
+        self.lines += count
+        self.size += size
+        return missed
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +166,7 @@ class ChainChecker:
     def feed(self, name: str, location: str, day: date, lines: Iterable[bytes]) -> None:
         """Check one segment's lines (each with its trailing newline, if it has one).
 
-        Records that continue the chain exactly are confirmed by :func:`_continues`, a fast
+        Records that continue the chain exactly are confirmed by :meth:`_Fast.run`, a fast
         byte-level test; anything else takes the full path, which names the failure.
         """
         new_day = day != self._day
@@ -155,19 +174,20 @@ class ChainChecker:
         segment = _Segment(name, location, day.isoformat(), new_day)
         day_bytes = segment.day_prefix.encode("ascii")
         offset, line_no = 0, 0
-        fast = self._fast_state()
-        for raw in lines:
+        remaining = iter(lines)
+        while True:
+            fast = self._fast_state()
+            if fast is None:
+                raw = next(remaining, None)
+            else:
+                raw = fast.run(remaining, day_bytes)
+                line_no, offset = line_no + fast.lines, offset + fast.size
+                self._leave_fast_path(fast, location, line_no)
+            if raw is None:
+                return
             line_no += 1
-            if fast is not None and _continues(raw, fast, day_bytes):
-                offset += len(raw)
-                continue
-            if fast is not None:
-                self._leave_fast_path(fast, location, line_no - 1)
             self._check_line(segment, raw, line_no, offset)
             offset += len(raw)
-            fast = self._fast_state()
-        if fast is not None:
-            self._leave_fast_path(fast, location, line_no)
 
     def _fast_state(self) -> _Fast | None:
         """The running state of the fast path, when nothing is pending that needs the full one."""
@@ -177,14 +197,12 @@ class ChainChecker:
         return _Fast(
             prefix=_HEAD + prev.hash.encode("ascii") + _SEQ_MEMBER,
             seq=prev.seq + 1,
-            expected=b"%d" % (prev.seq + 1),
             timestamp=prev.timestamp.encode("ascii", "replace"),
-            count=0,
         )
 
     def _leave_fast_path(self, fast: _Fast, location: str, line_no: int) -> None:
-        if fast.count:
-            self.checked += fast.count
+        if fast.lines:
+            self.checked += fast.lines
             self._prev = _Previous(
                 fast.seq - 1,
                 fast.prefix[_HEAD_LEN : _HEAD_LEN + 64].decode("ascii"),
