@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mcp_bridge.audit import AuditStorageError, verify_audit_trail
@@ -53,3 +55,30 @@ def test_a_spool_left_by_a_dead_writer_is_shipped_by_the_next_one(
     assert [r["payload"]["n"] for r in successor.fetch_events(10)] == [0, 1, 2]
     assert not list((tmp_path / "spool").glob("spool-*.jsonl"))
     assert verify_audit_trail(f"s3://{bucket}/audit").ok
+
+
+def test_a_put_that_landed_but_whose_answer_was_lost_is_not_written_twice(
+    open_trail, bucket: str, clock: Clock
+) -> None:
+    """The first PUT reaches S3 but the connection drops before its answer: botocore retries,
+    the retry is refused (If-None-Match), and the writer recognises its own bytes."""
+    from botocore.exceptions import ConnectionClosedError
+
+    trail = open_trail(clock)
+    trail.record_event("e", {"n": 0})
+    client = trail._store.connection.client  # the fault has to be injected into this client
+    dropped: list[str] = []
+
+    def deliver_then_drop(request: Any, **_: Any) -> None:
+        if request.method == "PUT" and not dropped:
+            dropped.append(request.url)
+            client._endpoint.http_session.send(request)  # it lands…
+            raise ConnectionClosedError(endpoint_url=request.url)  # …but the answer is lost
+
+    client.meta.events.register("before-send.s3.PutObject", deliver_then_drop)
+    record = trail.record_event("e", {"n": 1})
+    assert dropped and record["seq"] == 1
+    assert trail.record_event("e", {"n": 2})["seq"] == 2
+    result = verify_audit_trail(f"s3://{bucket}/audit")
+    assert result.ok, result.render_text()
+    assert [r["payload"]["n"] for r in trail.fetch_events(10)] == [0, 1, 2]

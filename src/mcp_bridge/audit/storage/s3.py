@@ -30,7 +30,14 @@ from ..errors import AuditStorageError, AuditUsageError
 from ..layout import day_key
 from ..records import decode_record
 from ..sequencing import PendingEvent, SealedRecord, seal_batch
-from .s3_client import ClientOptions, S3Connection, WritePolicy, connect, put_once
+from .s3_client import (
+    ClientOptions,
+    S3Connection,
+    StoredObject,
+    WritePolicy,
+    connect,
+    put_once,
+)
 from .s3_layout import FORWARD_META, segment_key
 from .s3_spool import Spool
 from .s3_tail import Position, TailFinder
@@ -147,17 +154,26 @@ class S3Store:
                     continue
             else:
                 chunk = self._chunk(sealed)
-                if self._put(key, b"".join(r.line for r in chunk), chunk[-1]):
+                body = b"".join(r.line for r in chunk)
+                holder = None if self._put(key, body, chunk[-1]) else self._holder(key)
+                if holder is None or holder.body == body:
                     stored.extend(chunk)
                     sealed = sealed[len(chunk) :]
                     position = Position(chunk[-1].tail, batch_day)
                     continue
-            position, sealed = self._lost_race(position, key), []
+                position, sealed = self._finder.advance(position, holder), []
+                continue
+            position, sealed = self._finder.advance(position, self._holder(key)), []
         self._position = position
         return stored
 
-    def _lost_race(self, position: Position, key: str) -> Position:
-        """Another writer holds ``key``: move past what it wrote."""
+    def _holder(self, key: str) -> StoredObject:
+        """The object that made our conditional put on ``key`` fail.
+
+        It may be our own: a PUT whose response was lost lands, and botocore's retry of it is
+        then refused. The caller compares bodies (event ids are random, so equal bytes can only
+        be ours) and otherwise moves past what the other writer stored.
+        """
         obj = self._finder.read(key)
         if obj is None:
             raise AuditStorageError(
@@ -165,7 +181,7 @@ class S3Store:
                 "be read; a delete marker may hide it",
                 hint="run `python -m mcp_bridge.audit.verify` on the bucket and check its versions",
             )
-        return self._finder.advance(position, obj)
+        return obj
 
     def _chunk(self, sealed: list[SealedRecord]) -> list[SealedRecord]:
         """The longest prefix of ``sealed`` that fits one segment (at least one record)."""
