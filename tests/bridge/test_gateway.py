@@ -160,3 +160,32 @@ async def test_refusal_is_logged_recorded_and_explained_to_the_client(
     async with connect(bridge.url, bridge.auth()) as client:
         catalog = await client.read_resource("mcp-bridge://library/library://catalog")
     assert "Refused" not in catalog.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_fail_closed_when_the_real_store_refuses_writes(bridge: Bridge) -> None:
+    """No injected fault: the audit files and folders are made immutable (``chattr +i``, which
+    stops root too), so the real local store's writes fail with EPERM."""
+    import subprocess
+
+    (bridge.repo / "frozen.txt").write_text("x\n")
+    before = commit_count(bridge.repo)
+    args = {"repo_path": str(bridge.repo), "files": ["frozen.txt"]}
+    async with connect(bridge.url, bridge.auth()) as client:
+        await client.call_tool("git__git_status", {"repo_path": str(bridge.repo)})
+        frozen = [bridge.audit_dir, *bridge.audit_dir.rglob("*.jsonl")]
+        frozen += [p for p in bridge.audit_dir.rglob("*") if p.is_dir()]
+        subprocess.run(["chattr", "+i", *map(str, frozen)], check=True)
+        try:
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("git__git_add", args)
+            assert refused.value.code == AUDIT_UNAVAILABLE
+            assert "Operation not permitted" in refused.value.message
+            status = await client.call_tool("git__git_status", {"repo_path": str(bridge.repo)})
+            assert not status.is_error
+        finally:
+            subprocess.run(["chattr", "-i", *map(str, frozen)], check=True)
+        assert commit_count(bridge.repo) == before
+        staged = await client.call_tool("git__git_diff_staged", {"repo_path": str(bridge.repo)})
+        assert "frozen.txt" not in staged.content[0].text  # type: ignore[union-attr]
+        assert not (await client.call_tool("git__git_add", args)).is_error
+    assert verify_audit_trail(bridge.audit_dir).ok
