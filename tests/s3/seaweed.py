@@ -153,9 +153,9 @@ class SeaweedServer:
             args, stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True
         )
         log.close()
-        self._wait_ready(timeout)
+        self.wait_ready(timeout)
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> None:
         """Wait until a write succeeds: listing answers before the volume server takes data."""
         deadline = time.monotonic() + timeout
         client = boto3.session.Session().client(
