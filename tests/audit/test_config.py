@@ -117,5 +117,7 @@ def test_disabled_in_production_is_allowed_but_loud(
     assert "AUDIT_ENABLED=false in ENVIRONMENT=production" in caplog.text
 
 
-def test_config_is_a_plain_object_passed_down() -> None:
-    assert isinstance(load_config(audit_verify_lookback_days=2), AppConfig)
+def test_explicit_values_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDIT_VERIFY_LOOKBACK_DAYS", "5")
+    config = load_config(audit_verify_lookback_days=2)
+    assert isinstance(config, AppConfig) and config.audit_verify_lookback_days == 2

@@ -15,17 +15,24 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .records import GENESIS_HASH, MalformedLine, decode_record, parse_header
+from .records import (
+    GENESIS_HASH,
+    HASH_MEMBER,
+    HEAD,
+    HEAD_LEN,
+    SEQ_AT,
+    SEQ_MEMBER,
+    TS_MEMBER,
+    LineHeader,
+    MalformedLine,
+    body_hash,
+    decode_record,
+    parse_header,
+)
 from .results import Failure, Note, Reason
 
 RECOVERY_EVENT = "chain.recovered"
 _RECOVERY_MARK = b'"eventType":"chain.recovered"'
-_HEAD = b'{"v":1,"previousHash":"'
-_HEAD_LEN = len(_HEAD)
-_SEQ_MEMBER = b'","seq":'
-_SEQ_AT = _HEAD_LEN + 64 + len(_SEQ_MEMBER)
-_TS_MEMBER = b',"timestamp":"'
-_HASH_MEMBER = b',"hash":"'
 _END = b'"}\n'
 _AFTER_TS = b'",'
 
@@ -81,16 +88,16 @@ class _Fast:
         """
         prefix, seq, last_ts = self.prefix, self.seq, self.timestamp
         expected = b"%d" % seq
-        cut = _SEQ_AT + len(expected)
+        cut = SEQ_AT + len(expected)
         sha256, count, size, missed = hashlib.sha256, 0, 0, None
         for raw in lines:
             timestamp = raw[cut + 14 : cut + 41]
             stored = raw[-67:-3]
             if not (
                 raw.startswith(prefix)
-                and raw[_SEQ_AT:cut] == expected
-                and raw[cut : cut + 14] == _TS_MEMBER
-                and raw[-76:-67] == _HASH_MEMBER
+                and raw[SEQ_AT:cut] == expected
+                and raw[cut : cut + 14] == TS_MEMBER
+                and raw[-76:-67] == HASH_MEMBER
                 and raw[-3:] == _END
                 and timestamp[:10] == day
                 and timestamp >= last_ts
@@ -99,10 +106,10 @@ class _Fast:
             ):
                 missed = raw
                 break
-            prefix = _HEAD + stored + _SEQ_MEMBER
+            prefix = HEAD + stored + SEQ_MEMBER
             seq += 1
             expected = b"%d" % seq
-            cut = _SEQ_AT + len(expected)
+            cut = SEQ_AT + len(expected)
             last_ts = timestamp
             count += 1
             size += len(raw)
@@ -195,7 +202,7 @@ class ChainChecker:
         if prev is None or self._bad is not None or self._resync or self.first is None:
             return None
         return _Fast(
-            prefix=_HEAD + prev.hash.encode("ascii") + _SEQ_MEMBER,
+            prefix=HEAD + prev.hash.encode("ascii") + SEQ_MEMBER,
             seq=prev.seq + 1,
             timestamp=prev.timestamp.encode("ascii", "replace"),
         )
@@ -205,7 +212,7 @@ class ChainChecker:
             self.checked += fast.lines
             self._prev = _Previous(
                 fast.seq - 1,
-                fast.prefix[_HEAD_LEN : _HEAD_LEN + 64].decode("ascii"),
+                fast.prefix[HEAD_LEN : HEAD_LEN + 64].decode("ascii"),
                 fast.timestamp.decode("ascii"),
                 location,
                 line_no,
@@ -246,9 +253,9 @@ class ChainChecker:
         self._prev = _Previous(header.seq, header.hash, header.timestamp, location, line_no)
 
     def _check(
-        self, header: Any, first_in_segment: bool, new_day: bool, day_prefix: str
+        self, header: LineHeader, first_in_segment: bool, new_day: bool, day_prefix: str
     ) -> tuple[Reason | None, str, tuple[str, ...]]:
-        if hashlib.sha256(header.body).hexdigest() != header.hash:
+        if body_hash(header) != header.hash:
             return Reason.HASH_MISMATCH, "the stored hash does not match the record's bytes", ()
         prev = self._prev
         if self._resync:

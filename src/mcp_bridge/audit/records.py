@@ -42,13 +42,15 @@ _C_ENCODER = (
     if _make_c_encoder is not None
     else None
 )
-_HASH_MEMBER = b',"hash":"'
-_HASH_TAIL_LEN = len(_HASH_MEMBER) + 64 + 3  # ,"hash":"<64 hex>"}\n
-_HEAD = b'{"v":1,"previousHash":"'
-_HEAD_LEN = len(_HEAD)
-_SEQ_AT = _HEAD_LEN + 64 + len(b'","seq":')
-_TS_MEMBER = b',"timestamp":"'
-_TS_LEN = len("2026-01-01T00:00:00.000000Z")
+# The byte layout of a sealed line, shared with the verifier's fast path (chain.py).
+HEAD = b'{"v":1,"previousHash":"'
+HEAD_LEN = len(HEAD)
+SEQ_MEMBER = b'","seq":'
+SEQ_AT = HEAD_LEN + 64 + len(SEQ_MEMBER)
+TS_MEMBER = b',"timestamp":"'
+TS_LEN = len("2026-01-01T00:00:00.000000Z")
+HASH_MEMBER = b',"hash":"'
+_HASH_TAIL_LEN = len(HASH_MEMBER) + 64 + 3  # ,"hash":"<64 hex>"}\n
 _HEX = re.compile(rb"[0-9a-f]{64}\Z")
 
 
@@ -77,26 +79,31 @@ _BODY = (
 )
 
 
+def _body(
+    previous_hash: str, seq: int, timestamp: str, event_id: str, event_type: str, payload: str
+) -> bytes:
+    fields = (previous_hash, seq, timestamp, event_id, _encoded_event_type(event_type), payload)
+    return (_BODY % fields).encode("ascii")
+
+
 def encode_body(
     *, seq: int, previous_hash: str, timestamp: str, event_id: str, event_type: str, payload: str
 ) -> bytes:
     """The canonical body (the record without ``hash``) with ``payload`` already encoded."""
-    fields = (previous_hash, seq, timestamp, event_id, _encoded_event_type(event_type), payload)
-    return (_BODY % fields).encode("ascii")
+    return _body(previous_hash, seq, timestamp, event_id, event_type, payload)
 
 
 def seal(body: bytes) -> tuple[str, bytes]:
     """Hash a body and return ``(hash, line)`` where line is the stored JSONL line."""
     digest = hashlib.sha256(body).hexdigest()
-    return digest, body[:-1] + _HASH_MEMBER + digest.encode("ascii") + b'"}\n'
+    return digest, body[:-1] + HASH_MEMBER + digest.encode("ascii") + b'"}\n'
 
 
 def seal_record(
     previous_hash: str, seq: int, timestamp: str, event_id: str, event_type: str, payload: str
 ) -> tuple[str, bytes]:
-    """``seal(encode_body(...))`` in one call: the writer's per-event hot path."""
-    fields = (previous_hash, seq, timestamp, event_id, _encoded_event_type(event_type), payload)
-    return seal((_BODY % fields).encode("ascii"))
+    """``seal(encode_body(...))`` with positional arguments: the writer's per-event hot path."""
+    return seal(_body(previous_hash, seq, timestamp, event_id, event_type, payload))
 
 
 def compute_event_hash(event: Mapping[str, Any]) -> str:
@@ -142,24 +149,24 @@ def parse_header(line: bytes) -> LineHeader:
 
     Raises :class:`MalformedLine` when the line does not have the sealed record shape.
     """
-    if not line.startswith(_HEAD) or len(line) < _SEQ_AT + _HASH_TAIL_LEN:
+    if not line.startswith(HEAD) or len(line) < SEQ_AT + _HASH_TAIL_LEN:
         raise MalformedLine("line does not start like a version-1 record")
     tail_at = len(line) - (_HASH_TAIL_LEN - 1)
-    if line[tail_at : tail_at + len(_HASH_MEMBER)] != _HASH_MEMBER or not line.endswith(b'"}'):
+    if line[tail_at : tail_at + len(HASH_MEMBER)] != HASH_MEMBER or not line.endswith(b'"}'):
         raise MalformedLine("line does not end with the hash member")
-    stored = line[tail_at + len(_HASH_MEMBER) : -2]
-    previous = line[_HEAD_LEN : _HEAD_LEN + 64]
+    stored = line[tail_at + len(HASH_MEMBER) : -2]
+    previous = line[HEAD_LEN : HEAD_LEN + 64]
     if not _HEX.match(stored) or not _HEX.match(previous):
         raise MalformedLine("hash or previousHash is not 64 lowercase hex digits")
-    ts_at = line.find(_TS_MEMBER, _SEQ_AT, _SEQ_AT + 24)
-    seq_text = line[_SEQ_AT:ts_at]
+    ts_at = line.find(TS_MEMBER, SEQ_AT, SEQ_AT + 24)
+    seq_text = line[SEQ_AT:ts_at]
     if ts_at < 0 or not seq_text.isdigit() or (len(seq_text) > 1 and seq_text[0] == 48):
         raise MalformedLine("seq is not a non-negative integer")
-    ts_from = ts_at + len(_TS_MEMBER)
+    ts_from = ts_at + len(TS_MEMBER)
     return LineHeader(
         seq=int(seq_text),
         previous_hash=previous.decode("ascii"),
-        timestamp=line[ts_from : ts_from + _TS_LEN].decode("ascii", "replace"),
+        timestamp=line[ts_from : ts_from + TS_LEN].decode("ascii", "replace"),
         hash=stored.decode("ascii"),
         body=line[:tail_at] + b"}",
     )

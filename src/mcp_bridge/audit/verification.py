@@ -55,7 +55,7 @@ def verify_audit_trail(
     first = _as_day(start, "--start")
     last = _as_day(end, "--end")
     source = open_source(path, **s3_options)
-    if parallel and max_failures and isinstance(source, LocalSource):
+    if parallel and isinstance(source, LocalSource):
         confirmed = confirm_in_parallel(source, first, last, progress)
         if confirmed is not None:
             return confirmed

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 
 from ..chain import ChainChecker
@@ -32,7 +33,16 @@ from .local_source import LocalSource
 MIN_PARALLEL_BYTES = 48 * 1024 * 1024
 _MIN_CHUNK_BYTES = 8 * 1024 * 1024
 
-_Task = tuple[str, str, str, str, int, int]
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """Lines of one partition file that start within ``[low, high)``: one worker's task."""
+
+    name: str
+    path: str
+    day: date
+    low: int
+    high: int
 
 
 def confirm_in_parallel(
@@ -48,21 +58,12 @@ def confirm_in_parallel(
     if cores < 2 or total < MIN_PARALLEL_BYTES:
         return None
     began = time.perf_counter()
-    chunk_bytes = max(_MIN_CHUNK_BYTES, total // (cores * 4))
-    tasks: list[_Task] = []
-    for segment in segments:
-        for low in range(0, segment.size, chunk_bytes):
-            high = min(segment.size, low + chunk_bytes)
-            tasks.append(
-                (
-                    segment.location,
-                    segment.name,
-                    segment.location,
-                    segment.day.isoformat(),
-                    low,
-                    high,
-                )
-            )
+    step = max(_MIN_CHUNK_BYTES, total // (cores * 4))
+    tasks = [
+        _Range(segment.name, segment.location, segment.day, low, min(segment.size, low + step))
+        for segment in segments
+        for low in range(0, segment.size, step)
+    ]
     # fork starts workers in milliseconds but is only safe without other threads (a CLI);
     # a library caller inside a threaded server gets spawn.
     method = "fork" if threading.active_count() == 1 else "spawn"
@@ -72,7 +73,7 @@ def confirm_in_parallel(
     with ProcessPoolExecutor(max_workers=cores, mp_context=context) as pool:
         for task, chunk in zip(tasks, pool.map(check_range, tasks), strict=True):
             chunks.append(chunk)
-            done += task[5] - task[4]
+            done += task.high - task.low
             if progress is not None:
                 progress(done, total)
     anchor = source.anchor_before(start) if start is not None else None
@@ -97,18 +98,17 @@ def confirm_in_parallel(
     )
 
 
-def check_range(task: _Task) -> ChunkResult:
+def check_range(task: _Range) -> ChunkResult:
     """Worker: check the lines that start within ``[low, high)`` of one partition file."""
-    path, name, location, day_text, low, high = task
     checker = ChainChecker(max_failures=1)
     checker.start_anywhere()
     first: list[bytes] = []
-    checker.feed(name, location, date.fromisoformat(day_text), _lines(path, low, high, first))
+    checker.feed(task.name, task.path, task.day, _lines(task.path, task.low, task.high, first))
     checker.finish()
     return ChunkResult(
-        name=name,
-        location=location,
-        day=date.fromisoformat(day_text),
+        name=task.name,
+        location=task.path,
+        day=task.day,
         count=checker.checked,
         clean=checker.failure_count == 0 and not checker.notes,
         first_line=first[0] if first else b"",
