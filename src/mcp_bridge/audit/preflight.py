@@ -7,10 +7,12 @@ checklist with a fix for every ✗. Exit status: 0 all checks pass, 1 a check fa
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
 from ..config import AppConfig, ConfigError, load_config
+from .cli_support import EXIT_CODES_HELP
 from .errors import AuditStorageError
 from .storage.s3 import client_options, settings_from_config
 from .storage.s3_checks import Check, Target, run_checks
@@ -38,7 +40,12 @@ def preflight(config: AppConfig) -> list[Check]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    del argv  # no options: everything comes from the AUDIT_* environment
+    argparse.ArgumentParser(
+        prog="python -m mcp_bridge.audit.preflight",
+        description="Check that the S3 bucket named by the AUDIT_* environment is ready for "
+        "the audit trail (no options: everything comes from the environment).",
+        epilog=EXIT_CODES_HELP,
+    ).parse_args(argv)
     try:
         config = load_config()
     except ConfigError as exc:

@@ -8,7 +8,9 @@ import sys
 
 import uvicorn
 
+from mcp_bridge import __version__
 from mcp_bridge.audit import AuditError, open_audit_trail
+from mcp_bridge.audit.commands import run as run_audit_command
 from mcp_bridge.config import AppConfig, ConfigError, load_config
 
 from .app import create_app
@@ -34,10 +36,15 @@ def serve(settings: BridgeSettings, config: AppConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "audit":
+        return run_audit_command(args[1:], prog="mcp-bridge audit")
     parser = argparse.ArgumentParser(prog="mcp-bridge", description="Audited MCP gateway.")
+    parser.add_argument("--version", action="version", version=f"mcp-bridge {__version__}")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="serve MCP over streamable HTTP at /mcp (default)")
-    parser.parse_args(argv)
+    commands.add_parser("audit", help="audit commands (verify, jobs, incident, ...)")
+    parser.parse_args(args)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

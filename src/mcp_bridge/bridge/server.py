@@ -14,13 +14,15 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
+from mcp_bridge import __version__
+
 from . import naming
 from .errors import UNKNOWN_TARGET
 from .middleware import AuditMiddleware
 from .pool import Target, UpstreamPool
 
 SERVER_NAME = "mcp-bridge"
-SERVER_VERSION = "0.1.0"
+SERVER_VERSION = __version__
 
 Ctx = ServerRequestContext[Any, Any]
 
