@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mcp_bridge.audit.sequencing import PendingEvent
-from mcp_bridge.audit.storage.local import LocalStore
+from mcp_bridge.audit.storage.local.store import LocalStore
 
 from .baseline import BaselineWriter
 from .workload import EVENT_TYPE, payload_cycle

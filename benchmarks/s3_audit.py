@@ -26,8 +26,7 @@ from typing import Any
 from mcp_bridge.audit import AuditTrail, verify_audit_trail
 from mcp_bridge.audit.records import MalformedLine, body_hash, parse_header
 from mcp_bridge.audit.sequencing import EMPTY_TAIL, PendingEvent, seal_batch
-from mcp_bridge.audit.storage.s3 import S3Store, open_s3_store
-from mcp_bridge.audit.storage.s3_client import (
+from mcp_bridge.audit.storage.s3.client import (
     ClientOptions,
     WritePolicy,
     connect,
@@ -35,6 +34,7 @@ from mcp_bridge.audit.storage.s3_client import (
     list_folder,
     put_once,
 )
+from mcp_bridge.audit.storage.s3.store import S3Store, open_s3_store
 from mcp_bridge.config import AppConfig
 
 from .workload import EVENT_TYPE, payload_cycle

@@ -197,7 +197,7 @@ def test_failing_trail_probes_and_recovers_without_new_events(
 
 
 def test_fetch_events_reads_backwards_across_blocks(tmp_path: Path) -> None:
-    from mcp_bridge.audit.storage.local_files import iter_lines_backwards
+    from mcp_bridge.audit.storage.local.files import iter_lines_backwards
 
     path = tmp_path / "lines"
     lines = [f"line-{i}-".encode() + b"x" * (i % 7) for i in range(500)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mcp_bridge.audit import verify_audit_trail
-from mcp_bridge.audit.storage import local_parallel
+from mcp_bridge.audit.storage.local import parallel as local_parallel
 
 from ..conftest import DAYS, Log, build_log
 

@@ -20,7 +20,7 @@ from mcp.types import Implementation
 
 from mcp_bridge.audit import AuditStorageError, AuditTrail
 from mcp_bridge.audit.sequencing import PendingEvent, SealedRecord
-from mcp_bridge.audit.storage.local import LocalStore
+from mcp_bridge.audit.storage.local.store import LocalStore
 
 
 def free_port() -> int:

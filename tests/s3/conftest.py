@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from mcp_bridge.audit import AuditTrail
-from mcp_bridge.audit.storage.s3 import open_s3_store
-from mcp_bridge.audit.storage.s3_client import ClientOptions
+from mcp_bridge.audit.storage.s3.client import ClientOptions
+from mcp_bridge.audit.storage.s3.store import open_s3_store
 from mcp_bridge.config import AppConfig
 
 from .seaweed import SeaweedServer, make_bucket

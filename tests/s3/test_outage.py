@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mcp_bridge.audit import AuditStorageError, verify_audit_trail
-from mcp_bridge.audit.storage.s3_client import ClientOptions
+from mcp_bridge.audit.storage.s3.client import ClientOptions
 
 from .conftest import Clock
 from .seaweed import SeaweedServer

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcp_bridge.audit.storage.s3_client import WritePolicy, retain_until
-from mcp_bridge.audit.storage.s3_layout import parse_s3_url, parse_segment_key, segment_key
-from mcp_bridge.audit.storage.s3_policy import kms_matches
+from mcp_bridge.audit.storage.s3.client import WritePolicy, retain_until
+from mcp_bridge.audit.storage.s3.layout import parse_s3_url, parse_segment_key, segment_key
+from mcp_bridge.audit.storage.s3.policy import kms_matches
 
 
 @given(st.dates(date(1970, 1, 1), date(9999, 12, 31)), st.integers(0, 10**19))

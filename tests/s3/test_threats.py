@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mcp_bridge.audit import Reason, verify_audit_trail
-from mcp_bridge.audit.storage.s3_layout import GENESIS_DAY, segment_key
+from mcp_bridge.audit.storage.s3.layout import GENESIS_DAY, segment_key
 
 from .conftest import Clock
 from .seaweed import ATTACKER, SeaweedServer

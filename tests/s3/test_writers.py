@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from mcp_bridge.audit import verify_audit_trail
-from mcp_bridge.audit.storage.s3_layout import GENESIS_DAY, segment_key
+from mcp_bridge.audit.storage.s3.layout import GENESIS_DAY, segment_key
 
 from ..conftest import REPO
 from .conftest import Clock

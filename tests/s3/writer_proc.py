@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mcp_bridge.audit import AuditTrail
-from mcp_bridge.audit.storage.s3 import open_s3_store
+from mcp_bridge.audit.storage.s3.store import open_s3_store
 
 from .conftest import FAST, Clock, s3_config
 

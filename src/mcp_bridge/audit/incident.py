@@ -22,7 +22,7 @@ from pathlib import Path
 from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, run_cli
 from .errors import AuditUsageError
 from .layout import check_window, day_key, parse_day_key
-from .storage.local_files import fsync_directory, iter_partition_days, partition_file
+from .storage.local.files import fsync_directory, iter_partition_days, partition_file
 from .verification import verify_audit_trail
 
 MANIFEST = "manifest.json"

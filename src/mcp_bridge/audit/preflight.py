@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from ..config import AppConfig, ConfigError, load_config
 from .cli_support import EXIT_CODES_HELP
 from .errors import AuditStorageError
-from .storage.s3 import client_options, settings_from_config
-from .storage.s3_checks import Check, Target, run_checks
-from .storage.s3_client import connect
+from .storage.s3.checks import Check, Target, run_checks
+from .storage.s3.client import connect
+from .storage.s3.store import client_options, settings_from_config
 
 
 def render(checks: Sequence[Check]) -> str:

@@ -152,7 +152,7 @@ class LocalAuditTrail(AuditTrail):
         enabled: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        from .storage.local import LocalStore
+        from .storage.local.store import LocalStore
 
         super().__init__(LocalStore(storage_dir, create=enabled), enabled=enabled, clock=clock)
 
@@ -160,7 +160,7 @@ class LocalAuditTrail(AuditTrail):
 def open_audit_trail(config: AppConfig, *, clock: Callable[[], datetime] = utc_now) -> AuditTrail:
     """The trail the configuration asks for (``AUDIT_STORAGE_BACKEND``)."""
     if config.audit_storage_backend == "s3":
-        from .storage.s3 import open_s3_store
+        from .storage.s3.store import open_s3_store
 
         store: AuditStore = open_s3_store(config)
         return AuditTrail(store, enabled=config.audit_enabled, clock=clock)

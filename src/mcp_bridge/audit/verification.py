@@ -10,8 +10,8 @@ from .engine import ProgressCallback, RecordSource, verify_source
 from .errors import AuditUsageError
 from .layout import parse_day_key
 from .results import VerificationResult
-from .storage.local_parallel import confirm_in_parallel
-from .storage.local_source import LocalSource
+from .storage.local.parallel import confirm_in_parallel
+from .storage.local.source import LocalSource
 
 
 def _as_day(value: date | str | None, option: str) -> date | None:
@@ -25,7 +25,7 @@ def open_source(location: Path | str, **s3_options: Any) -> RecordSource:
     text = str(location)
     if text.startswith("s3://"):
         try:
-            from .storage.s3_source import open_s3_source
+            from .storage.s3.source import open_s3_source
         except ImportError:
             raise AuditUsageError(f"{text}: s3:// locations are not yet supported") from None
         source: RecordSource = open_s3_source(text, **s3_options)

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import AuditStorageError
-from ..sequencing import PendingEvent
-from .local_files import fsync_directory
+from ...errors import AuditStorageError
+from ...sequencing import PendingEvent
+from ..local.files import fsync_directory
 
 logger = logging.getLogger(__name__)
 

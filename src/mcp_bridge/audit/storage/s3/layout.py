@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from ..layout import day_key
+from ...layout import day_key
 
 #: The "day" of the record before ``seq 0``: where the first segment is claimed.
 GENESIS_DAY = date(1970, 1, 1)

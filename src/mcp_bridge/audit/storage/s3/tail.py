@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from ..errors import AuditCorruptionError
-from ..layout import day_of_timestamp
-from ..records import LineHeader, MalformedLine, body_hash, parse_header
-from ..sequencing import EMPTY_TAIL, ChainTail
-from .s3_client import S3Connection, StoredObject, get_object, list_folder
-from .s3_layout import (
+from ...errors import AuditCorruptionError
+from ...layout import day_of_timestamp
+from ...records import LineHeader, MalformedLine, body_hash, parse_header
+from ...sequencing import EMPTY_TAIL, ChainTail
+from .client import S3Connection, StoredObject, get_object, list_folder
+from .layout import (
     FORWARD_META,
     GENESIS_DAY,
     normalise_prefix,

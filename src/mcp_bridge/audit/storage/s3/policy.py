@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from ..errors import AuditUsageError
-from ..results import Failure, Reason
-from .s3_client import StoredObject
+from ...errors import AuditUsageError
+from ...results import Failure, Reason
+from .client import StoredObject
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ..layout import local_partition_path
+from ...layout import local_partition_path
 
 _TAIL_CHUNK = 64 * 1024
 

@@ -22,12 +22,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
-from ..chain import ChainChecker
-from ..engine import ChunkResult, ProgressCallback, chunks_form_one_chain, confirmed_result
-from ..layout import day_key
-from ..records import parse_header
-from ..results import VerificationResult
-from .local_source import LocalSource
+from ...chain import ChainChecker
+from ...engine import ChunkResult, ProgressCallback, chunks_form_one_chain, confirmed_result
+from ...layout import day_key
+from ...records import parse_header
+from ...results import VerificationResult
+from .source import LocalSource
 
 #: Below this much data a pool's start-up costs more than it saves.
 MIN_PARALLEL_BYTES = 48 * 1024 * 1024

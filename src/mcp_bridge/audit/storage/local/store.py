@@ -31,11 +31,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuditCorruptionError, AuditStorageError
-from ..layout import local_partition_path
-from ..records import MalformedLine, body_hash, parse_header
-from ..sequencing import EMPTY_TAIL, ChainTail, PendingEvent, SealedRecord, seal_batch
-from .local_files import (
+from ...errors import AuditCorruptionError, AuditStorageError
+from ...layout import local_partition_path
+from ...records import MalformedLine, body_hash, parse_header
+from ...sequencing import EMPTY_TAIL, ChainTail, PendingEvent, SealedRecord, seal_batch
+from .files import (
     FileTail,
     fsync_directory,
     iter_lines_backwards,

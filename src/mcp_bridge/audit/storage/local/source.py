@@ -11,14 +11,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..chain import Anchor
-from ..engine import Segment
-from ..errors import AuditStorageError, AuditUsageError
-from ..layout import local_partition_path
-from ..records import MalformedLine, parse_header
-from ..results import Failure, Note
-from .local import LOCK_NAME
-from .local_files import iter_partition_days, partition_file, read_file_tail
+from ...chain import Anchor
+from ...engine import Segment
+from ...errors import AuditStorageError, AuditUsageError
+from ...layout import local_partition_path
+from ...records import MalformedLine, parse_header
+from ...results import Failure, Note
+from .files import iter_partition_days, partition_file, read_file_tail
+from .store import LOCK_NAME
 
 _READ_BUFFER = 1 << 20
 

@@ -15,17 +15,17 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
-from ..chain import Anchor
-from ..engine import Segment
-from ..errors import AuditUsageError
-from ..layout import day_key
-from ..records import LineHeader, MalformedLine, parse_header
-from ..results import Failure, Note, Reason
-from .s3_client import ClientOptions, S3Connection, StoredObject, connect, get_object, list_versions
-from .s3_inventory import KeyHistory, classify, group_by_key, hiding_failures, unexpected
-from .s3_layout import normalise_prefix, parse_s3_url, segment_key
-from .s3_policy import ObjectPolicy
-from .s3_tail import forward_target
+from ...chain import Anchor
+from ...engine import Segment
+from ...errors import AuditUsageError
+from ...layout import day_key
+from ...records import LineHeader, MalformedLine, parse_header
+from ...results import Failure, Note, Reason
+from .client import ClientOptions, S3Connection, StoredObject, connect, get_object, list_versions
+from .inventory import KeyHistory, classify, group_by_key, hiding_failures, unexpected
+from .layout import normalise_prefix, parse_s3_url, segment_key
+from .policy import ObjectPolicy
+from .tail import forward_target
 
 _NO_KMS = "none"
 

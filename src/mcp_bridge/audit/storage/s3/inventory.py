@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..results import Failure, Reason
-from .s3_client import Version
-from .s3_layout import SegmentKey, parse_segment_key
+from ...results import Failure, Reason
+from .client import Version
+from .layout import SegmentKey, parse_segment_key
 
 
 @dataclass(slots=True)

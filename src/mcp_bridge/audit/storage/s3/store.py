@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AuditStorageError, AuditUsageError
-from ..layout import day_key
-from ..records import decode_record
-from ..sequencing import PendingEvent, SealedRecord, seal_batch
-from .s3_client import (
+from ...errors import AuditStorageError, AuditUsageError
+from ...layout import day_key
+from ...records import decode_record
+from ...sequencing import PendingEvent, SealedRecord, seal_batch
+from .client import (
     ClientOptions,
     S3Connection,
     StoredObject,
@@ -38,12 +38,12 @@ from .s3_client import (
     connect,
     put_once,
 )
-from .s3_layout import FORWARD_META, segment_key
-from .s3_spool import Spool
-from .s3_tail import Position, TailFinder
+from .layout import FORWARD_META, segment_key
+from .spool import Spool
+from .tail import Position, TailFinder
 
 if TYPE_CHECKING:
-    from ...config import AppConfig
+    from ....config import AppConfig
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import AuditStorageError
-from .s3_client import S3Connection, WritePolicy, error_code, storage_error
-from .s3_layout import normalise_prefix
+from ...errors import AuditStorageError
+from .client import S3Connection, WritePolicy, error_code, storage_error
+from .layout import normalise_prefix
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The local JSONL store: writer, file helpers, reader and parallel verifier."""
