@@ -8,6 +8,7 @@ original ``mcp_bridge`` (``audit_enabled``, ``audit_storage_backend``, …).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +54,13 @@ class AppConfig(BaseSettings):
     audit_spool_path: Path = Path("var/audit-spool")
     audit_verify_lookback_days: int = 1
     audit_verify_report_dir: Path = Path("var/audit-reports")
+    audit_signing_key: str | None = None
+    audit_checkpoint_origin: str | None = None
+    audit_checkpoint_interval_seconds: float = 10.0
+    audit_checkpoint_heartbeat_seconds: float = 3600.0
+    audit_checkpoint_grace_seconds: float = 300.0
+    audit_checkpoint_mirror: str | None = None
+    audit_verify_key: str | None = None
 
     @field_validator("audit_enabled", mode="before")
     @classmethod
@@ -77,7 +85,16 @@ class AppConfig(BaseSettings):
     def _environment(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("audit_s3_bucket", "audit_s3_region", "audit_s3_kms_key_id", mode="before")
+    @field_validator(
+        "audit_s3_bucket",
+        "audit_s3_region",
+        "audit_s3_kms_key_id",
+        "audit_signing_key",
+        "audit_checkpoint_origin",
+        "audit_checkpoint_mirror",
+        "audit_verify_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -96,6 +113,31 @@ class AppConfig(BaseSettings):
             raise ValueError("must be ≥ 1")
         return value
 
+    @field_validator(
+        "audit_checkpoint_interval_seconds",
+        "audit_checkpoint_heartbeat_seconds",
+        "audit_checkpoint_grace_seconds",
+    )
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if not value > 0 or value == float("inf"):
+            raise ValueError("must be a number of seconds > 0")
+        return value
+
+    @field_validator("audit_checkpoint_origin")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is not None and origin_problem(value):
+            raise ValueError(origin_problem(value))
+        return value
+
+    @field_validator("audit_checkpoint_mirror")
+    @classmethod
+    def _mirror(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("s3://") and not value[5:].split("/")[0]:
+            raise ValueError("must be a directory or s3://BUCKET[/PREFIX] (the bucket is missing)")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> AppConfig:
         problems = cross_field_problems(self)
@@ -106,6 +148,32 @@ class AppConfig(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def checkpoints_enabled(self) -> bool:
+        """Signed checkpoints are published when the trail is on and a signing key is set."""
+        return self.audit_enabled and self.audit_signing_key is not None
+
+    @property
+    def checkpoint_origin(self) -> str:
+        """``AUDIT_CHECKPOINT_ORIGIN``, else one derived from where the log is stored:
+        ``mcp-bridge-audit.s3/<bucket>/<prefix>`` or ``mcp-bridge-audit.local<absolute path>``."""
+        if self.audit_checkpoint_origin is not None:
+            return self.audit_checkpoint_origin
+        if self.audit_storage_backend == "s3":
+            prefix = self.audit_s3_prefix.strip("/")
+            return f"mcp-bridge-audit.s3/{self.audit_s3_bucket}" + (f"/{prefix}" if prefix else "")
+        return "mcp-bridge-audit.local" + os.path.abspath(self.audit_storage_path.expanduser())
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why ``origin`` cannot be a C2SP checkpoint origin line, or ``None`` if it can."""
+    if not origin or any(c.isspace() or c == "+" or not c.isprintable() for c in origin):
+        return (
+            "must be non-empty, without spaces or '+' "
+            "(a schema-less URL, e.g. audit.example.com/bridge)"
+        )
+    return None
 
 
 def cross_field_problems(config: AppConfig) -> list[str]:
@@ -124,8 +192,24 @@ def cross_field_problems(config: AppConfig) -> list[str]:
             f"AUDIT_S3_OBJECT_LOCK_MODE is required when AUDIT_S3_OBJECT_LOCK_DAYS={days} "
             "(allowed: governance, compliance)"
         )
+    if config.audit_checkpoint_heartbeat_seconds < config.audit_checkpoint_interval_seconds:
+        problems.append(
+            "AUDIT_CHECKPOINT_HEARTBEAT_SECONDS="
+            f"{config.audit_checkpoint_heartbeat_seconds:g} must not be shorter than "
+            f"AUDIT_CHECKPOINT_INTERVAL_SECONDS={config.audit_checkpoint_interval_seconds:g}"
+        )
+    if config.audit_checkpoint_origin is None and config.checkpoints_enabled:
+        derived = config.checkpoint_origin
+        if origin_problem(derived):
+            problems.append(
+                f"the checkpoint origin derived from the store location ({derived!r}) contains "
+                "spaces or '+': set AUDIT_CHECKPOINT_ORIGIN (e.g. audit.example.com/bridge)"
+            )
     return problems
 
+
+#: Settings whose values are secrets: never echoed in error messages.
+_SECRET = {"audit_signing_key"}
 
 _ALLOWED = {
     "audit_storage_backend": "local, s3",
@@ -140,7 +224,7 @@ def _describe(error: Any) -> str:
     if not loc:
         return str(error.get("msg", "")).removeprefix("Value error, ")
     field = loc[0]
-    given = error.get("input")
+    given = "<redacted>" if field in _SECRET else error.get("input")
     allowed = _ALLOWED.get(field)
     reason = str(error.get("msg", "")).removeprefix("Value error, ")
     text = f"{field.upper()}={given!s} is invalid: {reason}"
