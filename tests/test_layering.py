@@ -8,7 +8,20 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "mcp_bridge"
-CORE = ["records", "sequencing", "chain", "engine", "results", "errors", "layout", "committer"]
+CORE = [
+    "records",
+    "sequencing",
+    "chain",
+    "engine",
+    "results",
+    "errors",
+    "layout",
+    "committer",
+    "merkle",
+    "tiles",
+    "note",
+    "checkpoint",
+]
 FILE_SYSTEM = {"os", "pathlib", "io", "shutil", "fcntl", "tempfile", "glob"}
 
 

@@ -29,6 +29,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("jobs", "mcp_bridge.audit.jobs", "the scheduled verification job (lookback window)"),
     Command("preflight", "mcp_bridge.audit.preflight", "check the configured store before use"),
     Command("incident", "mcp_bridge.audit.incident", "quarantine, locate, restore (runbook §4)"),
+    Command("keygen", "mcp_bridge.audit.keygen", "create a checkpoint signing key (signed note)"),
 )
 
 
