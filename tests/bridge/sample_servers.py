@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-from mcp.server.mcpserver import MCPServer
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
 
@@ -63,6 +65,18 @@ def library_server() -> MCPServer:
         shelf.append(title)
         return f"{len(shelf)} books"
 
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def wait(seconds: float, ctx: Context, marker: str = "") -> str:
+        """Wait, reporting progress every tenth of a second (``marker``: see ``_slowly``)."""
+        return await _slowly(seconds, ctx, marker, "waited")
+
+    @server.tool()
+    async def slow_shelve(title: str, seconds: float, ctx: Context, marker: str = "") -> str:
+        """Shelve a book after a while (mutating; ``marker``: see ``_slowly``)."""
+        await _slowly(seconds, ctx, marker, "shelved")
+        shelf.append(title)
+        return f"{len(shelf)} books"
+
     @server.prompt()
     def review(book: str) -> str:
         """Ask for a review of a book."""
@@ -74,6 +88,22 @@ def library_server() -> MCPServer:
         return "catalog: " + ", ".join(shelf or ["(empty)"])
 
     return server
+
+
+async def _slowly(seconds: float, ctx: Context, marker: str, done: str) -> str:
+    """Sleep in steps with progress; touch ``<marker>.started``, and ``<marker>`` if cancelled."""
+    steps = max(1, round(seconds * 10))
+    if marker:
+        Path(marker + ".started").write_text("started")
+    try:
+        for step in range(steps):
+            await anyio.sleep(seconds / steps)
+            await ctx.report_progress(step + 1, steps, f"step {step + 1}")
+    except anyio.get_cancelled_exc_class():
+        if marker:
+            Path(marker).write_text("cancelled")
+        raise
+    return done
 
 
 SERVERS = {"crashy": crashy_server, "library": library_server}

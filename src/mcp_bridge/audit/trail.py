@@ -99,14 +99,26 @@ class AuditTrail:
         A non-durable record is still sequenced and written with the next batch; a failure shows
         in ``healthy`` and the log rather than in the caller.
         """
-        if self._committer is None:
+        future = self.submit_event(event_type, payload)
+        if future is None:
             return None
-        future = self._committer.submit(PendingEvent.create(event_type, payload))
         if not durable:
             self._background.add(future)
             future.add_done_callback(self._forget)
             return None
         return (await future).as_dict()
+
+    def submit_event(
+        self, event_type: str, payload: Mapping[str, Any]
+    ) -> asyncio.Future[SealedRecord] | None:
+        """Queue one event with the next batch at once; the future resolves when it is durable.
+
+        For callers that must not wait but must learn whether the record made it (the bridge
+        keeps a record whose batch failed and writes it after the store recovers).
+        """
+        if self._committer is None:
+            return None
+        return self._committer.submit(PendingEvent.create(event_type, payload))
 
     def fetch_events(self, limit: int = 100, event_type: str | None = None) -> list[dict[str, Any]]:
         """The most recent ``limit`` records (optionally of one type), oldest first."""

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,10 +26,13 @@ from .auth import Authenticator
 from .capture import Capture
 from .gate import Gate
 from .middleware import AuditMiddleware
+from .outage import Outage
 from .pool import UpstreamPool
 from .recorder import Recorder
+from .refusals import SessionBook
 from .server import SERVER_VERSION, build_server
 from .settings import BridgeSettings, is_loopback
+from .transport import BridgeSessionManager
 from .upstream_config import UpstreamSpec
 
 logger = logging.getLogger(__name__)
@@ -39,15 +42,6 @@ _LOOPBACK_SECURITY = TransportSecuritySettings(
     allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
     allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
 )
-
-JSON_RESPONSES = True
-"""Answer each POST with one JSON body instead of an SSE stream.
-
-The handlers relay nothing to the client while a request runs (upstream progress and log
-notifications are not forwarded), so a per-request SSE stream carries exactly one message; JSON
-spares its writer task and stream plumbing (benchmarks/bridge.py: roughly a quarter of the
-bridge's per-call latency on loopback). Server-initiated messages still use the ``GET`` stream.
-"""
 
 
 def digest_key(settings: BridgeSettings) -> bytes:
@@ -70,16 +64,20 @@ def create_app(
     ready_timeout: float = 30.0,
 ) -> Starlette:
     """Assemble the gateway around an open audit trail and the configured upstreams."""
-    recorder = Recorder(trail, Capture(digest_key(settings), settings.audit_capture))
+    recorder = Recorder(
+        trail,
+        Capture(digest_key(settings), settings.audit_capture),
+        Outage(limit=settings.bridge_outage_buffer_records),
+    )
     pool = UpstreamPool(
         upstreams,
         timeout=settings.bridge_upstream_timeout_seconds,
         on_lifecycle=recorder.background,
     )
-    server = build_server(pool, AuditMiddleware(recorder, pool))
-    manager = StreamableHTTPSessionManager(
+    middleware = AuditMiddleware(recorder, pool)
+    server = build_server(pool, middleware)
+    manager = BridgeSessionManager(
         app=server,
-        json_response=JSON_RESPONSES,
         max_request_body_size=settings.bridge_max_body_bytes,
         security_settings=_LOOPBACK_SECURITY if is_loopback(settings.host) else None,
     )
@@ -88,21 +86,26 @@ def create_app(
         authenticator or Authenticator.from_settings(settings),
         recorder,
         settings.bridge_max_body_bytes,
+        SessionBook(manager.session_is_open),
     )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         _warn_about_mode(settings, trail)
         async with manager.run(), anyio.create_task_group() as tg:
+            tg.start_soon(recorder.recover)
             pool.start(tg)
             await pool.wait_ready(ready_timeout)
             await recorder.background("bridge.started", _started_payload(settings, pool))
-            yield
-            await recorder.background("bridge.stopped", {"upstreams": pool.health()})
-            tg.cancel_scope.cancel()
+            try:
+                yield
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await _record_stop(recorder, middleware, pool)
+                tg.cancel_scope.cancel()
 
     async def health(_: Request) -> JSONResponse:
-        body = health_report(trail, pool)
+        body = health_report(trail, pool, recorder.outage)
         return JSONResponse(body, status_code=200 if body["status"] != "failing" else 503)
 
     return Starlette(
@@ -111,10 +114,28 @@ def create_app(
     )
 
 
-def health_report(trail: AuditTrail, pool: UpstreamPool) -> dict[str, Any]:
+async def _record_stop(recorder: Recorder, middleware: AuditMiddleware, pool: UpstreamPool) -> None:
+    """``aborted`` for the calls still running, then ``bridge.stopped``, however the stop came.
+
+    The stop record is made durable (bounded wait) so that it is on disk before the trail is
+    closed; when the trail is down it is held like any other record and the loss is logged.
+    """
+    aborted = await middleware.abort_in_flight()
+    payload = {"upstreams": pool.health(), "abortedCalls": aborted}
+    with anyio.move_on_after(10):
+        try:
+            await recorder.durable("bridge.stopped", payload)
+        except Exception as exc:
+            logger.error("bridge.stopped could not be recorded: %s", exc)
+    recorder.outage.abandon()
+
+
+def health_report(
+    trail: AuditTrail, pool: UpstreamPool, outage: Outage | None = None
+) -> dict[str, Any]:
     """``failing`` when the trail cannot persist; ``degraded`` when an upstream is not ready."""
     upstreams = pool.health()
-    if trail.enabled and not trail.healthy:
+    if trail.enabled and (not trail.healthy or (outage is not None and outage.active)):
         status = "failing"
     elif any(u["state"] != "ready" for u in upstreams.values()):
         status = "degraded"
@@ -129,6 +150,7 @@ def health_report(trail: AuditTrail, pool: UpstreamPool) -> dict[str, Any]:
             "enabled": trail.enabled,
             "healthy": trail.healthy,
             "lastDurableSeq": trail.last_durable_seq,
+            "outage": outage.status() if outage is not None else None,
         },
         "upstreams": upstreams,
     }

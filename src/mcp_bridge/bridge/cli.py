@@ -6,13 +6,12 @@ import argparse
 import logging
 import sys
 
-import uvicorn
-
 from mcp_bridge import __version__
 from mcp_bridge.audit import AuditError, open_audit_trail
 from mcp_bridge.audit.commands import run as run_audit_command
 from mcp_bridge.config import AppConfig, ConfigError, load_config
 
+from . import serving
 from .app import create_app
 from .settings import BridgeSettings, load_bridge_settings, startup_problems
 from .upstream_config import load_upstreams
@@ -29,7 +28,7 @@ def serve(settings: BridgeSettings, config: AppConfig) -> int:
     trail = open_audit_trail(config)
     try:
         app = create_app(settings, trail, upstreams)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        serving.run(app, host=settings.host, port=settings.port)
     finally:
         trail.close()
     return 0

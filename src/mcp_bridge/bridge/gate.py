@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .auth import AuthDenied, Authenticator, Identity
 from .exchange import Exchange, attach, correlation_id_from
 from .recorder import AUTH_DENIED, SESSION_DELETED, TRANSPORT_REJECTED, Recorder, event_type_for
+from .refusals import SessionBook, error_text, reason_for
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,18 @@ class Gate:
     """ASGI wrapper around the SDK endpoint; see the module docstring."""
 
     def __init__(
-        self, app: ASGIApp, authenticator: Authenticator, recorder: Recorder, max_body: int
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        recorder: Recorder,
+        max_body: int,
+        sessions: SessionBook | None = None,
     ) -> None:
         self._app = app
         self._auth = authenticator
         self._recorder = recorder
         self._max_body = max_body
+        self._sessions = sessions or SessionBook(lambda _: False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,8 +83,8 @@ class Gate:
         exchange = Exchange(
             correlation_id_from(headers.get(REQUEST_ID_HEADER)), http_method=scope["method"]
         )
-        status: list[int] = []
-        send = _tagged_send(send, exchange.correlation_id, status)
+        answer = _Answer()
+        send = _tagged_send(send, exchange.correlation_id, answer)
         try:
             exchange.identity = await self._auth.authenticate(headers.get("authorization"))
         except AuthDenied as denied:
@@ -95,17 +102,27 @@ class Gate:
             seen = peek(body)
             receive = _replay(body, receive)
         await self._app(scope, receive, send)
-        await self._after(exchange, headers, seen, status[0] if status else 0)
+        if answer.session_id:
+            self._sessions.saw(answer.session_id)
+        await self._after(exchange, headers, seen, answer)
 
-    async def _after(self, exchange: Exchange, headers: Headers, seen: Peek, status: int) -> None:
+    async def _after(
+        self, exchange: Exchange, headers: Headers, seen: Peek, answer: _Answer
+    ) -> None:
         if exchange.recorded:
             return
+        status = answer.status
         payload = {**exchange.base_payload(), "httpMethod": exchange.http_method, "status": status}
         if exchange.http_method == "DELETE" and status < 400:
             payload["sessionId"] = headers.get("mcp-session-id")
             await self._recorder.background(SESSION_DELETED, payload)
         elif seen.problem is not None or status >= 400:
-            payload |= {"method": seen.method, "reason": seen.problem or f"HTTP {status}"}
+            detail = error_text(bytes(answer.body))
+            session_id = headers.get("mcp-session-id")
+            reason = seen.problem or reason_for(status, detail, session_id, self._sessions)
+            payload |= {"method": seen.method, "reason": reason, "detail": detail}
+            payload["sessionId"] = session_id
+            payload["origin"] = headers.get("origin")
             await self._recorder.background(TRANSPORT_REJECTED, payload)
         elif seen.is_notification and seen.method and _is_modern(headers):
             payload |= {"method": seen.method, "decision": {"outcome": "acknowledged"}}
@@ -173,17 +190,35 @@ def _bind_principal(scope: MutableMapping[str, Any], identity: Identity) -> None
     scope["user"] = AuthenticatedUser(token)
 
 
-def _tagged_send(send: Send, correlation_id: str, status: list[int]) -> Send:
-    """Echo the correlation id on the response and remember its status."""
+@dataclass
+class _Answer:
+    """What the gate remembers of the response: status, session id, start of an error body."""
+
+    status: int = 0
+    session_id: str | None = None
+    body: bytearray = field(default_factory=bytearray)
+
+
+_ERROR_BODY_KEPT = 2048
+
+
+def _tagged_send(send: Send, correlation_id: str, answer: _Answer) -> Send:
+    """Echo the correlation id on the response and remember what was answered."""
 
     async def tagged(message: Message) -> None:
         if message["type"] == "http.response.start":
-            status.append(int(message["status"]))
-            headers = [
-                (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-            ]
+            answer.status = int(message["status"])
+            headers = []
+            for key, value in message.get("headers", []):
+                if key.lower() == b"mcp-session-id":
+                    answer.session_id = value.decode("latin-1")
+                if key.lower() != b"x-request-id":
+                    headers.append((key, value))
             headers.append((b"x-request-id", correlation_id.encode()))
             message = {**message, "headers": headers}
+        elif message["type"] == "http.response.body" and answer.status >= 400:
+            room = _ERROR_BODY_KEPT - len(answer.body)
+            answer.body += message.get("body", b"")[: max(room, 0)]
         await send(message)
 
     return tagged

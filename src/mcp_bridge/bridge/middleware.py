@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import CLIENT_INFO_META_KEY, INTERNAL_ERROR, INVALID_PARAMS
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 _WITH_ARGUMENTS = {"tools/call", "prompts/get"}
 
 
-@dataclass
+@dataclass(eq=False)
 class Operation:
     """One MCP message being handled, and the payload fields known before it runs."""
 
@@ -43,6 +44,9 @@ class Operation:
     is_request: bool
     target: Target | None
     payload: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    finished: bool = False
+    holds_slot: bool = False
 
     @property
     def mutating(self) -> bool:
@@ -50,11 +54,19 @@ class Operation:
 
 
 class AuditMiddleware:
-    """``ServerMiddleware`` recording each message and refusing unrecordable mutating calls."""
+    """``ServerMiddleware`` recording each message and refusing unrecordable mutating calls.
+
+    Every request gets exactly one outcome record while the bridge lives: its result or error,
+    ``cancelled`` when the client cancels it (``notifications/cancelled`` or, in 2026-07-28, a
+    dropped connection; the SDK then cancels the handler, which also sends the cancellation on
+    to the upstream), or ``aborted`` when the bridge stops with it still running.
+    """
 
     def __init__(self, recorder: Recorder, pool: UpstreamPool) -> None:
         self._recorder = recorder
         self._pool = pool
+        self._in_flight: set[Operation] = set()
+        self.stopping = False
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -73,14 +85,44 @@ class AuditMiddleware:
             return await call_next(ctx)
         if op.mutating:
             await self._write_intent(op)
-        started = time.monotonic()
+        elif op.is_request:
+            await self._admit_during_outage(op)
+        self._in_flight.add(op)
         try:
             result = await call_next(ctx)
-        except Exception as exc:
-            await self._finish(op, started, None, exc)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._finish(op, None, None, "aborted" if self.stopping else "cancelled")
             raise
-        await self._finish(op, started, result, None)
+        except Exception as exc:
+            await self._finish(op, None, exc)
+            raise
+        await self._finish(op, result, None)
         return result
+
+    async def abort_in_flight(self) -> int:
+        """At shutdown: record ``aborted`` for every request still running; how many there were."""
+        self.stopping = True
+        running = list(self._in_flight)
+        for op in running:
+            await self._finish(op, None, None, "aborted")
+        return len(running)
+
+    async def _admit_during_outage(self, op: Operation) -> None:
+        """While the trail is down, serve a read-only request only if its record can be held."""
+        outage = self._recorder.outage
+        if outage.admit():
+            op.holds_slot = outage.active
+            return
+        reason = (
+            "the audit trail is down and the buffer of records waiting for it is full "
+            f"(BRIDGE_OUTAGE_BUFFER_RECORDS={outage.limit}); requests are refused until the "
+            "trail recovers"
+        )
+        await self._recorder.background(
+            event_type_for(op.method), {**op.payload, "decision": _refusal(reason)}
+        )
+        raise refused(AUDIT_UNAVAILABLE, reason)
 
     async def _describe(self, ctx: ServerRequestContext[Any, Any]) -> Operation:
         params: Mapping[str, Any] = ctx.params if isinstance(ctx.params, Mapping) else {}
@@ -98,6 +140,8 @@ class AuditMiddleware:
             "mutating": (target.mutating if ctx.method == "tools/call" and target else None),
             "capture": self._recorder.capture.mode,
         }
+        if ctx.method == "notifications/cancelled":
+            payload["cancelledRequestId"] = params.get("requestId")
         subject = _arguments(ctx.method, params)
         payload["argumentsDigest"] = self._recorder.capture.digest(subject)
         if ctx.method in _WITH_ARGUMENTS:
@@ -141,24 +185,54 @@ class AuditMiddleware:
             )
             await self._recorder.background(
                 event_type_for(op.method),
-                {**op.payload, "decision": {"outcome": "refused", "reason": reason}},
+                {**op.payload, "decision": _refusal(reason)},
             )
             raise refused(AUDIT_UNAVAILABLE, reason) from exc
 
     async def _finish(
-        self, op: Operation, started: float, result: HandlerResult, error: Exception | None
+        self,
+        op: Operation,
+        result: HandlerResult,
+        error: Exception | None,
+        stopped: str | None = None,
     ) -> None:
-        payload = {**op.payload, **_outcome(result, error, self._recorder.capture)}
-        payload["durationMs"] = round((time.monotonic() - started) * 1000, 3)
-        payload["decision"] = _decision(op, error)
-        event_type = event_type_for(op.method)
-        if not op.mutating:
-            await self._recorder.background(event_type, payload)
+        """Write the operation's outcome once (a cancelled call and shutdown may both try)."""
+        if op.finished:
             return
+        op.finished = True
+        self._in_flight.discard(op)
+        if stopped is None:
+            payload = {**op.payload, **_outcome(result, error, self._recorder.capture)}
+        else:
+            payload = {**op.payload, "isError": None, "errorCode": None, "resultDigest": None}
+        payload["durationMs"] = round((time.monotonic() - op.started) * 1000, 3)
+        payload["decision"] = _decision(op, error) if stopped is None else _stopped(op, stopped)
+        event_type = event_type_for(op.method)
         try:
-            await self._recorder.durable(event_type, payload)
-        except AuditError:
-            logger.exception("outcome of a mutating call could not be made durable")
+            if not op.mutating:
+                await self._recorder.background(event_type, payload)
+                return
+            try:
+                await self._recorder.durable(event_type, payload)
+            except AuditError:
+                logger.exception("outcome of a mutating call could not be made durable")
+        finally:
+            if op.holds_slot:
+                self._recorder.outage.release()
+
+
+_STOPPED_REASONS = {
+    "cancelled": "cancelled by the client; the cancellation was sent on to the upstream",
+    "aborted": "the bridge stopped while the call was running; its upstream outcome is unknown",
+}
+
+
+def _stopped(op: Operation, outcome: str) -> dict[str, str]:
+    return {"outcome": outcome, "reason": _STOPPED_REASONS[outcome]}
+
+
+def _refusal(reason: str) -> dict[str, str]:
+    return {"outcome": "refused", "reason": reason}
 
 
 def _decision(op: Operation, error: Exception | None) -> dict[str, str]:
@@ -169,7 +243,7 @@ def _decision(op: Operation, error: Exception | None) -> dict[str, str]:
     else:
         reason = "not a tool call"
     if isinstance(error, MCPError) and error.code in (AUDIT_UNAVAILABLE, READ_ONLY_MODE):
-        return {"outcome": "refused", "reason": error.message}
+        return _refusal(error.message)
     return {"outcome": "allowed", "reason": reason}
 
 

@@ -11,12 +11,15 @@ Namespace (documented in docs/mcp-bridge/bridge.md):
 * ``mcp.session.deleted``: a client ended its session (HTTP DELETE).
 * ``auth.denied``: a request without valid credentials.
 * ``bridge.started`` / ``bridge.stopped``, ``upstream.connected`` / ``upstream.disconnected``.
+* ``trail.outage``: written after the trail recovered from an outage (see ``outage.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from mcp_types import methods as spec_methods
@@ -24,6 +27,7 @@ from mcp_types import methods as spec_methods
 from mcp_bridge.audit import AuditTrail
 
 from .capture import Capture
+from .outage import Outage, utc_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +50,10 @@ def event_type_for(method: str) -> str:
 class Recorder:
     """The trail plus the capture policy: everything needed to write one bridge event."""
 
-    def __init__(self, trail: AuditTrail, capture: Capture) -> None:
+    def __init__(self, trail: AuditTrail, capture: Capture, outage: Outage | None = None) -> None:
         self.trail = trail
         self.capture = capture
+        self.outage = outage or Outage()
 
     @property
     def enabled(self) -> bool:
@@ -59,15 +64,42 @@ class Recorder:
         await self.trail.arecord_event(event_type, payload, durable=True)
 
     async def background(self, event_type: str, payload: Mapping[str, Any]) -> None:
-        """Record without waiting for durability (the trail reports failures via its health).
+        """Record without waiting for durability; never raises.
 
-        Queuing itself can fail (e.g. a payload the trail rejects); that is logged, never raised,
-        so an observation can never break the operation it observes.
+        The record is queued with the next batch. If that batch fails, or the trail is already
+        known to be down, the record is held by :class:`Outage` and written after recovery, so
+        an operation answered before its record was durable is still not lost.
         """
+        if not self.trail.enabled:
+            return
+        observed_at = utc_timestamp()
+        if self.outage.active:
+            self.outage.hold(event_type, payload, observed_at)
+            return
         try:
-            await self.trail.arecord_event(event_type, payload, durable=False)
+            future = self.trail.submit_event(event_type, payload)
         except Exception:
             logger.exception("could not queue audit event %s", event_type)
+            return
+        if future is not None:
+            future.add_done_callback(partial(self._settled, event_type, payload, observed_at))
+
+    def _settled(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any],
+        observed_at: str,
+        future: asyncio.Future[Any],
+    ) -> None:
+        """A background record's batch finished; keep the record if the batch failed."""
+        if future.cancelled() or future.exception() is not None:
+            error = "cancelled" if future.cancelled() else future.exception()
+            logger.warning("audit record %s not written yet (%s); holding it", event_type, error)
+            self.outage.hold(event_type, payload, observed_at)
+
+    async def recover(self) -> None:
+        """Background task: write held records once the trail takes writes again."""
+        await self.outage.recover(self.durable)
 
 
 __all__ = [

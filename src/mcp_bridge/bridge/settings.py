@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcp_bridge.config import AppConfig, ConfigError
+
+from .outage import DEFAULT_BUFFER_RECORDS
 
 CaptureMode = Literal["digest", "redacted", "full"]
 
@@ -20,6 +22,7 @@ _ALLOWED = {
     "audit_capture": "digest, redacted, full",
     "port": "1-65535",
     "bridge_max_body_bytes": "a whole number of bytes ≥ 1024",
+    "bridge_outage_buffer_records": "a whole number of records ≥ 1",
 }
 
 
@@ -35,6 +38,7 @@ class BridgeSettings(BaseSettings):
     bridge_config: Path = Path("bridge.json")
     bridge_max_body_bytes: int = 1024 * 1024
     bridge_upstream_timeout_seconds: float = 120.0
+    bridge_outage_buffer_records: int = Field(default=DEFAULT_BUFFER_RECORDS, ge=1)
     auth_jwks_url: str | None = None
     auth_issuer_url: str | None = None
     auth_audience: str | None = None

@@ -1,0 +1,44 @@
+"""Running the app under uvicorn so that every way of asking the process to stop is a clean stop.
+
+uvicorn turns SIGINT and SIGTERM into a graceful shutdown (the app's lifespan then records
+``aborted`` for calls still running and ``bridge.stopped``) but leaves SIGHUP at its default
+action, which kills the process with no record at all. The bridge has no configuration reload,
+so SIGHUP (a closed terminal, ``systemctl kill -s HUP``) is a clean stop as well. After the stop
+the signal is not raised again: the caller still has to close the audit trail, which flushes it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Generator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class BridgeServer(uvicorn.Server):
+    """``uvicorn.Server`` that stops cleanly on SIGINT, SIGTERM and SIGHUP."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run(app: Any, *, host: str, port: int) -> None:
+    """Serve ``app`` until one of :data:`STOP_SIGNALS` arrives."""
+    BridgeServer(uvicorn.Config(app, host=host, port=port, log_level="info")).run()
+
+
+__all__ = ["STOP_SIGNALS", "BridgeServer", "run"]
