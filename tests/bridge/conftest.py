@@ -185,3 +185,25 @@ def bridge(
     with serve_in_thread(create_app(settings, trail, upstreams)) as url:
         yield Bridge(url, trail, store, repo, tmp / "audit")
     trail.close()
+
+
+BUFFER = 3
+"""The ``lone`` bridge's outage buffer, in records."""
+
+UPSTREAM_TIMEOUT = 2.0
+"""The ``lone`` bridge's upstream timeout: calls that report progress outlive it."""
+
+
+@pytest.fixture(scope="module")
+def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    """A bridge per test module in front of the ``library`` stdio upstream alone."""
+    tmp = tmp_path_factory.mktemp("lone")
+    trail, store = faulty_trail(tmp / "audit")
+    settings = bridge_settings(
+        tmp,
+        bridge_outage_buffer_records=BUFFER,
+        bridge_upstream_timeout_seconds=UPSTREAM_TIMEOUT,
+    )
+    with serve_in_thread(create_app(settings, trail, [sample_spec("library")])) as url:
+        yield Bridge(url, trail, store, tmp, tmp / "audit")
+    trail.close()

@@ -70,6 +70,12 @@ def library_server() -> MCPServer:
         """Wait, reporting progress every tenth of a second (``marker``: see ``_slowly``)."""
         return await _slowly(seconds, ctx, marker, "waited")
 
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def stall(seconds: float) -> str:
+        """Wait without reporting progress."""
+        await anyio.sleep(seconds)
+        return "stalled"
+
     @server.tool()
     async def slow_shelve(title: str, seconds: float, ctx: Context, marker: str = "") -> str:
         """Shelve a book after a while (mutating; ``marker``: see ``_slowly``)."""

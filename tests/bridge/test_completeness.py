@@ -1,7 +1,6 @@
 """Nothing that crosses the bridge escapes the trail: cancellation, shutdown, outages, refusals.
 
-One bridge for the module (the ``library`` stdio upstream, a 3-record outage buffer), driven by
-the official client in both protocol generations.
+Driven by the official client in both protocol generations against the ``lone`` bridge.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +25,12 @@ from mcp.shared.exceptions import MCPError
 from mcp_bridge.audit import LocalAuditTrail
 from mcp_bridge.bridge.app import create_app
 from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE
+from mcp_bridge.bridge.serving import STOP_SIGNALS, BridgeServer
 
-from .conftest import API_KEY, Bridge, Tokens, bridge_settings, sample_spec
-from .harness import connect, events, faulty_trail, free_port, initialize_request, serve_in_thread
+from .conftest import API_KEY, BUFFER, Bridge, Tokens, bridge_settings, sample_spec
+from .harness import connect, events, faulty_trail, free_port, initialize_request
 
 pytestmark = pytest.mark.anyio
-
-BUFFER = 3
-
-
-@pytest.fixture(scope="module")
-def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    tmp = tmp_path_factory.mktemp("completeness")
-    trail, store = faulty_trail(tmp / "audit")
-    settings = bridge_settings(tmp, bridge_outage_buffer_records=BUFFER)
-    with serve_in_thread(create_app(settings, trail, [sample_spec("library")])) as url:
-        yield Bridge(url, trail, store, tmp, tmp / "audit")
-    trail.close()
 
 
 def _calls(bridge: Bridge, tool: str, event_type: str = "mcp.tools.call") -> list[dict[str, Any]]:
@@ -57,14 +45,13 @@ async def _wait_for_file(path: Path) -> None:
 
 
 async def _cancel_after_start(bridge: Bridge, mode: str, tool: str, args: dict[str, Any]) -> None:
-    """Start the call, wait until the upstream is working on it, then cancel it."""
-    async with (
-        connect(bridge.url, bridge.auth(), mode=mode) as client,
-        anyio.create_task_group() as tg,
-    ):
-        tg.start_soon(client.call_tool, tool, args)
-        await _wait_for_file(Path(args["marker"] + ".started"))
-        tg.cancel_scope.cancel()
+    """Start the call, wait until the upstream works on it, cancel it, wait until it stopped."""
+    async with connect(bridge.url, bridge.auth(), mode=mode) as client:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.call_tool, tool, args)
+            await _wait_for_file(Path(args["marker"] + ".started"))
+            tg.cancel_scope.cancel()
+        await _wait_for_file(Path(args["marker"]))
 
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
@@ -89,7 +76,6 @@ async def test_cancelled_mutating_call_has_intent_and_cancelled_outcome(
     marker = tmp_path / "shelve"
     args = {"title": "Never shelved", "seconds": 30, "marker": str(marker)}
     await _cancel_after_start(lone, "legacy", "library__slow_shelve", args)
-    await _wait_for_file(marker)
     intents = [
         p
         for p in _calls(lone, "library__slow_shelve", "mcp.tools.call.intent")
@@ -225,8 +211,17 @@ def _stopped_count(bridge: Bridge) -> int:
     return len(bridge.trail.fetch_events(limit=10, event_type="bridge.stopped"))
 
 
-@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
-def test_every_stop_signal_leaves_a_bridge_stopped_record(tmp_path: Path, signum: int) -> None:
+def test_every_stop_signal_is_a_clean_stop() -> None:
+    """SIGINT, SIGTERM and SIGHUP all reach uvicorn's graceful shutdown (tested live below)."""
+    server = BridgeServer(uvicorn.Config(app=None))
+    with server.capture_signals():
+        handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    assert set(handlers) == {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    assert all(handler == server.handle_exit for handler in handlers.values())
+
+
+def test_sighup_leaves_a_bridge_stopped_record(tmp_path: Path) -> None:
+    signum = signal.SIGHUP
     config = tmp_path / "bridge.json"
     library = sample_spec("library")
     servers = {"library": {"command": library.command, "args": list(library.args)}}

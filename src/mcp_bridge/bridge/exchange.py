@@ -26,6 +26,8 @@ class Exchange:
     identity: Identity = ANONYMOUS
     recorded: bool = False
     http_method: str = "POST"
+    streamed: bool = False
+    """Whether the answer can carry messages before the response (SSE or the 2026-07-28 path)."""
 
     def base_payload(self) -> dict[str, Any]:
         return {"correlationId": self.correlation_id, "identity": self.identity.as_payload()}

@@ -26,6 +26,7 @@ from .auth import AuthDenied, Authenticator, Identity
 from .exchange import Exchange, attach, correlation_id_from
 from .recorder import AUTH_DENIED, SESSION_DELETED, TRANSPORT_REJECTED, Recorder, event_type_for
 from .refusals import SessionBook, error_text, reason_for
+from .transport import answer_with
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Peek:
     method: str | None = None
     is_notification: bool = False
     problem: str | None = None
+    wants_progress: bool = False
 
 
 def peek(body: bytes) -> Peek:
@@ -55,7 +57,13 @@ def peek(body: bytes) -> Peek:
     method = document.get("method")
     if method is not None and not isinstance(method, str):
         return Peek(problem="JSON-RPC method is not a string")
-    return Peek(method=method, is_notification=method is not None and "id" not in document)
+    params = document.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    return Peek(
+        method=method,
+        is_notification=method is not None and "id" not in document,
+        wants_progress=isinstance(meta, dict) and meta.get("progressToken") is not None,
+    )
 
 
 class Gate:
@@ -101,7 +109,13 @@ class Gate:
                 return
             seen = peek(body)
             receive = _replay(body, receive)
-        await self._app(scope, receive, send)
+            exchange.streamed = seen.wants_progress or _is_modern(headers)
+            answer_with(json=not exchange.streamed)
+        try:
+            await self._app(scope, receive, send)
+        except Exception as exc:
+            await self._failed(exchange, seen, answer, exc)
+            raise
         if answer.session_id:
             self._sessions.saw(answer.session_id)
         await self._after(exchange, headers, seen, answer)
@@ -127,6 +141,22 @@ class Gate:
         elif seen.is_notification and seen.method and _is_modern(headers):
             payload |= {"method": seen.method, "decision": {"outcome": "acknowledged"}}
             await self._recorder.background(event_type_for(seen.method), payload)
+
+    async def _failed(
+        self, exchange: Exchange, seen: Peek, answer: _Answer, exc: Exception
+    ) -> None:
+        """The SDK failed on the request (e.g. its session closed while it was being handled)."""
+        if exchange.recorded:
+            return
+        payload = {
+            **exchange.base_payload(),
+            "httpMethod": exchange.http_method,
+            "status": answer.status,
+            "method": seen.method,
+            "reason": "bridge-error",
+            "detail": f"{type(exc).__name__}: {exc}"[:300],
+        }
+        await self._recorder.background(TRANSPORT_REJECTED, payload)
 
     async def _deny(
         self,

@@ -7,6 +7,7 @@ A tool is mutating unless its upstream annotates it ``readOnlyHint: true``; the 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,10 +16,12 @@ from typing import Any, TypeVar
 import anyio
 import mcp_types as types
 from mcp import Client
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from . import naming
 from .errors import UNKNOWN_TARGET, UPSTREAM_UNAVAILABLE
+from .timeouts import idle_deadline
 from .upstream_config import UpstreamSpec
 from .upstreams import LifecycleHook, Upstream, UpstreamUnavailable, is_connection_lost
 
@@ -42,6 +45,7 @@ class UpstreamPool:
     def __init__(
         self, specs: list[UpstreamSpec], *, timeout: float, on_lifecycle: LifecycleHook
     ) -> None:
+        self._timeout = timeout
         self.upstreams = {
             s.name: Upstream(s, timeout=timeout, on_lifecycle=on_lifecycle) for s in specs
         }
@@ -97,10 +101,28 @@ class UpstreamPool:
         tool = self._tools.get(parts[0], {}).get(parts[1]) if parts else None
         return tool.input_schema if tool is not None else None
 
-    async def call_tool(self, target: Target, arguments: dict[str, Any] | None) -> Any:
+    async def call_tool(
+        self,
+        target: Target,
+        arguments: dict[str, Any] | None,
+        on_progress: ProgressFnT | None = None,
+    ) -> Any:
+        """Forward a call; progress from the upstream goes to ``on_progress`` and keeps it alive.
+
+        The upstream timeout (``BRIDGE_UPSTREAM_TIMEOUT_SECONDS``) counts from the last sign of
+        life, so a long call that reports progress is not cut off.
+        """
         upstream = self._upstream(target)
-        with _upstream_errors(upstream):
-            return await upstream.client().call_tool(target.name, arguments)
+        with _upstream_errors(upstream), idle_deadline(self._timeout, upstream.name) as alive:
+
+            async def progress(progress: float, total: float | None, message: str | None) -> None:
+                alive()
+                if on_progress is not None:
+                    await on_progress(progress, total, message)
+
+            return await upstream.client().call_tool(
+                target.name, arguments, read_timeout_seconds=math.inf, progress_callback=progress
+            )
 
     def _is_mutating(self, upstream: str, name: str) -> bool:
         override = self.upstreams[upstream].spec.read_only.get(name)

@@ -12,12 +12,14 @@ from typing import Any
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from mcp_bridge import __version__
 
 from . import naming
 from .errors import UNKNOWN_TARGET
+from .exchange import exchange_of
 from .middleware import AuditMiddleware
 from .pool import Target, UpstreamPool
 
@@ -33,6 +35,23 @@ def _known(target: Target, kind: str) -> Target:
     return target
 
 
+def progress_relay(ctx: Ctx) -> ProgressFnT | None:
+    """Upstream progress → the client, under the client's own progress token.
+
+    The SDK sends nothing unless the client's request carried a progress token. A
+    session-protocol request answered with one JSON body has no room for anything but the
+    response, so nothing is relayed on those (the gate streams the ones with a token).
+    """
+    exchange = exchange_of(ctx.request)
+    if exchange is not None and not exchange.streamed:
+        return None
+
+    async def relay(progress: float, total: float | None, message: str | None) -> None:
+        await ctx.session.report_progress(progress, total, message)
+
+    return relay
+
+
 def build_server(pool: UpstreamPool, middleware: AuditMiddleware) -> Server[Any]:
     """A low-level SDK server whose every handler routes through ``pool``."""
 
@@ -41,7 +60,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware) -> Server[Any]
 
     async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> Any:
         target = _known(await pool.tool_target(params.name), "tool")
-        return await pool.call_tool(target, params.arguments)
+        return await pool.call_tool(target, params.arguments, progress_relay(ctx))
 
     async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
         return types.ListPromptsResult(prompts=await pool.list_prompts())

@@ -1,0 +1,78 @@
+"""MCP beyond request/response through the bridge: progress, and JSON or SSE answers.
+
+The official client in both protocol generations against the ``lone`` bridge (``library``
+upstream, upstream timeout ``UPSTREAM_TIMEOUT``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from mcp.shared.exceptions import MCPError
+from mcp_types import REQUEST_TIMEOUT
+
+from .conftest import API_KEY, UPSTREAM_TIMEOUT, Bridge
+from .harness import connect, initialize_request
+
+pytestmark = pytest.mark.anyio
+
+MODES = ["legacy", "2026-07-28"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_progress_reaches_the_client_and_keeps_a_long_call_alive(
+    lone: Bridge, mode: str
+) -> None:
+    """The call lasts longer than the upstream timeout; its progress keeps it going."""
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total, message))
+
+    seconds = UPSTREAM_TIMEOUT + 1
+    async with connect(lone.url, lone.auth(), mode=mode) as client:
+        result = await client.call_tool(
+            "library__wait", {"seconds": seconds}, progress_callback=progress
+        )
+    assert result.content[0].text == "waited"  # type: ignore[union-attr]
+    steps = round(seconds * 10)
+    assert seen == [(n, steps, f"step {n}") for n in range(1, steps + 1)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_silent_upstream_still_times_out(lone: Bridge, mode: str) -> None:
+    async with connect(lone.url, lone.auth(), mode=mode) as client:
+        with pytest.raises(MCPError) as timed_out:
+            await client.call_tool("library__stall", {"seconds": UPSTREAM_TIMEOUT + 3})
+    assert timed_out.value.code == REQUEST_TIMEOUT
+    assert "BRIDGE_UPSTREAM_TIMEOUT_SECONDS" in timed_out.value.message
+
+
+def _session(bridge: Bridge) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {API_KEY}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    opened = httpx.post(f"{bridge.url}/mcp", json=initialize_request("raw"), headers=headers)
+    return {**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
+
+
+def _call(meta: dict[str, Any]) -> dict[str, Any]:
+    params = {"name": "library__wait", "arguments": {"seconds": 0.2}, "_meta": meta}
+    return {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}
+
+
+def test_session_calls_stream_only_when_they_asked_for_progress(lone: Bridge) -> None:
+    headers = _session(lone)
+    plain = httpx.post(f"{lone.url}/mcp", json=_call({}), headers=headers, timeout=30)
+    assert plain.headers["content-type"].startswith("application/json")
+    assert plain.json()["result"]["content"][0]["text"] == "waited"
+    streamed = httpx.post(
+        f"{lone.url}/mcp", json=_call({"progressToken": "tok-1"}), headers=headers, timeout=30
+    )
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.text.count('"progressToken":"tok-1"') == 2
+    assert '"text":"waited"' in streamed.text
