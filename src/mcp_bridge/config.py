@@ -61,6 +61,7 @@ class AppConfig(BaseSettings):
     audit_checkpoint_grace_seconds: float = 300.0
     audit_checkpoint_mirror: str | None = None
     audit_verify_key: str | None = None
+    audit_ops_records_path: Path = Path("var/audit-ops")
 
     @field_validator("audit_enabled", mode="before")
     @classmethod
@@ -138,6 +139,13 @@ class AppConfig(BaseSettings):
             raise ValueError("must be a directory or s3://BUCKET[/PREFIX] (the bucket is missing)")
         return value
 
+    @field_validator("audit_ops_records_path", mode="before")
+    @classmethod
+    def _non_empty_path(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must name a directory (default var/audit-ops)")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> AppConfig:
         problems = cross_field_problems(self)
@@ -205,11 +213,26 @@ def cross_field_problems(config: AppConfig) -> list[str]:
                 f"the checkpoint origin derived from the store location ({derived!r}) contains "
                 "spaces or '+': set AUDIT_CHECKPOINT_ORIGIN (e.g. audit.example.com/bridge)"
             )
+    if config.audit_storage_backend == "local" and _inside(
+        config.audit_ops_records_path, config.audit_storage_path
+    ):
+        problems.append(
+            f"AUDIT_OPS_RECORDS_PATH={config.audit_ops_records_path} is inside "
+            f"AUDIT_STORAGE_PATH={config.audit_storage_path}: ops records must live outside "
+            "the audit store (default var/audit-ops)"
+        )
     return problems
 
 
 #: Settings whose values are secrets: never echoed in error messages.
 _SECRET = {"audit_signing_key"}
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` is ``root`` or below it (compared as absolute paths, not resolved)."""
+    absolute, base = path.expanduser().absolute(), root.expanduser().absolute()
+    return absolute == base or base in absolute.parents
+
 
 _ALLOWED = {
     "audit_storage_backend": "local, s3",

@@ -28,8 +28,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("verify", "mcp_bridge.audit.verify", "verify the hash chain of a local or S3 trail"),
     Command("jobs", "mcp_bridge.audit.jobs", "the scheduled verification job (lookback window)"),
     Command("preflight", "mcp_bridge.audit.preflight", "check the configured store before use"),
-    Command("incident", "mcp_bridge.audit.incident", "quarantine, locate, restore (runbook §4)"),
+    Command("incident", "mcp_bridge.audit.incident", "quarantine, locate, restore, report (§4)"),
     Command("keygen", "mcp_bridge.audit.keygen", "create a checkpoint signing key (signed note)"),
+    Command("quarantine", "mcp_bridge.audit.ops.quarantine", "copy affected data to forensics"),
+    Command("locate", "mcp_bridge.audit.ops.locate", "the earliest failing event and neighbours"),
+    Command("restore", "mcp_bridge.audit.ops.restore", "restore missing/damaged data that chains"),
 )
 
 

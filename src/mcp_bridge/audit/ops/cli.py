@@ -1,0 +1,98 @@
+"""What every ops command's command line shares: options, config, output, ops records."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..cli_support import EXIT_CODES_HELP, run_cli
+from ..errors import AuditUsageError
+from ..layout import check_window, parse_day_key
+from .records import OpsRecords
+from .trail import S3Options, Window
+
+
+def _day(text: str) -> date:
+    try:
+        return parse_day_key(text)
+    except AuditUsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A parser with the options every ops command has (``--json``, ``--verbose``)."""
+    made = argparse.ArgumentParser(
+        prog=f"python -m mcp_bridge.audit {prog}", description=description, epilog=EXIT_CODES_HELP
+    )
+    add_common(made)
+    return made
+
+
+def add_common(made: argparse.ArgumentParser) -> None:
+    made.add_argument("--json", action="store_true", help="print one JSON document")
+    made.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+
+
+def add_window(made: argparse.ArgumentParser) -> None:
+    made.add_argument("--start", type=_day, help="first UTC day (YYYY/MM/DD)")
+    made.add_argument("--end", type=_day, help="last UTC day (YYYY/MM/DD)")
+
+
+def add_s3(made: argparse.ArgumentParser) -> None:
+    made.add_argument("--region", help="S3: region override")
+    made.add_argument("--endpoint-url", help="S3: endpoint of an S3-compatible store")
+
+
+def add_incident(made: argparse.ArgumentParser) -> None:
+    made.add_argument(
+        "--incident", help="incident id to file the ops record under (see `incident report`)"
+    )
+
+
+def window_of(args: argparse.Namespace) -> Window:
+    check_window(args.start, args.end)
+    return Window(args.start, args.end)
+
+
+def s3_of(args: argparse.Namespace) -> S3Options:
+    return S3Options(getattr(args, "region", None), getattr(args, "endpoint_url", None))
+
+
+def ops_records() -> OpsRecords:
+    """``AUDIT_OPS_RECORDS_PATH`` from the configuration (a bad setting is exit 2)."""
+    from ...config import load_config
+
+    return OpsRecords(load_config().audit_ops_records_path.expanduser())
+
+
+def emit(document: dict[str, Any], text: str, as_json: bool) -> None:
+    """Print the JSON document or the human text (stdout), never both."""
+    print(json.dumps(document, indent=2, default=str) if as_json else text)
+
+
+def run(
+    made: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    body: Callable[[argparse.Namespace], int],
+) -> int:
+    """Parse (misuse exits 2), then run ``body`` with our errors mapped to exit codes."""
+    args = made.parse_args(argv)
+    return run_cli(lambda: body(args), verbose=args.verbose)
+
+
+def existing_dir(text: str, option: str) -> Path:
+    """A directory that must already exist (``--from DIR``); otherwise a usage error."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        state = "does not exist" if not path.exists() else "is not a directory"
+        raise AuditUsageError(f"{option} {path} {state}")
+    return path
+
+
+def argv_or_sys(argv: Sequence[str] | None) -> list[str]:
+    return list(sys.argv[1:] if argv is None else argv)

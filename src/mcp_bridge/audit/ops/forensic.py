@@ -1,0 +1,102 @@
+"""Forensic locations (``--to DIR`` or ``--to s3://bucket/prefix``): create-once copies.
+
+A copy is created only if its name is free (``O_EXCL`` locally, ``If-None-Match: *`` on S3),
+so a second quarantine adds nothing and overwrites nothing. Names are derived from what was
+copied (a day file's SHA-256, an object's version id), never from the time of the run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import AuditStorageError
+from .records import create_file
+from .trail import Location, S3Options
+
+if TYPE_CHECKING:
+    from ..storage.s3.client import S3Connection
+
+
+class ForensicTarget(Protocol):
+    @property
+    def description(self) -> str: ...
+
+    def create(self, name: str, data: bytes) -> bool:
+        """Create ``name`` with ``data``; ``False`` (nothing written) if it exists."""
+        ...
+
+    def read(self, name: str) -> bytes | None: ...
+
+    def url(self, name: str) -> str: ...
+
+
+@dataclass(slots=True)
+class DirectoryTarget:
+    root: Path
+
+    @property
+    def description(self) -> str:
+        return str(self.root)
+
+    def create(self, name: str, data: bytes) -> bool:
+        return create_file(self.root / name, data)
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return (self.root / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise AuditStorageError(f"cannot read {self.root / name}: {exc.strerror}") from exc
+
+    def url(self, name: str) -> str:
+        return str(self.root / name)
+
+
+@dataclass(slots=True)
+class BucketTarget:
+    connection: S3Connection
+    bucket: str
+    prefix: str
+
+    @property
+    def description(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def create(self, name: str, data: bytes) -> bool:
+        from ..storage.s3.ops import put_new
+
+        return put_new(self.connection, self.bucket, self._key(name), data)
+
+    def read(self, name: str) -> bytes | None:
+        from ..storage.s3.ops import read_if_present
+
+        return read_if_present(self.connection, self.bucket, self._key(name))
+
+    def url(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self._key(name)}"
+
+
+def open_target(location: Location, s3: S3Options) -> ForensicTarget:
+    """The forensic location; a directory is created if needed (it holds only new files)."""
+    if location.bucket is not None:
+        return BucketTarget(s3_connection(s3), location.bucket, location.prefix)
+    assert location.root is not None
+    try:
+        os.makedirs(location.root, exist_ok=True)
+    except OSError as exc:
+        raise AuditStorageError(f"cannot create {location.root}: {exc.strerror}") from exc
+    return DirectoryTarget(location.root)
+
+
+def s3_connection(s3: S3Options) -> S3Connection:
+    """A fresh S3 connection for an ops command (endpoint defaults to the environment)."""
+    from ..storage.s3.client import ClientOptions, connect
+
+    return connect(ClientOptions(region=s3.region, endpoint_url=s3.endpoint_url))

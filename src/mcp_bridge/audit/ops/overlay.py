@@ -1,0 +1,59 @@
+"""Chain checks of candidate data before anything is written: a scratch local-layout copy.
+
+A restore or a drill must know whether backup data chains with what the store holds *before*
+it touches the store. The candidate days are laid out in a scratch directory in the local
+store's layout (``YYYY/MM/DD.jsonl``; an S3 day is the concatenation of its segments in seq
+order), next to read-only links to the store's own days, and the real verifier
+(:func:`verify_audit_trail`) runs over it. The scratch directory is always removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from ..layout import local_partition_path
+from ..results import VerificationResult
+from ..verification import verify_audit_trail
+
+#: A day's content in the overlay: an existing file (linked) or bytes (written).
+DayContent = Path | bytes
+
+
+@contextmanager
+def scratch_layout(days: Mapping[date, DayContent], parent: Path | None = None) -> Iterator[Path]:
+    """A temporary directory holding ``days`` in the local layout; removed on exit."""
+    root = Path(tempfile.mkdtemp(prefix="mcp-bridge-scratch-", dir=parent))
+    try:
+        for day, content in days.items():
+            target = root / local_partition_path(day)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):
+                os.symlink(content.resolve(), target)
+            else:
+                target.write_bytes(content)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def verify_days(days: Mapping[date, DayContent], label: str) -> VerificationResult:
+    """Verify ``days`` as one stretch of chain (the first day needs no earlier anchor).
+
+    Locations in the result name ``label`` (the trail being restored), not the scratch path.
+    """
+    with scratch_layout(days) as root:
+        result = verify_audit_trail(root, start=min(days), end=max(days), parallel=False)
+    scratch = str(root)
+    result.source = f"{label} (scratch preview)"
+    result.failures = [
+        replace(failure, location=failure.location.replace(scratch, label, 1))
+        for failure in result.failures
+    ]
+    return result

@@ -1,0 +1,269 @@
+"""``restore`` (runbook §4 step 4): bring back missing or damaged data, only if it chains.
+
+Sources: a backup directory (local trail), a replica bucket (``--from s3://replica/prefix``)
+or the earlier versions in the trail's own versioned bucket (``--from versions``). A restore
+only fills what is missing, replaces a damaged local day file whose damaged copy is already
+quarantined (evidence is never replaced before it is copied), or, on S3, removes the delete
+markers that hide an original version (each one quarantined first). Every candidate is first
+verified together with its neighbours in a scratch layout (:mod:`.overlay`); one that does not
+chain is refused. Dry run by default; ``--apply`` acts. Either way the window is verified again
+afterwards ("replay": the store itself after ``--apply``, the scratch preview in a dry run) and
+an incident record (JSON plus Markdown with the verification log) goes to the ops records.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ..cli_support import EXIT_FAILED, EXIT_OK
+from ..errors import AuditUsageError
+from ..results import Failure, Reason, VerificationResult
+from . import cli
+from .actions import Action
+from .forensic import open_target
+from .overlay import DayContent, verify_days
+from .records import OpsRecords
+from .restore_local import apply_local, plan_local
+from .restore_s3 import LockSettings, apply_s3, plan_s3, s3_overlay_days
+from .trail import (
+    Location,
+    S3Options,
+    Window,
+    day_of_local_name,
+    local_days,
+    local_file,
+    parse_location,
+    verify_window,
+)
+
+SCHEMA = "mcp-bridge/restore/v1"
+_LINK_REASONS = {Reason.BROKEN_LINK, Reason.SEQ_GAP, Reason.SEQ_OUT_OF_ORDER}
+
+
+@dataclass(slots=True)
+class RestoreResult:
+    trail: str
+    backup: str
+    applied: bool
+    before: VerificationResult
+    actions: list[Action] = field(default_factory=list)
+    after: VerificationResult | None = None
+
+    @property
+    def refused(self) -> list[Action]:
+        return [action for action in self.actions if action.status == "refused"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused and self.after is not None and self.after.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "ok": self.ok,
+            "dryRun": not self.applied,
+            "trail": self.trail,
+            "from": self.backup,
+            "actions": [action.to_dict() for action in self.actions],
+            "verificationBefore": self.before.to_dict(),
+            "verificationAfter": self.after.to_dict() if self.after else None,
+            "verificationAfterIsPreview": not self.applied,
+        }
+
+    def render_text(self) -> str:
+        mode = "applied" if self.applied else "DRY RUN (nothing changed; add --apply to act)"
+        lines = [f"restore of {self.trail} from {self.backup}: {mode}"]
+        lines.extend(f"  {action.render()}" for action in self.actions)
+        if not self.actions:
+            lines.append("  nothing to restore: no missing or damaged data the backup can fill")
+        label = "after restore" if self.applied else "preview after --apply"
+        if self.after is not None:
+            lines.append(f"{label}: {self.after.render_text()}")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """The readable incident record, with the verification logs attached."""
+        title = "Restore" if self.applied else "Restore (dry run)"
+        rows = "\n".join(
+            f"| {a.status} | {a.kind} | `{a.target}` | `{a.source}` | {a.reason} {a.detail} |"
+            for a in self.actions
+        )
+        after = self.after.render_text() if self.after else "(not verified)"
+        return (
+            f"# {title}: {self.trail}\n\n"
+            f"- from: `{self.backup}`\n- result: {'OK' if self.ok else 'NOT OK'}\n\n"
+            "| status | kind | target | source | reason |\n|---|---|---|---|---|\n"
+            f"{rows}\n\n## Verification before\n\n```\n{self.before.render_text()}\n```\n\n"
+            f"## Verification after{' (preview)' if not self.applied else ''}\n\n"
+            f"```\n{after}\n```\n"
+        )
+
+
+def restore(
+    trail: Location,
+    backup: str,
+    *,
+    window: Window,
+    forensic: Location | None,
+    apply: bool,
+    s3: S3Options,
+    lock: LockSettings,
+) -> RestoreResult:
+    """Plan, check that every candidate chains, apply if asked, verify again."""
+    target = open_target(forensic, s3) if forensic is not None else None
+    before = verify_window(trail, window, s3)
+    result = RestoreResult(trail.text, backup, apply, before)
+    if trail.is_s3:
+        result.actions = plan_s3(trail, backup, window, target, before, s3)
+    else:
+        assert trail.root is not None
+        source = cli.existing_dir(backup, "--from")
+        result.actions = plan_local(trail.root, source, window, target, before)
+    overlay = _check_chain(trail, window, result.actions, s3)
+    if apply:
+        if trail.is_s3:
+            apply_s3(trail, result.actions, s3, lock)
+        else:
+            assert trail.root is not None
+            apply_local(trail.root, result.actions)
+        result.after = verify_window(trail, window, s3)
+    else:
+        result.after = overlay
+    return result
+
+
+def _overlay(
+    trail: Location, window: Window, s3: S3Options, planned: list[Action]
+) -> dict[date, DayContent]:
+    """The window as it would be with ``planned`` applied (local files or S3 segments)."""
+    if not trail.is_s3:
+        assert trail.root is not None
+        days: dict[date, DayContent] = {
+            day: local_file(trail.root, day) for day in local_days(trail.root, window)
+        }
+        days.update((action.day, action.payload) for action in planned)
+        return days
+    segments = s3_overlay_days(trail, window, s3)
+    for action in planned:
+        segments.setdefault(action.day, {})[action.target] = action.payload
+    return {day: b"".join(found[key] for key in sorted(found)) for day, found in segments.items()}
+
+
+def _day_of(failure: Failure) -> date | None:
+    return day_of_local_name(failure.location)
+
+
+def _check_chain(
+    trail: Location, window: Window, actions: list[Action], s3: S3Options
+) -> VerificationResult | None:
+    """Refuse candidates that do not chain; return the overlay's verification (the preview).
+
+    A candidate is refused when a failure lies in its day, or when the day after it fails on
+    its first line for a broken link (the candidate's last record does not lead there).
+    """
+    while True:
+        planned = [a for a in actions if a.status == "planned" and a.kind != "unhide"]
+        days = _overlay(trail, window, s3, planned)
+        if not days:
+            return None
+        result = verify_days(days, trail.text.rstrip("/"))
+        candidates = {action.day: action for action in planned}
+        bad: dict[date, Failure] = {}
+        for failure in result.failures:
+            day = _day_of(failure)
+            if day in candidates:
+                bad.setdefault(day, failure)
+            elif day is not None and failure.line == 1 and failure.reason in _LINK_REASONS:
+                earlier = [d for d in days if d < day]
+                if earlier and max(earlier) in candidates:
+                    bad.setdefault(max(earlier), failure)
+        if not bad:
+            return result
+        for day, failure in bad.items():
+            candidates[day].refuse("does_not_chain", failure.render().splitlines()[0])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    made = cli.parser("restore", "restore missing or damaged data from a backup, if it chains")
+    add_arguments(made)
+    return made
+
+
+def add_arguments(made: argparse.ArgumentParser) -> None:
+    made.add_argument("path", help="the audit trail: a directory or s3://bucket/prefix")
+    made.add_argument(
+        "--from",
+        dest="backup",
+        required=True,
+        help="backup: a directory (local trail), s3://replica/prefix or `versions` (S3 trail)",
+    )
+    made.add_argument(
+        "--forensic",
+        "--quarantine",
+        dest="forensic",
+        help="the quarantine location: damaged data must be copied there before it is replaced",
+    )
+    made.add_argument("--apply", action="store_true", help="act (the default is a dry run)")
+    made.add_argument(
+        "--object-lock-mode",
+        type=str.lower,
+        choices=["governance", "compliance"],
+        help="S3: lock mode of objects put back (default AUDIT_S3_OBJECT_LOCK_MODE)",
+    )
+    made.add_argument(
+        "--object-lock-days",
+        type=int,
+        help="S3: retention of objects put back (default AUDIT_S3_OBJECT_LOCK_DAYS)",
+    )
+    cli.add_window(made)
+    cli.add_s3(made)
+    cli.add_incident(made)
+
+
+def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from ...config import load_config
+
+    config = load_config()
+    trail = parse_location(args.path)
+    if not trail.is_s3 and (args.backup == "versions" or args.backup.startswith("s3://")):
+        raise AuditUsageError(
+            f"--from {args.backup}: a local trail is restored from a backup directory"
+        )
+    lock = LockSettings(
+        args.object_lock_mode or config.audit_s3_object_lock_mode,
+        args.object_lock_days or config.audit_s3_object_lock_days,
+    )
+    forensic = parse_location(args.forensic, must_exist=False) if args.forensic else None
+    result = restore(
+        trail,
+        args.backup,
+        window=cli.window_of(args),
+        forensic=forensic,
+        apply=args.apply,
+        s3=cli.s3_of(args),
+        lock=lock,
+    )
+    document = result.to_dict()
+    records = OpsRecords(config.audit_ops_records_path.expanduser())
+    after = result.after.render_text() if result.after else "(not verified)"
+    record = records.write(
+        "restore",
+        argv,
+        incident=args.incident,
+        result=document,
+        attachments={"md": result.markdown(), "verification.log": after},
+    )
+    document["incidentRecord"] = str(record)
+    text = f"{result.render_text()}\nincident record: {record} (+ .md, .verification.log)"
+    cli.emit(document, text, args.json)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    made = build_parser()
+    words = cli.argv_or_sys(argv)
+    return cli.run(made, words, lambda args: execute(args, words))
