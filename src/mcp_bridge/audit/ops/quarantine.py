@@ -33,7 +33,7 @@ from .manifest import (
     marker_copy_name,
     version_copy_name,
 )
-from .records import iso_now, operator, sha256_bytes, utc_stamp
+from .records import iso, iso_now, operator, sha256_bytes, utc_stamp
 from .s3_listing import window_versions
 from .trail import (
     FROM_ENV,
@@ -192,7 +192,7 @@ def _s3_items(
             "deleteMarker": version.delete_marker,
             "isLatest": version.is_latest,
             "etag": version.etag,
-            "lastModified": version.last_modified,
+            "lastModified": iso(version.last_modified),
         }
         if version.delete_marker:
             items.append(Item(url, marker_copy_name(version.key, version.version_id), bytes, facts))
@@ -200,7 +200,7 @@ def _s3_items(
         head = head_version(conn, bucket, version.key, version.version_id)
         facts.update(
             objectLockMode=head.lock_mode,
-            retainUntil=head.retain_until,
+            retainUntil=iso(head.retain_until),
             legalHold=head.legal_hold,
             serverSideEncryption=head.encryption,
             kmsKeyId=head.kms_key_id,

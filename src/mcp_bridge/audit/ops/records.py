@@ -31,7 +31,14 @@ def utc_stamp(moment: datetime | None = None) -> str:
 
 
 def iso_now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return iso(datetime.now(UTC)) or ""
+
+
+def iso(moment: datetime | None) -> str | None:
+    """``2026-11-30T15:01:02Z`` (UTC), or ``None``."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def operator() -> str:
