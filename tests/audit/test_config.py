@@ -26,6 +26,7 @@ def test_defaults() -> None:
     assert config.audit_storage_backend == "local"
     assert config.audit_storage_path == Path("var/audit")
     assert config.audit_verify_lookback_days == 1
+    assert config.audit_ops_records_path == Path("var/audit-ops")
     assert config.environment == "development"
 
 
@@ -109,6 +110,11 @@ def test_dotenv_is_read(tmp_path: Path) -> None:
         (
             {"AUDIT_SIGNING_KEY": "/k", "AUDIT_STORAGE_PATH": "/srv/my audit"},
             "set AUDIT_CHECKPOINT_ORIGIN",
+        ),
+        ({"AUDIT_OPS_RECORDS_PATH": " "}, "AUDIT_OPS_RECORDS_PATH=  is invalid: must name a"),
+        (
+            {"AUDIT_STORAGE_PATH": "/srv/audit", "AUDIT_OPS_RECORDS_PATH": "/srv/audit/ops"},
+            "AUDIT_OPS_RECORDS_PATH=/srv/audit/ops is inside AUDIT_STORAGE_PATH=/srv/audit",
         ),
     ],
 )

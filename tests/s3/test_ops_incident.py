@@ -146,16 +146,16 @@ def test_quarantine_to_a_forensic_bucket_with_legal_hold(
 def test_locate_on_s3_names_the_hidden_segment_and_its_neighbours(
     written, bucket: str, seaweed: SeaweedServer, capsys
 ) -> None:
-    _, deleted = tamper(seaweed, bucket)
+    overwritten, _ = tamper(seaweed, bucket)
     done = audit(capsys, "locate", f"s3://{bucket}/audit", "--json")
     assert done.code == 1
     found = done.json
-    assert found["earliestFailure"]["location"] in data_keys(seaweed, bucket)
-    assert found["failingLine"]["location"] == found["earliestFailure"]["location"]
-    assert (
-        found["lastGoodBefore"] is None
-        or found["lastGoodBefore"]["seq"] < found["failingLine"]["seq"]
-    )
+    assert found["earliestFailure"]["reason"] == "object_overwritten"
+    assert found["earliestFailure"]["location"] == overwritten
+    assert found["failingLine"]["location"] == overwritten and found["failingLine"]["hashOk"]
+    at = found["failingLine"]["seq"]
+    assert found["lastGoodBefore"]["seq"] == at - 1
+    assert [n["seq"] for n in found["after"]] == [at + 1, at + 2, at + 3]
 
 
 def test_restore_an_s3_key_hidden_by_a_delete_marker(

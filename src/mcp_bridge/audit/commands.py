@@ -33,6 +33,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("quarantine", "mcp_bridge.audit.ops.quarantine", "copy affected data to forensics"),
     Command("locate", "mcp_bridge.audit.ops.locate", "the earliest failing event and neighbours"),
     Command("restore", "mcp_bridge.audit.ops.restore", "restore missing/damaged data that chains"),
+    Command("replay", "mcp_bridge.audit.ops.replay", "timeline of one request, subject, tool, …"),
+    Command("retention-report", "mcp_bridge.audit.ops.retention", "Object Lock vs policy"),
+    Command("kms-report", "mcp_bridge.audit.ops.kms", "objects per KMS key; keys still decrypt"),
+    Command("access-report", "mcp_bridge.audit.ops.access", "bucket policy and controls audit"),
+    Command("drill", "mcp_bridge.audit.ops.drill", "disaster-recovery drill into scratch space"),
 )
 
 

@@ -14,7 +14,7 @@ from ..cli_support import EXIT_CODES_HELP, run_cli
 from ..errors import AuditUsageError
 from ..layout import check_window, parse_day_key
 from .records import OpsRecords
-from .trail import S3Options, Window
+from .trail import Location, S3Options, Window
 
 
 def _day(text: str) -> date:
@@ -83,6 +83,31 @@ def run(
     """Parse (misuse exits 2), then run ``body`` with our errors mapped to exit codes."""
     args = made.parse_args(argv)
     return run_cli(lambda: body(args), verbose=args.verbose)
+
+
+def s3_location(text: str, why: str) -> Location:
+    """For checklist commands that read S3 object or bucket settings: a local path is exit 2."""
+    from .trail import parse_location
+
+    location = parse_location(text)
+    if not location.is_s3:
+        raise AuditUsageError(why)
+    return location
+
+
+def add_lock_options(made: argparse.ArgumentParser, purpose: str) -> None:
+    """``--object-lock-mode`` / ``--object-lock-days``, defaulting to ``AUDIT_S3_OBJECT_LOCK_*``."""
+    made.add_argument(
+        "--object-lock-mode",
+        type=str.lower,
+        choices=["governance", "compliance"],
+        help=f"S3: lock mode {purpose} (default AUDIT_S3_OBJECT_LOCK_MODE)",
+    )
+    made.add_argument(
+        "--object-lock-days",
+        type=int,
+        help=f"S3: retention days {purpose} (default AUDIT_S3_OBJECT_LOCK_DAYS)",
+    )
 
 
 def existing_dir(text: str, option: str) -> Path:

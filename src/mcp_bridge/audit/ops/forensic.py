@@ -75,9 +75,10 @@ class BucketTarget:
         return put_new(self.connection, self.bucket, self._key(name), data)
 
     def read(self, name: str) -> bytes | None:
-        from ..storage.s3.ops import read_if_present
+        from ..storage.s3.client import get_object
 
-        return read_if_present(self.connection, self.bucket, self._key(name))
+        found = get_object(self.connection, self.bucket, self._key(name))
+        return found.body if found else None
 
     def url(self, name: str) -> str:
         return f"s3://{self.bucket}/{self._key(name)}"

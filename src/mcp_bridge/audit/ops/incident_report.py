@@ -55,11 +55,12 @@ class IncidentReport:
 def _fetch(location: str, s3: S3Options) -> bytes | None:
     """A manifest named by a quarantine record (a local path or an s3:// URL)."""
     if location.startswith("s3://"):
-        from ..storage.s3.ops import read_if_present
+        from ..storage.s3.client import get_object
 
         parsed = parse_location(location)
         assert parsed.bucket is not None
-        return read_if_present(s3_connection(s3), parsed.bucket, parsed.prefix)
+        found = get_object(s3_connection(s3), parsed.bucket, parsed.prefix)
+        return found.body if found else None
     path = Path(location)
     return path.read_bytes() if path.is_file() else None
 

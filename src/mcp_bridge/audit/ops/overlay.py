@@ -27,14 +27,22 @@ DayContent = Path | bytes
 
 
 @contextmanager
-def scratch_layout(days: Mapping[date, DayContent], parent: Path | None = None) -> Iterator[Path]:
-    """A temporary directory holding ``days`` in the local layout; removed on exit."""
+def scratch_layout(
+    days: Mapping[date, DayContent], parent: Path | None = None, *, copy: bool = False
+) -> Iterator[Path]:
+    """A new temporary directory holding ``days`` in the local layout; removed on exit.
+
+    Existing files are linked (a chain check only reads them) or, with ``copy``, copied (a
+    drill restores them for real). Only the directory created here is ever removed.
+    """
     root = Path(tempfile.mkdtemp(prefix="mcp-bridge-scratch-", dir=parent))
     try:
         for day, content in days.items():
             target = root / local_partition_path(day)
             target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, Path):
+            if isinstance(content, Path) and copy:
+                shutil.copyfile(content, target)
+            elif isinstance(content, Path):
                 os.symlink(content.resolve(), target)
             else:
                 target.write_bytes(content)
@@ -43,12 +51,19 @@ def scratch_layout(days: Mapping[date, DayContent], parent: Path | None = None) 
         shutil.rmtree(root, ignore_errors=True)
 
 
-def verify_days(days: Mapping[date, DayContent], label: str) -> VerificationResult:
-    """Verify ``days`` as one stretch of chain (the first day needs no earlier anchor).
+def verify_days(
+    days: Mapping[date, DayContent], label: str, anchor: tuple[date, DayContent] | None = None
+) -> VerificationResult:
+    """Verify ``days`` as one stretch of chain.
 
-    Locations in the result name ``label`` (the trail being restored), not the scratch path.
+    ``anchor`` is the partition just before them (if there is one): laid out too but not
+    verified, its last record is what the first day must link to, exactly as ``verify --start``
+    anchors a window. Locations in the result name ``label``, not the scratch path.
     """
-    with scratch_layout(days) as root:
+    layout = dict(days)
+    if anchor is not None:
+        layout[anchor[0]] = anchor[1]
+    with scratch_layout(layout) as root:
         result = verify_audit_trail(root, start=min(days), end=max(days), parallel=False)
     scratch = str(root)
     result.source = f"{label} (scratch preview)"

@@ -18,23 +18,22 @@ from typing import Any
 from ..cli_support import EXIT_FAILED, EXIT_OK
 from ..errors import AuditPayloadError, AuditUsageError
 from ..records import compute_event_hash
-from ..results import Reason, VerificationResult
+from ..results import VerificationResult
 from . import cli
-from .trail import Event, Location, S3Options, Window, iter_events, parse_location, verify_window
+from .trail import (
+    NOT_CHAIN,
+    Event,
+    Location,
+    S3Options,
+    Window,
+    iter_events,
+    parse_location,
+    verify_window,
+)
 
 SCHEMA = "mcp-bridge/replay/v1"
 INTENT = "mcp.tools.call.intent"
 OUTCOME = "mcp.tools.call"
-#: Failures that leave the chain itself intact (S3 object state, policy).
-_NOT_CHAIN = {
-    Reason.OBJECT_DELETED,
-    Reason.OBJECT_OVERWRITTEN,
-    Reason.OBJECT_LOCK_MISSING,
-    Reason.OBJECT_LOCK_MODE,
-    Reason.OBJECT_LOCK_RETENTION,
-    Reason.KMS_KEY,
-    Reason.UNEXPECTED_OBJECT,
-}
 
 
 def _get(payload: Any, *path: str) -> Any:
@@ -188,7 +187,7 @@ def replay(location: Location, window: Window, filters: dict[str, str], s3: S3Op
         )
     verification = verify_window(location, window, s3)
     breaks = [
-        f.seq for f in verification.failures if f.seq is not None and f.reason not in _NOT_CHAIN
+        f.seq for f in verification.failures if f.seq is not None and f.reason not in NOT_CHAIN
     ]
     chain_break = min(breaks) if breaks else None
     timeline = Timeline(filters, verification)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ..cli_support import EXIT_FAILED, EXIT_OK
@@ -28,7 +28,7 @@ from .forensic import open_target
 from .overlay import DayContent, verify_days
 from .records import OpsRecords
 from .restore_local import apply_local, plan_local
-from .restore_s3 import LockSettings, apply_s3, plan_s3, s3_overlay_days
+from .restore_s3 import LockSettings, apply_s3, plan_s3, s3_day_list, s3_overlay_days
 from .trail import (
     Location,
     S3Options,
@@ -153,6 +153,24 @@ def _overlay(
     return {day: b"".join(found[key] for key in sorted(found)) for day, found in segments.items()}
 
 
+def day_before(
+    trail: Location, start: date | None, s3: S3Options
+) -> tuple[date, DayContent] | None:
+    """The trail's last partition before ``start``: what a window starting there links to."""
+    if start is None:
+        return None
+    earlier = Window(None, start - timedelta(days=1))
+    if not trail.is_s3:
+        assert trail.root is not None
+        found = local_days(trail.root, earlier)
+        return (found[-1], local_file(trail.root, found[-1])) if found else None
+    days = s3_day_list(trail, earlier, s3)
+    if not days:
+        return None
+    segments = s3_overlay_days(trail, Window(days[-1], days[-1]), s3)[days[-1]]
+    return days[-1], b"".join(segments[key] for key in sorted(segments))
+
+
 def _day_of(failure: Failure) -> date | None:
     return day_of_local_name(failure.location)
 
@@ -165,12 +183,13 @@ def _check_chain(
     A candidate is refused when a failure lies in its day, or when the day after it fails on
     its first line for a broken link (the candidate's last record does not lead there).
     """
+    anchor = day_before(trail, window.start, s3)
     while True:
         planned = [a for a in actions if a.status == "planned" and a.kind != "unhide"]
         days = _overlay(trail, window, s3, planned)
         if not days:
             return None
-        result = verify_days(days, trail.text.rstrip("/"))
+        result = verify_days(days, trail.text.rstrip("/"), anchor)
         candidates = {action.day: action for action in planned}
         bad: dict[date, Failure] = {}
         for failure in result.failures:
@@ -208,17 +227,7 @@ def add_arguments(made: argparse.ArgumentParser) -> None:
         help="the quarantine location: damaged data must be copied there before it is replaced",
     )
     made.add_argument("--apply", action="store_true", help="act (the default is a dry run)")
-    made.add_argument(
-        "--object-lock-mode",
-        type=str.lower,
-        choices=["governance", "compliance"],
-        help="S3: lock mode of objects put back (default AUDIT_S3_OBJECT_LOCK_MODE)",
-    )
-    made.add_argument(
-        "--object-lock-days",
-        type=int,
-        help="S3: retention of objects put back (default AUDIT_S3_OBJECT_LOCK_DAYS)",
-    )
+    cli.add_lock_options(made, "of objects put back")
     cli.add_window(made)
     cli.add_s3(made)
     cli.add_incident(made)

@@ -8,25 +8,15 @@ from typing import TYPE_CHECKING
 
 from ..errors import AuditUsageError
 from ..records import MalformedLine, parse_header
-from ..results import Reason, VerificationResult
+from ..results import VerificationResult
 from .actions import Action
 from .forensic import ForensicTarget, s3_connection
 from .manifest import marker_copy_name
 from .s3_listing import KeyVersions, by_key, window_versions
-from .trail import Location, S3Options, Window, parse_location
+from .trail import NOT_CHAIN, Location, S3Options, Window, parse_location
 
 if TYPE_CHECKING:
     from ..storage.s3.client import S3Connection
-
-#: Failures that do not concern the chain itself (a hidden or re-put version, policy).
-_NOT_CHAIN = {
-    Reason.OBJECT_DELETED,
-    Reason.OBJECT_OVERWRITTEN,
-    Reason.OBJECT_LOCK_MISSING,
-    Reason.OBJECT_LOCK_MODE,
-    Reason.OBJECT_LOCK_RETENTION,
-    Reason.KMS_KEY,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +67,7 @@ def plan_s3(
 def _plan_unhide(
     store: dict[str, KeyVersions], forensic: ForensicTarget | None, before: VerificationResult
 ) -> list[Action]:
-    chain_failures = {f.location: f for f in before.failures if f.reason not in _NOT_CHAIN}
+    chain_failures = {f.location: f for f in before.failures if f.reason not in NOT_CHAIN}
     actions = []
     for key, entry in sorted(store.items()):
         original = entry.original
@@ -135,6 +125,12 @@ def _plan_fill(
         action.metadata = dict(obj.metadata)
         actions.append(action)
     return actions
+
+
+def s3_day_list(trail: Location, window: Window, s3: S3Options) -> list[date]:
+    """Days of the window that hold data (an original version with bytes)."""
+    found = by_key(trail, window_versions(s3_connection(s3), trail, window)).values()
+    return sorted({entry.day for entry in found if entry.original and entry.original.size})
 
 
 def s3_overlay_days(trail: Location, window: Window, s3: S3Options) -> dict[date, dict[str, bytes]]:

@@ -19,10 +19,23 @@ from typing import Any
 from ..errors import AuditUsageError
 from ..layout import local_partition_path, parse_day_key
 from ..records import MalformedLine, decode_record
-from ..results import VerificationResult
+from ..results import Reason, VerificationResult
 from ..storage.local.files import iter_partition_days, partition_file
 from ..verification import open_source, verify_audit_trail
 
+#: Failures that leave the chain itself intact: the state of S3 objects and their policy
+#: (the verifier still reads and checks every original version).
+NOT_CHAIN = frozenset(
+    {
+        Reason.OBJECT_DELETED,
+        Reason.OBJECT_OVERWRITTEN,
+        Reason.OBJECT_LOCK_MISSING,
+        Reason.OBJECT_LOCK_MODE,
+        Reason.OBJECT_LOCK_RETENTION,
+        Reason.KMS_KEY,
+        Reason.UNEXPECTED_OBJECT,
+    }
+)
 _DAY_FILE = re.compile(r"(\d{4}/\d{2}/\d{2})\.jsonl\Z")
 
 

@@ -18,7 +18,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .client import S3Connection, error_code, storage_error
 
 _T = TypeVar("_T")
-_ABSENT = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
 
 
 def _call(action: str, call: Callable[[], _T]) -> _T:
@@ -116,19 +115,6 @@ def read_version(conn: S3Connection, bucket: str, key: str, version_id: str | No
     body = _call(f"read s3://{bucket}/{key}", lambda: conn.client.get_object(**args)["Body"].read())
     conn.bytes_read += len(body)
     return bytes(body)
-
-
-def read_if_present(conn: S3Connection, bucket: str, key: str) -> bytes | None:
-    """The current object's bytes, or ``None`` when there is none."""
-    try:
-        response = conn.client.get_object(Bucket=bucket, Key=key)
-        return bytes(response["Body"].read())
-    except ClientError as exc:
-        if error_code(exc) in _ABSENT:
-            return None
-        raise storage_error(exc, f"read s3://{bucket}/{key}") from exc
-    except BotoCoreError as exc:
-        raise storage_error(exc, f"read s3://{bucket}/{key}") from exc
 
 
 def put_new(
