@@ -47,6 +47,34 @@ def write_config(repo: Path, target: Path) -> Path:
     return target
 
 
+def python_command() -> str:
+    """How to start this interpreter from the current directory, with no venv activated.
+
+    ``make run`` runs ``.venv/bin/python``; printing that path (relative when it is below the
+    working directory) gives commands that work when pasted into a fresh shell there.
+    """
+    executable = Path(sys.executable)
+    try:
+        return str(executable.relative_to(Path.cwd()))
+    except ValueError:
+        return str(executable)
+
+
+def banner(config_path: Path, host: str, port: int, audit_path: Path) -> str:
+    url = f"http://{host}:{port}/mcp"
+    python = python_command()
+    return f"""
+mcp-bridge demo
+  upstreams:   {config_path} (git on {VAR / "demo-repo"}, time)
+  MCP endpoint: {url}   health: http://{host}:{port}/health
+  connect:     any MCP client, transport "Streamable HTTP", URL {url}
+               (Python: `async with mcp.Client("{url}") as c: await c.list_tools()`)
+  tools:       git__git_status, git__git_commit, time__get_current_time, ...
+  audit trail: {audit_path}
+  verify:      {python} -m mcp_bridge.audit.verify {audit_path}
+"""
+
+
 def main() -> int:
     config_path = write_config(scratch_repo(VAR / "demo-repo"), VAR / "bridge.json")
     try:
@@ -55,20 +83,7 @@ def main() -> int:
     except ConfigError as exc:
         print(f"mcp-bridge demo: {exc.render()}", file=sys.stderr)
         return 2
-    url = f"http://{settings.host}:{settings.port}/mcp"
-    print(
-        f"""
-mcp-bridge demo
-  upstreams:   {config_path} (git on {VAR / "demo-repo"}, time)
-  MCP endpoint: {url}   health: http://{settings.host}:{settings.port}/health
-  connect:     any MCP client, transport "Streamable HTTP", URL {url}
-               (Python: `async with mcp.Client("{url}") as c: await c.list_tools()`)
-  tools:       git__git_status, git__git_commit, time__get_current_time, ...
-  audit trail: {config.audit_storage_path}
-  verify:      python -m mcp_bridge.audit.verify {config.audit_storage_path}
-""",
-        flush=True,
-    )
+    print(banner(config_path, settings.host, settings.port, config.audit_storage_path), flush=True)
     return serve(settings, config)
 
 
