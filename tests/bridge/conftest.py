@@ -64,6 +64,7 @@ class Tokens:
         default_key, kid = (self.ec_key, "e1") if alg == "ES256" else (self.private_key, "k1")
         key = overrides.pop("_key", default_key)
         claims.update(overrides)
+        claims = {k: v for k, v in claims.items() if v is not None}  # None: leave the claim out
         return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
 
     def dev(self, **overrides: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
 import subprocess
 import threading
@@ -138,3 +140,25 @@ def initialize_request(client_name: str) -> dict[str, Any]:
             "clientInfo": {"name": client_name, "version": "1"},
         },
     }
+
+
+def recording(app: Any, bodies: list[dict[str, Any]]) -> Any:
+    """Wrap an ASGI app so that every JSON request body it receives is kept in ``bodies``."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def keep() -> Any:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                with contextlib.suppress(ValueError):
+                    bodies.append(json.loads(b"".join(chunks)))
+            return message
+
+        await app(scope, keep, send)
+
+    return wrapped

@@ -112,6 +112,19 @@ async def _slowly(seconds: float, ctx: Context, marker: str, done: str) -> str:
     return done
 
 
+def slow_server() -> MCPServer:
+    """A streamable-HTTP upstream whose read-only tool takes as long as it is told."""
+    server = MCPServer("slow")
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def wait(seconds: float) -> str:
+        """Sleep, then answer (for timeouts longer than httpx's 5 s default)."""
+        await anyio.sleep(seconds)
+        return f"waited {seconds}"
+
+    return server
+
+
 SERVERS = {"crashy": crashy_server, "library": library_server}
 
 if __name__ == "__main__" and len(sys.argv) == 2 and sys.argv[1] in SERVERS:

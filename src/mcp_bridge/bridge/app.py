@@ -61,7 +61,6 @@ def create_app(
     upstreams: list[UpstreamSpec],
     *,
     authenticator: Authenticator | None = None,
-    ready_timeout: float = 30.0,
 ) -> Starlette:
     """Assemble the gateway around an open audit trail and the configured upstreams."""
     recorder = Recorder(
@@ -95,7 +94,7 @@ def create_app(
         async with manager.run(), anyio.create_task_group() as tg:
             tg.start_soon(recorder.recover)
             pool.start(tg)
-            await pool.wait_ready(ready_timeout)
+            await pool.wait_settled(settings.bridge_upstream_start_wait_seconds)
             await recorder.background("bridge.started", _started_payload(settings, pool))
             try:
                 yield

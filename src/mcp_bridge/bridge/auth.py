@@ -155,10 +155,14 @@ class Authenticator:
                 audience=self.settings.auth_audience,
                 issuer=self.settings.auth_issuer_url,
                 options={"require": ["exp", "sub"]},
-                leeway=30,
+                leeway=self.settings.auth_clock_skew_seconds,
             )
         except jwt.ExpiredSignatureError:
             raise AuthDenied("token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthDenied("token not yet valid") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthDenied(f"token lacks the required claim '{exc.claim}'") from None
         except jwt.InvalidAudienceError:
             raise AuthDenied("wrong audience") from None
         except jwt.InvalidIssuerError:

@@ -1,4 +1,8 @@
-"""JSON-RPC error codes the bridge itself answers with (server-error range -32000..-32099)."""
+"""JSON-RPC error codes the bridge itself answers with (server-error range -32000..-32099).
+
+Each code means one thing, so a client (or an auditor reading ``errorCode``) can tell an
+unauthorised caller from a slow upstream. The table is in docs/mcp-bridge/bridge.md.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,12 @@ AUDIT_UNAVAILABLE = -32031
 READ_ONLY_MODE = -32032
 """A mutating call was refused because the audit trail is disabled (AUDIT_ENABLED=false)."""
 
+UPSTREAM_TIMEOUT = -32033
+"""The upstream did not answer within BRIDGE_UPSTREAM_TIMEOUT_SECONDS."""
+
+UNAUTHORIZED = -32034
+"""The caller presented no valid credential (HTTP 401)."""
+
 UNKNOWN_TARGET = -32602
 """An unknown tool/prompt/resource name: INVALID_PARAMS, as the MCP spec asks."""
 
@@ -24,7 +34,9 @@ def refused(code: int, reason: str) -> MCPError:
 __all__ = [
     "AUDIT_UNAVAILABLE",
     "READ_ONLY_MODE",
+    "UNAUTHORIZED",
     "UNKNOWN_TARGET",
+    "UPSTREAM_TIMEOUT",
     "UPSTREAM_UNAVAILABLE",
     "refused",
 ]

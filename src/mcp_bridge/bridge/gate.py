@@ -16,16 +16,26 @@ from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
-from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp.server.streamable_http import check_accept_headers
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER, unsupported_protocol_version_rejection
+from mcp_types import INVALID_REQUEST
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, KNOWN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import AuthDenied, Authenticator, Identity
+from .errors import UNAUTHORIZED
 from .exchange import Exchange, attach, correlation_id_from
 from .recorder import AUTH_DENIED, SESSION_DELETED, TRANSPORT_REJECTED, Recorder, event_type_for
-from .refusals import SessionBook, error_text, reason_for
+from .refusals import (
+    NOT_ACCEPTABLE,
+    PROTOCOL_VERSION_UNSUPPORTED,
+    SessionBook,
+    error_text,
+    reason_for,
+)
 from .transport import answer_with
 
 logger = logging.getLogger(__name__)
@@ -45,6 +55,19 @@ class Peek:
     is_notification: bool = False
     problem: str | None = None
     wants_progress: bool = False
+    request_id: str | int | None = None
+
+
+@dataclass
+class Refusal:
+    """An HTTP-level refusal: status, JSON-RPC error, reason code and detail for the trail."""
+
+    status: int
+    code: int
+    message: str
+    reason: str
+    detail: str
+    data: Any = None
 
 
 def peek(body: bytes) -> Peek:
@@ -59,10 +82,40 @@ def peek(body: bytes) -> Peek:
         return Peek(problem="JSON-RPC method is not a string")
     params = document.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
+    request_id = document.get("id")
     return Peek(
         method=method,
         is_notification=method is not None and "id" not in document,
         wants_progress=isinstance(meta, dict) and meta.get("progressToken") is not None,
+        request_id=request_id if isinstance(request_id, str | int) else None,
+    )
+
+
+def check_post(scope: Scope, seen: Peek) -> Refusal | None:
+    """What the spec's reference server refuses before JSON-RPC handling, answered the same way.
+
+    A POST must accept both ``application/json`` and ``text/event-stream`` (406 otherwise, even
+    though this bridge answers JSON), and a ``MCP-Protocol-Version`` header must name a revision
+    the bridge speaks (400 with ``UNSUPPORTED_PROTOCOL_VERSION`` otherwise; ``initialize``
+    negotiates in its body, so its header is not checked).
+    """
+    request = Request(scope)
+    has_json, has_sse = check_accept_headers(request)
+    if not (has_json and has_sse):
+        message = "Not Acceptable: Client must accept both application/json and text/event-stream"
+        return Refusal(406, INVALID_REQUEST, message, NOT_ACCEPTABLE, message)
+    requested = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    if requested is None or requested in KNOWN_PROTOCOL_VERSIONS or seen.method == "initialize":
+        return None
+    rejection = unsupported_protocol_version_rejection(requested, KNOWN_PROTOCOL_VERSIONS)
+    assert rejection is not None
+    return Refusal(
+        400,
+        rejection.code,
+        f"Unsupported protocol version: {requested}",
+        PROTOCOL_VERSION_UNSUPPORTED,
+        f"MCP-Protocol-Version {requested[:40]}",
+        rejection.data,
     )
 
 
@@ -108,6 +161,10 @@ class Gate:
                 await self._reject_too_large(scope, receive, send, exchange)
                 return
             seen = peek(body)
+            refusal = check_post(scope, seen)
+            if refusal is not None:
+                await self._refuse(scope, receive, send, exchange, refusal, seen)
+                return
             receive = _replay(body, receive)
             exchange.streamed = seen.wants_progress or _is_modern(headers)
             answer_with(json=not exchange.streamed)
@@ -181,7 +238,7 @@ class Gate:
                 "decision": {"outcome": "refused", "reason": reason},
             },
         )
-        response = _jsonrpc_error(401, -32001, f"unauthorized: {reason}")
+        response = _jsonrpc_error(401, UNAUTHORIZED, f"unauthorized: {reason}")
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         await response(scope, receive, send)
 
@@ -189,15 +246,40 @@ class Gate:
         self, scope: Scope, receive: Receive, send: Send, exchange: Exchange
     ) -> None:
         reason = f"request body exceeds BRIDGE_MAX_BODY_BYTES={self._max_body}"
-        await self._recorder.background(
-            TRANSPORT_REJECTED,
-            {**exchange.base_payload(), "httpMethod": "POST", "status": 413, "reason": reason},
+        refusal = Refusal(413, INVALID_REQUEST, reason, reason, reason)
+        await self._refuse(scope, receive, send, exchange, refusal, Peek())
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        exchange: Exchange,
+        refusal: Refusal,
+        seen: Peek,
+    ) -> None:
+        payload = {
+            **exchange.base_payload(),
+            "httpMethod": exchange.http_method,
+            "method": seen.method,
+            "status": refusal.status,
+            "reason": refusal.reason,
+            "detail": refusal.detail,
+        }
+        await self._recorder.background(TRANSPORT_REJECTED, payload)
+        response = _jsonrpc_error(
+            refusal.status, refusal.code, refusal.message, refusal.data, seen.request_id
         )
-        await _jsonrpc_error(413, -32600, reason)(scope, receive, send)
+        await response(scope, receive, send)
 
 
-def _jsonrpc_error(status: int, code: int, message: str) -> JSONResponse:
-    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+def _jsonrpc_error(
+    status: int, code: int, message: str, data: Any = None, request_id: str | int | None = None
+) -> JSONResponse:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    body = {"jsonrpc": "2.0", "id": request_id, "error": error}
     return JSONResponse(body, status_code=status)
 
 

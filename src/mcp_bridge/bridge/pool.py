@@ -18,9 +18,10 @@ import mcp_types as types
 from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp_types import REQUEST_TIMEOUT
 
 from . import naming
-from .errors import UNKNOWN_TARGET, UPSTREAM_UNAVAILABLE
+from .errors import UNKNOWN_TARGET, UPSTREAM_TIMEOUT, UPSTREAM_UNAVAILABLE
 from .timeouts import idle_deadline
 from .upstream_config import UpstreamSpec
 from .upstreams import LifecycleHook, Upstream, UpstreamUnavailable, is_connection_lost
@@ -55,22 +56,19 @@ class UpstreamPool:
         for upstream in self.upstreams.values():
             task_group.start_soon(upstream.supervise)
 
-    async def wait_ready(self, timeout: float) -> None:
-        """Wait (bounded) for every upstream's first connection, so early calls find them."""
+    async def wait_settled(self, timeout: float) -> None:
+        """Wait (bounded) until every upstream's first attempt connected or failed.
+
+        An upstream that exits at once or refuses connections settles at once, so it does not
+        hold the port closed; a slow one is waited for at most ``timeout`` seconds
+        (BRIDGE_UPSTREAM_START_WAIT_SECONDS) and then reported ``starting`` in ``/health``.
+        """
         async with anyio.create_task_group() as tg:
             for upstream in self.upstreams.values():
-                tg.start_soon(upstream.wait_ready, timeout)
+                tg.start_soon(upstream.wait_settled, timeout)
 
     def health(self) -> dict[str, Any]:
-        return {
-            name: {
-                "kind": u.spec.kind,
-                "state": u.state,
-                "restarts": u.restarts,
-                "lastError": u.last_error,
-            }
-            for name, u in self.upstreams.items()
-        }
+        return {name: u.health() for name, u in self.upstreams.items()}
 
     # -- tools -----------------------------------------------------------------------------
 
@@ -113,7 +111,10 @@ class UpstreamPool:
         life, so a long call that reports progress is not cut off.
         """
         upstream = self._upstream(target)
-        with _upstream_errors(upstream), idle_deadline(self._timeout, upstream.name) as alive:
+        with (
+            _upstream_errors(upstream, self._timeout),
+            idle_deadline(self._timeout, upstream.name) as alive,
+        ):
 
             async def progress(progress: float, total: float | None, message: str | None) -> None:
                 alive()
@@ -165,7 +166,7 @@ class UpstreamPool:
 
     async def get_prompt(self, target: Target, arguments: dict[str, str] | None) -> Any:
         upstream = self._upstream(target)
-        with _upstream_errors(upstream):
+        with _upstream_errors(upstream, self._timeout):
             return await upstream.client().get_prompt(target.name, arguments)
 
     async def list_resources(self) -> list[types.Resource]:
@@ -192,7 +193,7 @@ class UpstreamPool:
 
     async def read_resource(self, target: Target) -> Any:
         upstream = self._upstream(target)
-        with _upstream_errors(upstream):
+        with _upstream_errors(upstream, self._timeout):
             return await upstream.client().read_resource(target.name)
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -217,7 +218,7 @@ class UpstreamPool:
             client = upstream.client()
             if getattr(client.server_capabilities, capability, None) is None:
                 return None
-            with _upstream_errors(upstream):
+            with _upstream_errors(upstream, self._timeout):
                 return await fetch(client)
         except (UpstreamUnavailable, MCPError) as exc:
             logger.warning("listing %s of upstream %s failed: %s", capability, upstream.name, exc)
@@ -225,13 +226,26 @@ class UpstreamPool:
 
 
 @contextmanager
-def _upstream_errors(upstream: Upstream) -> Iterator[None]:
-    """Turn a broken connection into a JSON-RPC error and ask the supervisor to reconnect."""
+def _upstream_errors(upstream: Upstream, timeout: float) -> Iterator[None]:
+    """Turn a broken connection into a JSON-RPC error and ask the supervisor to reconnect.
+
+    The SDK's own timeout (-32001) becomes the bridge's UPSTREAM_TIMEOUT with the setting to
+    change, so it cannot be mistaken for anything the upstream answered.
+    """
     try:
         yield
     except UpstreamUnavailable as exc:
         raise MCPError(code=UPSTREAM_UNAVAILABLE, message=str(exc)) from exc
     except Exception as exc:
+        if isinstance(exc, MCPError) and exc.code == REQUEST_TIMEOUT:
+            raise MCPError(
+                code=UPSTREAM_TIMEOUT,
+                message=(
+                    f"upstream {upstream.name!r} did not answer within "
+                    f"BRIDGE_UPSTREAM_TIMEOUT_SECONDS={timeout:g} ({exc.message}); raise that "
+                    "setting for slow tools"
+                ),
+            ) from exc
         if not is_connection_lost(exc):
             raise
         upstream.connection_lost()

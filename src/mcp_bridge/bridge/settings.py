@@ -23,6 +23,9 @@ _ALLOWED = {
     "port": "1-65535",
     "bridge_max_body_bytes": "a whole number of bytes ≥ 1024",
     "bridge_outage_buffer_records": "a whole number of records ≥ 1",
+    "bridge_upstream_timeout_seconds": "seconds > 0",
+    "bridge_upstream_start_wait_seconds": "seconds ≥ 0",
+    "auth_clock_skew_seconds": "0-300 seconds",
 }
 
 
@@ -34,11 +37,12 @@ class BridgeSettings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65535)
     bridge_config: Path = Path("bridge.json")
-    bridge_max_body_bytes: int = 1024 * 1024
-    bridge_upstream_timeout_seconds: float = 120.0
+    bridge_max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    bridge_upstream_timeout_seconds: float = Field(120.0, gt=0)
     bridge_outage_buffer_records: int = Field(default=DEFAULT_BUFFER_RECORDS, ge=1)
+    bridge_upstream_start_wait_seconds: float = Field(10.0, ge=0)
     auth_jwks_url: str | None = None
     auth_issuer_url: str | None = None
     auth_audience: str | None = None
@@ -46,6 +50,7 @@ class BridgeSettings(BaseSettings):
     auth_dev_secret: SecretStr | None = None
     auth_api_keys_file: Path | None = None
     auth_roles_claim: str = "roles"
+    auth_clock_skew_seconds: int = Field(30, ge=0, le=300)
     audit_digest_key: SecretStr | None = None
     audit_capture: CaptureMode = "redacted"
 
@@ -66,20 +71,6 @@ class BridgeSettings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("port")
-    @classmethod
-    def _port(cls, value: int) -> int:
-        if not 1 <= value <= 65535:
-            raise ValueError("must be a TCP port")
-        return value
-
-    @field_validator("bridge_max_body_bytes")
-    @classmethod
-    def _body_limit(cls, value: int) -> int:
-        if value < 1024:
-            raise ValueError("too small")
-        return value
 
     @property
     def auth_configured(self) -> bool:
