@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
-from mcp_types import REQUEST_TIMEOUT
+
+from mcp_bridge.bridge import errors
 
 from .conftest import API_KEY, UPSTREAM_TIMEOUT, Bridge
 from .harness import connect, initialize_request
@@ -46,7 +47,7 @@ async def test_a_silent_upstream_still_times_out(lone: Bridge, mode: str) -> Non
     async with connect(lone.url, lone.auth(), mode=mode) as client:
         with pytest.raises(MCPError) as timed_out:
             await client.call_tool("library__stall", {"seconds": UPSTREAM_TIMEOUT + 3})
-    assert timed_out.value.code == REQUEST_TIMEOUT
+    assert timed_out.value.code == errors.UPSTREAM_TIMEOUT
     assert "BRIDGE_UPSTREAM_TIMEOUT_SECONDS" in timed_out.value.message
 
 
