@@ -21,6 +21,11 @@ CORE = [
     "tiles",
     "note",
     "checkpoint",
+    "witness/cosignature",
+    "witness/protocol",
+    "witness/endpoints",
+    "witness/timestamp",
+    "witness/check",
 ]
 FILE_SYSTEM = {"os", "pathlib", "io", "shutil", "fcntl", "tempfile", "glob"}
 

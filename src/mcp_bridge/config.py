@@ -62,8 +62,16 @@ class AppConfig(BaseSettings):
     audit_checkpoint_mirror: str | None = None
     audit_verify_key: str | None = None
     audit_ops_records_path: Path = Path("var/audit-ops")
+    audit_witnesses: str | None = None
+    audit_tsa_url: str | None = None
+    audit_tsa_certs: Path | None = None
+    audit_tsa_every: int = 1
+    audit_verify_witnesses: str | None = None
+    audit_verify_witness_quorum: int | None = None
+    audit_verify_witness_max_skew_seconds: float = 3600.0
+    audit_verify_timestamp_required: bool = False
 
-    @field_validator("audit_enabled", mode="before")
+    @field_validator("audit_enabled", "audit_verify_timestamp_required", mode="before")
     @classmethod
     def _strict_bool(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -94,6 +102,11 @@ class AppConfig(BaseSettings):
         "audit_checkpoint_origin",
         "audit_checkpoint_mirror",
         "audit_verify_key",
+        "audit_witnesses",
+        "audit_tsa_url",
+        "audit_tsa_certs",
+        "audit_verify_witnesses",
+        "audit_verify_witness_quorum",
         mode="before",
     )
     @classmethod
@@ -107,6 +120,8 @@ class AppConfig(BaseSettings):
         "audit_verify_lookback_days",
         "audit_s3_segment_max_bytes",
         "audit_s3_segment_max_delay_ms",
+        "audit_tsa_every",
+        "audit_verify_witness_quorum",
     )
     @classmethod
     def _at_least_one(cls, value: int | None) -> int | None:
@@ -118,6 +133,7 @@ class AppConfig(BaseSettings):
         "audit_checkpoint_interval_seconds",
         "audit_checkpoint_heartbeat_seconds",
         "audit_checkpoint_grace_seconds",
+        "audit_verify_witness_max_skew_seconds",
     )
     @classmethod
     def _positive_seconds(cls, value: float) -> float:
@@ -144,6 +160,33 @@ class AppConfig(BaseSettings):
     def _non_empty_path(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
             raise ValueError("must name a directory (default var/audit-ops)")
+        return value
+
+    @field_validator("audit_witnesses")
+    @classmethod
+    def _witnesses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from .audit.witness.endpoints import parse_witnesses
+
+            if not parse_witnesses(value):
+                raise ValueError("lists no witness ('<URL> <witness key>', comma-separated)")
+        return value
+
+    @field_validator("audit_verify_witnesses")
+    @classmethod
+    def _verify_witnesses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from .audit.witness.endpoints import parse_witness_keys
+
+            if not parse_witness_keys([value]):
+                raise ValueError("lists no witness key")
+        return value
+
+    @field_validator("audit_tsa_url")
+    @classmethod
+    def _tsa_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the TSA's http(s):// URL")
         return value
 
     @model_validator(mode="after")
@@ -206,6 +249,7 @@ def cross_field_problems(config: AppConfig) -> list[str]:
             f"{config.audit_checkpoint_heartbeat_seconds:g} must not be shorter than "
             f"AUDIT_CHECKPOINT_INTERVAL_SECONDS={config.audit_checkpoint_interval_seconds:g}"
         )
+    problems.extend(_witness_problems(config))
     if config.audit_checkpoint_origin is None and config.checkpoints_enabled:
         derived = config.checkpoint_origin
         if origin_problem(derived):
@@ -224,6 +268,27 @@ def cross_field_problems(config: AppConfig) -> list[str]:
     return problems
 
 
+def _witness_problems(config: AppConfig) -> list[str]:
+    problems: list[str] = []
+    quorum = config.audit_verify_witness_quorum
+    if quorum is not None and config.audit_verify_witnesses is None:
+        problems.append(
+            f"AUDIT_VERIFY_WITNESS_QUORUM={quorum} needs AUDIT_VERIFY_WITNESSES (witness keys)"
+        )
+    elif quorum is not None and config.audit_verify_witnesses is not None:
+        keys = len(config.audit_verify_witnesses.replace(",", " ").split())
+        if quorum > keys:
+            problems.append(
+                f"AUDIT_VERIFY_WITNESS_QUORUM={quorum} is more than the {keys} key(s) in "
+                "AUDIT_VERIFY_WITNESSES"
+            )
+    if config.audit_verify_timestamp_required and config.audit_tsa_certs is None:
+        problems.append(
+            "AUDIT_VERIFY_TIMESTAMP_REQUIRED=true needs AUDIT_TSA_CERTS (the TSA's certificates)"
+        )
+    return problems
+
+
 #: Settings whose values are secrets: never echoed in error messages.
 _SECRET = {"audit_signing_key"}
 
@@ -238,6 +303,7 @@ _ALLOWED = {
     "audit_storage_backend": "local, s3",
     "audit_s3_object_lock_mode": "governance, compliance",
     "audit_enabled": "true, false",
+    "audit_verify_timestamp_required": "true, false",
 }
 
 

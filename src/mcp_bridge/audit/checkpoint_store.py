@@ -36,6 +36,16 @@ def meta_name(size: int) -> str:
     return checkpoint_name(size) + META_SUFFIX
 
 
+def cosignature_name(size: int, key_id: str) -> str:
+    """``_checkpoints/<size>.cosig/<hex key id>``: a witness cosignature line on it."""
+    return f"{checkpoint_name(size)}.cosig/{key_id}"
+
+
+def timestamp_name(size: int) -> str:
+    """``_checkpoints/<size>.tsr``: an RFC 3161 timestamp response over the checkpoint's note."""
+    return f"{checkpoint_name(size)}.tsr"
+
+
 def tile_name(tile_path: str) -> str:
     """``_tiles/tile/0/x001/234`` for the C2SP tile path ``tile/0/x001/234``."""
     return f"{TILE_DIR}/{tile_path}"
@@ -109,6 +119,13 @@ class CheckpointStore(Protocol):
 
     def get_tile(self, tile_path: str) -> bytes | None: ...
 
+    def put_attestation(self, name: str, data: bytes) -> bool:
+        """Store a witness cosignature or timestamp token (``cosignature_name``,
+        ``timestamp_name``) write-once; False if one was already there (the first is kept)."""
+        ...
+
+    def get_attestation(self, name: str) -> bytes | None: ...
+
     def where(self, name: str) -> str: ...
 
 
@@ -177,6 +194,13 @@ class WriteOnceCheckpoints:
 
     def get_tile(self, tile_path: str) -> bytes | None:
         return self.blobs.read(tile_name(tile_path))
+
+    def put_attestation(self, name: str, data: bytes) -> bool:
+        # A witness asked twice cosigns twice (another timestamp): the first stays, not an alarm.
+        return self.blobs.create(name, data) is None
+
+    def get_attestation(self, name: str) -> bytes | None:
+        return self.blobs.read(name)
 
     def newest_size(self, at_most: int | None = None) -> int | None:
         """The largest checkpointed tree size (not above ``at_most`` when given).

@@ -38,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("kms-report", "mcp_bridge.audit.ops.kms", "objects per KMS key; keys still decrypt"),
     Command("access-report", "mcp_bridge.audit.ops.access", "bucket policy and controls audit"),
     Command("drill", "mcp_bridge.audit.ops.drill", "disaster-recovery drill into scratch space"),
+    Command("witness", "mcp_bridge.audit.witness.cli", "run a C2SP tlog-witness; print its key"),
 )
 
 

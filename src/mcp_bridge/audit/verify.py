@@ -11,13 +11,22 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, progress_display, run_cli
 from .errors import AuditUsageError
 from .layout import check_window, parse_day_key
 from .results import VerificationResult
 from .verification import verify_audit_trail
+from .witness.options import (
+    add_witness_arguments,
+    check_attestations,
+    policy_from_args,
+    wants_attestations,
+)
+
+if TYPE_CHECKING:
+    from .witness.check import AttestationReport
 
 
 def _day(text: str) -> date:
@@ -70,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", help="S3: region override")
     parser.add_argument("--endpoint-url", help="S3: endpoint of an S3-compatible store")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+    add_witness_arguments(parser)
     return parser
 
 
@@ -85,11 +95,16 @@ def _s3_options(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in options.items() if value is not None}
 
 
-def _print(result: VerificationResult, as_json: bool) -> None:
+def _print(result: VerificationResult, attested: AttestationReport | None, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(result.render_text())
+        report = result.to_dict()
+        if attested is not None:
+            report["attestations"] = attested.to_dict()
+        print(json.dumps(report, indent=2))
+        return
+    print(result.render_text())
+    if attested is not None:
+        print(attested.render_text())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{names} only apply to s3:// locations")
 
     def body() -> int:
+        policy = policy_from_args(args) if wants_attestations(args) else None
         with progress_display(not args.json) as progress:
             result = verify_audit_trail(
                 args.path,
@@ -113,8 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=progress,
                 **_s3_options(args),
             )
-        _print(result, args.json)
-        return EXIT_OK if result.ok else EXIT_FAILED
+        attested = check_attestations(args, policy) if policy is not None else None
+        _print(result, attested, args.json)
+        ok = result.ok and (attested is None or attested.ok)
+        return EXIT_OK if ok else EXIT_FAILED
 
     return run_cli(body, verbose=args.verbose)
 
