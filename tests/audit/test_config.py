@@ -116,6 +116,15 @@ def test_dotenv_is_read(tmp_path: Path) -> None:
             {"AUDIT_STORAGE_PATH": "/srv/audit", "AUDIT_OPS_RECORDS_PATH": "/srv/audit/ops"},
             "AUDIT_OPS_RECORDS_PATH=/srv/audit/ops is inside AUDIT_STORAGE_PATH=/srv/audit",
         ),
+        ({"AUDIT_WITNESSES": "https://w1"}, "entry 1 must be '<URL> <witness key>'"),
+        ({"AUDIT_WITNESSES": "https://w1 w1+00000000+AA=="}, "AUDIT_WITNESSES=https://w1 w1"),
+        ({"AUDIT_TSA_URL": "tsa.example.com"}, "AUDIT_TSA_URL=tsa.example.com is invalid"),
+        ({"AUDIT_TSA_EVERY": "0"}, "AUDIT_TSA_EVERY=0 is invalid: must be ≥ 1"),
+        ({"AUDIT_VERIFY_WITNESS_QUORUM": "2"}, "needs AUDIT_VERIFY_WITNESSES"),
+        ({"AUDIT_VERIFY_WITNESSES": "k+1"}, "AUDIT_VERIFY_WITNESSES=k+1 is invalid"),
+        ({"AUDIT_VERIFY_WITNESS_MAX_SKEW_SECONDS": "0"}, "MAX_SKEW_SECONDS=0 is invalid"),
+        ({"AUDIT_VERIFY_TIMESTAMP_REQUIRED": "true"}, "needs AUDIT_TSA_CERTS"),
+        ({"AUDIT_VERIFY_TIMESTAMP_REQUIRED": "perhaps"}, "allowed: true, false"),
     ],
 )
 def test_bad_values_name_the_variable(

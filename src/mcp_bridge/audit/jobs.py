@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import AppConfig, load_config
 from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, run_cli
@@ -23,6 +23,9 @@ from .errors import AuditUsageError
 from .layout import day_key, lookback_window
 from .results import VerificationResult
 from .verification import verify_audit_trail
+
+if TYPE_CHECKING:
+    from .witness.check import AttestationReport
 
 
 @dataclass(slots=True)
@@ -35,20 +38,24 @@ class ScheduledVerificationResult:
     disabled: bool = False
     report_path: Path | None = None
     ran_at: str = ""
+    attestations: AttestationReport | None = None
 
     @property
     def ok(self) -> bool:
-        return self.result.ok
+        return self.result.ok and (self.attestations is None or self.attestations.ok)
 
     def line(self) -> str:
         """The one-line summary operators and alerting read."""
         if self.disabled:
             return "Audit verification skipped: the audit trail is disabled (AUDIT_ENABLED=false)"
         window = f"Audit verification window {self.start_key}..{self.end_key}"
-        if self.result.ok:
-            text = f"{window}: verified {self.result.checked_events:,} events"
-            return text + (" (no records in the window)" if not self.result.checked_events else "")
-        return f"{window}: {self.result.message}"
+        if not self.result.ok:
+            return f"{window}: {self.result.message}"
+        if self.attestations is not None and not self.attestations.ok:
+            reasons = sorted({finding.reason for finding in self.attestations.findings})
+            return f"{window}: witnesses or timestamps failed ({', '.join(reasons)})"
+        text = f"{window}: verified {self.result.checked_events:,} events"
+        return text + (" (no records in the window)" if not self.result.checked_events else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +64,7 @@ class ScheduledVerificationResult:
             "disabled": self.disabled,
             "summary": self.line(),
             "result": self.result.to_dict(),
+            "attestations": None if self.attestations is None else self.attestations.to_dict(),
         }
 
 
@@ -88,9 +96,27 @@ def run_scheduled_verification(
     location, options = _location(config)
     result = verify_audit_trail(location, start=start, end=end, **options)
     outcome = ScheduledVerificationResult(result, day_key(start), day_key(end), ran_at=ran_at)
+    outcome.attestations = _attestations(config, location)
     if archive:
         outcome.report_path = archive_report(config, outcome, now)
     return outcome
+
+
+def _attestations(config: AppConfig, location: str) -> AttestationReport | None:
+    """Witness cosignatures and RFC 3161 tokens, when ``AUDIT_VERIFY_WITNESSES`` or
+    ``AUDIT_VERIFY_TIMESTAMP_REQUIRED`` / ``AUDIT_TSA_CERTS`` ask for them."""
+    from .witness.options import policy_from_config
+
+    policy = policy_from_config(config)
+    if not policy.active:
+        return None
+    from .witness.check import verify_attestations
+    from .witness.stores import open_checkpoint_store
+
+    store = open_checkpoint_store(
+        location, region=config.audit_s3_region, endpoint_url=config.audit_s3_endpoint_url
+    )
+    return verify_attestations(store, policy)
 
 
 def archive_report(config: AppConfig, outcome: ScheduledVerificationResult, now: datetime) -> Path:
@@ -141,8 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config()
         outcome = run_scheduled_verification(config)
         print(outcome.line())
-        if not outcome.ok:
+        if not outcome.result.ok:
             print(outcome.result.render_text())
+        if outcome.attestations is not None:
+            print(outcome.attestations.render_text())
         if args.json:
             print(json.dumps(outcome.to_dict(), indent=2))
         if outcome.disabled and config.is_production:
