@@ -17,8 +17,10 @@ import pytest
 from mcp_bridge.audit.checkpoint_store import (
     WriteOnceCheckpoints,
     checkpoint_name,
+    cosignature_name,
     meta_name,
     tile_name,
+    timestamp_name,
 )
 from mcp_bridge.audit.errors import AuditCorruptionError, AuditStorageError
 from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
@@ -123,3 +125,17 @@ def test_an_unwritable_store_is_a_storage_error(tmp_path: Path) -> None:
     with pytest.raises(AuditStorageError) as caught:
         local_checkpoints(tmp_path / "store").put_checkpoint(1, note(1), PUBLISHED, "o")
     assert str(tmp_path / "store") in str(caught.value)
+
+
+def test_attestations_are_write_once_and_keep_the_first(
+    checkpoints: WriteOnceCheckpoints,
+) -> None:
+    """Witness cosignatures and timestamp tokens beside a checkpoint (issue 12)."""
+    checkpoints.put_checkpoint(7, note(7), PUBLISHED, "o")
+    cosig = cosignature_name(7, "0a1b2c3d")
+    assert checkpoints.put_attestation(cosig, "\u2014 w AAAA\n".encode()) is True
+    assert checkpoints.put_attestation(cosig, b"other") is False
+    assert checkpoints.get_attestation(cosig) == "\u2014 w AAAA\n".encode()
+    assert checkpoints.put_attestation(timestamp_name(7), b"\x30\x03") is True
+    assert checkpoints.get_attestation(timestamp_name(8)) is None
+    assert checkpoints.checkpoint_sizes() == [7]  # attestations are not checkpoints

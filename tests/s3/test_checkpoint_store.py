@@ -15,6 +15,7 @@ from ..audit.test_checkpoint_store import (
     PUBLISHED,
     note,
     test_a_checkpoint_is_stored_with_its_publication_time,
+    test_attestations_are_write_once_and_keep_the_first,
     test_racing_writers_create_one_checkpoint,
     test_sizes_are_listed_in_order_and_other_names_ignored,
     test_the_same_tree_head_twice_keeps_the_first,
@@ -26,6 +27,7 @@ from .seaweed import SeaweedServer
 
 __all__ = [
     "test_a_checkpoint_is_stored_with_its_publication_time",
+    "test_attestations_are_write_once_and_keep_the_first",
     "test_racing_writers_create_one_checkpoint",
     "test_sizes_are_listed_in_order_and_other_names_ignored",
     "test_the_same_tree_head_twice_keeps_the_first",

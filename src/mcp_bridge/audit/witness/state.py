@@ -69,14 +69,10 @@ class WitnessState:
         path = self.path(checkpoint.origin)
         temporary = self.directory / f"{_TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                view = memoryview(note)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            with temporary.open("xb") as handle:  # exclusive create: never an old file
+                handle.write(note)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(temporary, path)
             fsync_directory(self.directory)
         except OSError as exc:
