@@ -34,11 +34,14 @@ class SyntheticLog:
     """Leaves, hash tiles and signed checkpoints, stored as the writer stores them."""
 
     def __init__(
-        self, root: Path, origin: str = "audit.example.com/test", signer: Signer | None = None
+        self,
+        root: Path | WriteOnceCheckpoints,
+        origin: str = "audit.example.com/test",
+        signer: Signer | None = None,
     ):
         self.origin = origin
         self.signer = signer or Signer.generate(origin)
-        self.store: WriteOnceCheckpoints = local_checkpoints(root)
+        self.store = root if isinstance(root, WriteOnceCheckpoints) else local_checkpoints(root)
         self.tiles = TileBuilder()
         self.compact = CompactRange()
 
