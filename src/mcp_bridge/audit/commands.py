@@ -39,6 +39,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("access-report", "mcp_bridge.audit.ops.access", "bucket policy and controls audit"),
     Command("drill", "mcp_bridge.audit.ops.drill", "disaster-recovery drill into scratch space"),
     Command("witness", "mcp_bridge.audit.witness.cli", "run a C2SP tlog-witness; print its key"),
+    Command("export", "mcp_bridge.audit.export.cli", "Parquet/CSV/JSONL/OCSF; --follow to a SIEM"),
 )
 
 

@@ -52,6 +52,10 @@ class RecordSource(Protocol):
 
 ProgressCallback = Callable[[int, int], None]
 
+#: Wraps a segment's lines on their way into the checker. The checker pulls a line only once it
+#: has judged the one before, so a tap learns each record's verdict (export reads rows this way).
+LineTap = Callable[[ChainChecker, Segment, Iterable[bytes]], Iterable[bytes]]
+
 
 def verify_source(
     source: RecordSource,
@@ -60,6 +64,7 @@ def verify_source(
     end: date | None = None,
     max_failures: int = 100,
     progress: ProgressCallback | None = None,
+    tap: LineTap | None = None,
 ) -> VerificationResult:
     """Verify ``source`` over the window ``start..end`` (inclusive UTC days; ``None`` = open)."""
     check_window(start, end)
@@ -74,7 +79,10 @@ def verify_source(
     done = 0
     partitions: list[str] = []
     for segment in segments:
-        checker.feed(segment.name, segment.location, segment.day, segment.open_lines())
+        lines = segment.open_lines()
+        if tap is not None:
+            lines = tap(checker, segment, lines)
+        checker.feed(segment.name, segment.location, segment.day, lines)
         for failure in segment.failures:  # may grow while the lines are read (object headers)
             checker.add_failure(failure)
         key = day_key(segment.day)
