@@ -18,6 +18,7 @@ from ..chain import ChainChecker
 from ..engine import ProgressCallback, RecordSource, Segment, verify_source
 from ..errors import AuditUsageError
 from ..layout import day_key
+from ..records import SEQ_AT, TS_MEMBER
 from ..results import VerificationResult
 from .rows import ExportRow, build_row
 
@@ -58,7 +59,11 @@ class _RowTap:
         self, checker: ChainChecker, segment: Segment, lines: Iterable[bytes]
     ) -> Iterator[bytes]:
         partition = day_key(segment.day)
+        last = self._selection.last_seq
         for number, raw in enumerate(lines, start=1):
+            if last is not None and _seq_of(raw) > last:
+                self.done = True  # stop before the checker reads past the selection
+                return
             before = checker.failure_count
             yield raw
             # The checker asks for the next line only now: this one has been judged.
@@ -68,16 +73,28 @@ class _RowTap:
                 return
 
     def _settle(self, raw: bytes, partition: str, segment: str, number: int, ok: bool) -> None:
-        row = build_row(raw, partition=partition, segment=segment, line=number, verified=ok)
-        if row is None:  # not a record; the checker reports it
-            return
         selection = self._selection
-        if selection.first_seq is not None and row.seq < selection.first_seq:
+        row = build_row(
+            raw,
+            partition=partition,
+            segment=segment,
+            line=number,
+            verified=ok,
+            min_seq=selection.first_seq or 0,
+        )
+        if row is None:  # before the selection, or not a record (which the checker reports)
             return
         if selection.last_seq is not None and row.seq > selection.last_seq:
             self.done = True
             return
         self._emit(row)
+
+
+def _seq_of(raw: bytes) -> int:
+    """The seq of a sealed line, read by position; -1 when the line has no readable seq."""
+    end = raw.find(TS_MEMBER, SEQ_AT, SEQ_AT + 24)
+    text = raw[SEQ_AT:end]
+    return int(text) if end > 0 and text.isdigit() else -1
 
 
 def read_rows(

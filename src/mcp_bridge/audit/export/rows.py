@@ -40,16 +40,18 @@ class ExportRow:
 
 
 def build_row(
-    raw: bytes, *, partition: str, segment: str, line: int, verified: bool
+    raw: bytes, *, partition: str, segment: str, line: int, verified: bool, min_seq: int = 0
 ) -> ExportRow | None:
-    """The row for one stored line, or ``None`` when the line is not a sealed record.
+    """The row for one stored line; ``None`` when it is not a sealed record or before ``min_seq``.
 
     The header is read exactly as the checker reads it, so a line the checker could not parse
-    never becomes a row that looks verified.
+    never becomes a row that looks verified; records before ``min_seq`` are not decoded.
     """
     text = raw.rstrip(b"\n")
     try:
         header = parse_header(text)
+        if header.seq < min_seq:
+            return None
         record = decode_record(text)
     except MalformedLine:
         return None
