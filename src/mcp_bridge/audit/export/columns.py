@@ -74,7 +74,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("identity_subject", STRING, _path("identity", "subject"), "authenticated caller"),
     Column("identity_roles", STRINGS, _path("identity", "roles"), "the caller's roles"),
     Column("identity_token_id", STRING, _path("identity", "tokenId"), "API key or token id"),
-    Column("identity_auth_method", STRING, _path("identity", "authMethod"), "none, api_key, jwt or jwt_dev"),
+    Column(
+        "identity_auth_method",
+        STRING,
+        _path("identity", "authMethod"),
+        "none, api_key, jwt or jwt_dev",
+    ),
     Column("identity_issuer", STRING, _path("identity", "issuer"), "token issuer"),
     Column("method", STRING, _path("method"), "MCP method, e.g. tools/call"),
     Column("request_id", STRING, _path("requestId"), "JSON-RPC id (as text)"),
