@@ -11,7 +11,11 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from mcp_bridge.audit.checkpoint import Checkpoint, sign_checkpoint
 from mcp_bridge.audit.export.rows import record_hash
+from mcp_bridge.audit.merkle import leaf_hash, root_of
+from mcp_bridge.audit.note import Signer
+from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
 
 from ..conftest import DAYS, Log, run_module
 
@@ -234,3 +238,20 @@ def run_module_bytes(root: str, env: dict[str, str]) -> bytes:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_rows_name_the_smallest_signed_checkpoint_that_covers_them(
+    log3: Log, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    signer = Signer.generate("export-test")
+    leaves = [leaf_hash(bytes.fromhex(r["hash"])) for r in log3.records]
+    store = local_checkpoints(log3.root)
+    for size in (10, 25):
+        checkpoint = Checkpoint("example.com/export-test", size, root_of(leaves[:size]))
+        store.put_checkpoint(size, sign_checkpoint(checkpoint, signer), "2026-01-01T00:00:00Z", "o")
+    done = export(str(log3.root), "--from-seq", "8", env=cli_env)
+    assert done.returncode == 0, done.stderr
+    sizes = {
+        row["seq"]: row["checkpoint_tree_size"] for row in map(json.loads, done.stdout.splitlines())
+    }
+    assert sizes == {seq: 10 if seq < 10 else 25 if seq < 25 else None for seq in range(8, 30)}

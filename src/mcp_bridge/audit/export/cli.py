@@ -158,9 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_export(args: argparse.Namespace, selection: Selection, s3_options: dict[str, Any]) -> int:
+    from .checkpoints import CoveringCheckpoints, checkpoint_store
     from .run import export
 
     source = open_source(args.path, **s3_options)
+    store = checkpoint_store(args.path, **s3_options)
+    covering = CoveringCheckpoints.listed(store, selection.first_seq or 0).covering
     with progress_display(True) as progress:
         outcome = export(
             source,
@@ -170,6 +173,7 @@ def _run_export(args: argparse.Namespace, selection: Selection, s3_options: dict
             allow_unverified=args.allow_unverified,
             max_failures=args.max_failures,
             progress=progress,
+            covering=covering,
         )
     if not outcome.ok:
         print(outcome.result.render_text(), file=sys.stderr)

@@ -68,7 +68,7 @@ COLUMNS: tuple[Column, ...] = (
         "checkpoint_tree_size",
         INT,
         _env("checkpoint_tree_size"),
-        "tree size of the signed checkpoint covering the record (null: none yet)",
+        "smallest stored checkpoint whose tree holds the record (null: none yet)",
     ),
     Column("correlation_id", STRING, _path("correlationId"), "the HTTP request's correlation id"),
     Column("identity_subject", STRING, _path("identity", "subject"), "authenticated caller"),

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ..checkpoint_store import CheckpointStore
 from ..engine import RecordSource
 from ..errors import AuditError
 from ..layout import parse_day_key
 from ..results import VerificationResult
+from .checkpoints import CoveringCheckpoints
 from .cursor import Cursor, load_cursor, save_cursor
 from .reader import Selection, read_rows
 from .rows import ExportRow
@@ -66,6 +68,7 @@ class Follower:
         start: Selection | None = None,
         stop: threading.Event | None = None,
         log: Callable[[str], None] = lambda message: None,
+        checkpoints: CheckpointStore | None = None,
     ) -> None:
         self._open_source = open_source
         self._sink = sink
@@ -74,6 +77,7 @@ class Follower:
         self._start = start or Selection()
         self._stop = stop or threading.Event()
         self._log = log
+        self._checkpoints = checkpoints
         self._cursor = load_cursor(cursor_path) if cursor_path else None
         self._batch: list[ExportRow] = []
         self._seen_cursor = False
@@ -96,7 +100,12 @@ class Follower:
         """Read everything after the cursor through the verifier and deliver it."""
         self._batch = []
         self._seen_cursor = self._cursor is None
-        result = read_rows(self._open_source(), self._selection(), self._take)
+        selection = self._selection()
+        covering = None
+        if self._checkpoints is not None:
+            listed = CoveringCheckpoints.listed(self._checkpoints, selection.first_seq or 0)
+            covering = listed.covering
+        result = read_rows(self._open_source(), selection, self._take, covering=covering)
         self._flush()
         if not result.ok and not self._settings.allow_unverified:
             raise ChainProblem(f"the trail fails verification: {result.message}")

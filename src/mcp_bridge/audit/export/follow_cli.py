@@ -11,6 +11,7 @@ from typing import Any
 
 from ..cli_support import EXIT_OK
 from ..verification import open_source
+from .checkpoints import checkpoint_store
 from .follow import Follower, FollowSettings
 from .reader import Selection
 from .sinks import open_sink
@@ -46,6 +47,7 @@ def run_follow(
         start=selection,
         stop=stop,
         log=_log,
+        checkpoints=checkpoint_store(args.path, **s3_options),
     )
     start = follower.cursor
     _log(f"following {args.path} from " + (f"seq {start.seq + 1}" if start else "the start"))

@@ -20,7 +20,7 @@ from ..errors import AuditUsageError
 from ..layout import day_key
 from ..records import SEQ_AT, TS_MEMBER
 from ..results import VerificationResult
-from .rows import ExportRow, build_row
+from .rows import Covering, ExportRow, build_row
 
 RowSink = Callable[[ExportRow], None]
 
@@ -43,9 +43,10 @@ class Selection:
 class _RowTap:
     """The engine's line tap: builds and emits the rows of the selection, in chain order."""
 
-    def __init__(self, selection: Selection, emit: RowSink) -> None:
+    def __init__(self, selection: Selection, emit: RowSink, covering: Covering | None) -> None:
         self._selection = selection
         self._emit = emit
+        self._covering = covering
         self.done = False
 
     def __call__(
@@ -81,6 +82,7 @@ class _RowTap:
             line=number,
             verified=ok,
             min_seq=selection.first_seq or 0,
+            covering=self._covering,
         )
         if row is None:  # before the selection, or not a record (which the checker reports)
             return
@@ -104,14 +106,17 @@ def read_rows(
     *,
     max_failures: int = 100,
     progress: ProgressCallback | None = None,
+    covering: Covering | None = None,
 ) -> VerificationResult:
     """Verify the selection's window of ``source`` and pass each selected row to ``emit``.
+
+    ``covering`` names each row's covering checkpoint (see :mod:`.checkpoints`).
 
     Returns the engine's result for what was read: a failure anywhere (a record, an object, the
     listing) makes it not ``ok`` even when every emitted row says ``verified``.
     """
     selection.check()
-    tap = _RowTap(selection, emit)
+    tap = _RowTap(selection, emit, covering)
     return verify_source(
         source,
         start=selection.start,

@@ -8,6 +8,7 @@ same bytes the writer hashed), so a copy can be re-verified: see :func:`record_h
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,18 @@ class ExportRow:
         return self.partition.replace("/", "-")
 
 
+Covering = Callable[[int], int | None]
+
+
 def build_row(
-    raw: bytes, *, partition: str, segment: str, line: int, verified: bool, min_seq: int = 0
+    raw: bytes,
+    *,
+    partition: str,
+    segment: str,
+    line: int,
+    verified: bool,
+    min_seq: int = 0,
+    covering: Covering | None = None,
 ) -> ExportRow | None:
     """The row for one stored line; ``None`` when it is not a sealed record or before ``min_seq``.
 
@@ -70,6 +81,7 @@ def build_row(
         segment=segment,
         line=line,
         verified=verified,
+        checkpoint_tree_size=covering(header.seq) if covering is not None else None,
     )
 
 

@@ -14,7 +14,7 @@ from ..results import VerificationResult
 from .formats import writer_factory
 from .output import open_output
 from .reader import Selection, read_rows
-from .rows import ExportRow
+from .rows import Covering, ExportRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,7 @@ def export(
     allow_unverified: bool = False,
     max_failures: int = 100,
     progress: ProgressCallback | None = None,
+    covering: Covering | None = None,
 ) -> ExportOutcome:
     """Export ``selection`` of ``source`` as ``format_name`` to ``target`` (None = stdout)."""
     selection.check()
@@ -61,7 +62,14 @@ def export(
         output.write(row)
 
     try:
-        result = read_rows(source, selection, emit, max_failures=max_failures, progress=progress)
+        result = read_rows(
+            source,
+            selection,
+            emit,
+            max_failures=max_failures,
+            progress=progress,
+            covering=covering,
+        )
     except BaseException:
         output.discard()
         raise
