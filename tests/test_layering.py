@@ -26,6 +26,7 @@ CORE = [
     "witness/endpoints",
     "witness/timestamp",
     "witness/check",
+    "checkpoint_verify",
 ]
 FILE_SYSTEM = {"os", "pathlib", "io", "shutil", "fcntl", "tempfile", "glob"}
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import AppConfig, load_config
+from .checkpoint_check import CheckpointOptions
 from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, run_cli
 from .errors import AuditUsageError
 from .layout import day_key, lookback_window
@@ -81,6 +82,20 @@ def _location(config: AppConfig) -> tuple[str, dict[str, Any]]:
     return str(config.audit_storage_path), {}
 
 
+def _checkpoints(config: AppConfig, now: datetime) -> CheckpointOptions | None:
+    """``AUDIT_VERIFY_KEY`` turns the checkpoint checks on, with the writer's timing rules."""
+    if config.audit_verify_key is None:
+        return None
+    return CheckpointOptions(
+        config.audit_verify_key,
+        mirror=config.audit_checkpoint_mirror,
+        interval_seconds=config.audit_checkpoint_interval_seconds,
+        grace_seconds=config.audit_checkpoint_grace_seconds,
+        now=now,
+        setting="AUDIT_VERIFY_KEY",
+    )
+
+
 def run_scheduled_verification(
     config: AppConfig, *, reference_time: datetime | None = None, archive: bool = True
 ) -> ScheduledVerificationResult:
@@ -94,7 +109,9 @@ def run_scheduled_verification(
             empty, day_key(start), day_key(end), disabled=True, ran_at=ran_at
         )
     location, options = _location(config)
-    result = verify_audit_trail(location, start=start, end=end, **options)
+    result = verify_audit_trail(
+        location, start=start, end=end, checkpoints=_checkpoints(config, now), **options
+    )
     outcome = ScheduledVerificationResult(result, day_key(start), day_key(end), ran_at=ran_at)
     outcome.attestations = _attestations(config, location)
     if archive:

@@ -36,9 +36,44 @@ class Reason(StrEnum):
     UNEXPECTED_OBJECT = "unexpected_object"
     MISROUTED_SEGMENT = "misrouted_segment"
     KMS_KEY = "kms_key"
+    CHECKPOINT_SIGNATURE = "checkpoint_signature"
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    CHECKPOINT_INCONSISTENT = "checkpoint_inconsistent"
+    CHECKPOINT_DELETED = "checkpoint_deleted"
+    LOG_TRUNCATED = "log_truncated"
+    UNCOVERED_RECORDS = "uncovered_records"
+    TILE_MISSING = "tile_missing"
 
 
 _QUARANTINE = "quarantine the named files or objects (copy, never delete) and escalate"
+_COMPARE = "compare the log with backups and the checkpoint mirror"
+CHECKPOINT_HINTS: dict[Reason, str] = {
+    Reason.CHECKPOINT_SIGNATURE: (
+        "the checkpoint was not signed with the signing key: check --vkey / AUDIT_VERIFY_KEY; if "
+        f"the key is right, someone replaced the checkpoint; {_QUARANTINE}"
+    ),
+    Reason.CHECKPOINT_MISMATCH: f"the log differs from what was signed; {_COMPARE}; {_QUARANTINE}",
+    Reason.CHECKPOINT_INCONSISTENT: (
+        f"two signed checkpoints disagree about the log's history; {_COMPARE}; {_QUARANTINE}"
+    ),
+    Reason.CHECKPOINT_DELETED: (
+        "a checkpoint was removed from the store; restore it from the mirror (its copy proves "
+        f"what the log held), then verify again; {_QUARANTINE}"
+    ),
+    Reason.LOG_TRUNCATED: (
+        "records the named checkpoint covers are missing: restore them from backup or a "
+        f"versioned bucket, then verify again; {_QUARANTINE}"
+    ),
+    Reason.UNCOVERED_RECORDS: (
+        "records no checkpoint covers although a writer would have: they were appended after "
+        "the writer stopped, or by someone without the signing key; check whether a writer ran "
+        f"then (its logs), {_QUARANTINE}"
+    ),
+    Reason.TILE_MISSING: (
+        "a hash tile the proof needs is missing or damaged; restore it from backup (tiles can "
+        "be rebuilt from an intact log), then verify again"
+    ),
+}
 HINTS: dict[Reason, str] = {
     Reason.HASH_MISMATCH: f"the record changed after it was written; {_QUARANTINE}",
     Reason.BROKEN_LINK: (
@@ -88,6 +123,7 @@ HINTS: dict[Reason, str] = {
         f"is how two writers could both win one seq; {_QUARANTINE}"
     ),
     Reason.KMS_KEY: "the object is not encrypted with the required KMS key; review key rotation",
+    **CHECKPOINT_HINTS,
 }
 
 

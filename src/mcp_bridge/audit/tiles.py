@@ -21,6 +21,7 @@ from .merkle import HASH_SIZE, CompactRange, ProofError, root_of
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 _MAX_LEVEL = 63
+_MAX_NODES = 1 << 16
 _PATH = re.compile(r"tile/(0|[1-9][0-9]?)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?\Z")
 
 
@@ -133,6 +134,9 @@ class TileHashes:
         self._fetch = fetch
         self._cache: OrderedDict[TileId, list[bytes]] = OrderedDict()
         self._cache_tiles = cache_tiles
+        # Proofs for many tree sizes of one tree share most nodes (a verifier checks every
+        # checkpoint): computed nodes are kept, up to a bound.
+        self._nodes: dict[tuple[int, int], bytes] = {}
         self.tiles_read = 0
 
     def entries(self, tile: TileId) -> list[bytes]:
@@ -148,13 +152,20 @@ class TileHashes:
         return hashes
 
     def __call__(self, level: int, index: int) -> bytes:
+        known = self._nodes.get((level, index))
+        if known is not None:
+            return known
         tile_level, rest = divmod(level, TILE_HEIGHT)
         first = index << rest
         if (index + 1) << level > self.size:
             raise TileError(f"a tree of size {self.size} has no node at level {level}:{index}")
         tile = tile_for(tile_level, first, self.size)
         offset = first - tile.index * TILE_WIDTH
-        return root_of(self.entries(tile)[offset : offset + (1 << rest)])
+        node = root_of(self.entries(tile)[offset : offset + (1 << rest)])
+        if len(self._nodes) >= _MAX_NODES:
+            self._nodes.clear()
+        self._nodes[(level, index)] = node
+        return node
 
 
 def compact_range_from_tiles(size: int, fetch: TileFetcher) -> CompactRange:

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .checkpoint_check import CheckpointOptions, CheckpointRun
 from .engine import ProgressCallback, RecordSource, verify_source
 from .errors import AuditUsageError
 from .layout import parse_day_key
@@ -41,6 +42,7 @@ def verify_audit_trail(
     max_failures: int = 100,
     progress: ProgressCallback | None = None,
     parallel: bool = True,
+    checkpoints: CheckpointOptions | None = None,
     **s3_options: Any,
 ) -> VerificationResult:
     """Verify hashes, links and sequence numbers of the trail at ``path`` within a window.
@@ -50,15 +52,18 @@ def verify_audit_trail(
     :class:`~mcp_bridge.audit.errors.AuditStorageError` when the store cannot be read;
     integrity problems are reported in the result, never raised. A large local window is
     first checked on every core (``parallel``); only an intact one is answered that way, a
-    damaged one always gets the sequential engine's full report.
+    damaged one always gets the sequential engine's full report. With ``checkpoints`` (a
+    verifier key), the signed checkpoints are checked against the same single pass.
     """
     first = _as_day(start, "--start")
     last = _as_day(end, "--end")
     source = open_source(path, **s3_options)
-    if parallel and isinstance(source, LocalSource):
+    run = CheckpointRun.begin(str(path), source, checkpoints, **s3_options)
+    if parallel and not run.capturing and isinstance(source, LocalSource):
         confirmed = confirm_in_parallel(source, first, last, progress)
         if confirmed is not None:
-            return confirmed
-    return verify_source(
-        source, start=first, end=last, max_failures=max_failures, progress=progress
+            return run.finish(confirmed, start=first, end=last)
+    result = verify_source(
+        run.source, start=first, end=last, max_failures=max_failures, progress=progress
     )
+    return run.finish(result, start=first, end=last)

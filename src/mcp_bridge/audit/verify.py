@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from .checkpoint_check import add_checkpoint_arguments, checkpoint_options, coverage_line
 from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, progress_display, run_cli
 from .errors import AuditUsageError
 from .layout import check_window, parse_day_key
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_day,
         help="S3: with --kms-key-id, require the key only for partitions from this day on",
     )
+    add_checkpoint_arguments(parser)
     parser.add_argument("--region", help="S3: region override")
     parser.add_argument("--endpoint-url", help="S3: endpoint of an S3-compatible store")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
@@ -102,7 +104,7 @@ def _print(result: VerificationResult, attested: AttestationReport | None, as_js
             report["attestations"] = attested.to_dict()
         print(json.dumps(report, indent=2))
         return
-    print(result.render_text())
+    print(result.render_text() + coverage_line(result))
     if attested is not None:
         print(attested.render_text())
 
@@ -127,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 end=args.end,
                 max_failures=args.max_failures,
                 progress=progress,
+                checkpoints=checkpoint_options(args),
                 **_s3_options(args),
             )
         attested = check_attestations(args, policy) if policy is not None else None

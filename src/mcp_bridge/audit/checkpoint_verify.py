@@ -1,0 +1,483 @@
+"""Signed checkpoints against the log the chain checker read (``verify --vkey``).
+
+Pure: checkpoints and tiles come through the :class:`CheckpointStore` protocol and the log's
+records through the chain checker's own pass (:class:`SeqCapture` picks the few records it
+needs out of the lines the checker reads anyway, so the log is read once).
+
+Why one leaf per checkpoint is enough. The chain checker proves that the log's records form one
+hash chain: each record's hash covers its body, whose ``previousHash`` is the hash of the record
+before. So the hash of record ``N - 1`` fixes every byte of records ``0 .. N - 1``. A checkpoint
+of size ``N`` is therefore bound to the log by one inclusion proof: leaf ``N - 1`` of its signed
+tree is that record's hash. Consecutive checkpoints are checked with consistency proofs. Proofs
+are computed from the stored hash tiles and checked against the signed roots, so a damaged tile
+can only make a proof fail, never pass. Nothing hashes the whole log a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from .chain import Anchor
+from .checkpoint import Checkpoint, open_checkpoint
+from .checkpoint_store import CheckpointStore, StoredCheckpoint, checkpoint_name
+from .engine import RecordSource, Segment
+from .merkle import (
+    EMPTY_ROOT,
+    ProofError,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from .note import NoteError, Verifier
+from .records import SEQ_AT, MalformedLine, parse_header
+from .results import Failure, Note, Reason
+from .tiles import TileError, TileHashes, TileId
+
+_RESYNC_EVERY = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """A record the checkpoint checks need: its hash, timestamp and where it is stored."""
+
+    seq: int
+    hash: str
+    timestamp: str
+    location: str
+
+
+class SeqCapture:
+    """Picks the records at chosen seqs out of the lines the chain checker reads.
+
+    Per line it costs one ``startswith`` at a fixed offset (lines arrive in seq order); it
+    re-reads the actual seq at each segment start and every 1,024 lines, so a gap in a damaged
+    log does not make it miss the records after the gap.
+    """
+
+    def __init__(self, seqs: Iterable[int]) -> None:
+        self._wanted = sorted(set(seqs))
+        self.found: dict[int, Captured] = {}
+
+    def lines(self, lines: Iterable[bytes], location: str) -> Iterator[bytes]:
+        wanted, found = self._wanted, self.found
+        pointer, target = 0, b""
+        for count, raw in enumerate(lines):
+            if count % _RESYNC_EVERY == 0:
+                pointer = self._resync(raw, pointer)
+                target = b"%d," % wanted[pointer] if pointer < len(wanted) else b"-"
+            if raw.startswith(target, SEQ_AT):
+                record = _captured(raw, location)
+                if record is not None:
+                    found[record.seq] = record
+                pointer += 1
+                target = b"%d," % wanted[pointer] if pointer < len(wanted) else b"-"
+            yield raw
+
+    def _resync(self, raw: bytes, pointer: int) -> int:
+        end = raw.find(b",", SEQ_AT, SEQ_AT + 24)
+        try:
+            seq = int(raw[SEQ_AT:end])
+        except ValueError:
+            return pointer
+        while pointer < len(self._wanted) and self._wanted[pointer] < seq:
+            pointer += 1
+        return pointer
+
+    def anchor(self, anchor: Anchor) -> None:
+        """The record before a window is read by the source, not the checker: take it too."""
+        if anchor.seq in self._wanted:
+            self.found[anchor.seq] = Captured(
+                anchor.seq, anchor.hash, anchor.timestamp, anchor.location
+            )
+
+
+def _captured(raw: bytes, location: str) -> Captured | None:
+    try:
+        header = parse_header(raw.rstrip(b"\n"))
+    except MalformedLine:
+        return None
+    return Captured(header.seq, header.hash, header.timestamp, location)
+
+
+class CapturingSource:
+    """A :class:`RecordSource` whose lines pass through a :class:`SeqCapture` on the way."""
+
+    def __init__(self, source: RecordSource, capture: SeqCapture) -> None:
+        self.inner = source
+        self.capture = capture
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    def segments(self, start: date | None, end: date | None) -> Sequence[Segment]:
+        return [self._wrap(segment) for segment in self.inner.segments(start, end)]
+
+    def _wrap(self, segment: Segment) -> Segment:
+        def open_lines(opener: Callable[[], Iterable[bytes]] = segment.open_lines) -> Any:
+            return self.capture.lines(opener(), segment.location)
+
+        return replace(segment, open_lines=open_lines)
+
+    def anchor_before(self, start: date) -> Anchor | None:
+        anchor = self.inner.anchor_before(start)
+        if anchor is not None:
+            self.capture.anchor(anchor)
+        return anchor
+
+    def finish(self) -> tuple[list[Failure], list[Note], dict[str, Any]]:
+        return self.inner.finish()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    """What checkpoint verification is told: the key, the timing rules, the optional mirror."""
+
+    verifier: Verifier
+    interval_seconds: float = 10.0
+    grace_seconds: float = 300.0
+    mirror: CheckpointStore | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogView:
+    """What the chain pass saw: the window's records, and whether it reached the log's end."""
+
+    first_seq: int | None
+    last_seq: int | None
+    last_timestamp: str | None
+    windowed: bool
+    reaches_end: bool
+    records: dict[int, Captured]
+
+
+@dataclass(slots=True)
+class CheckpointReport:
+    """Checkpoint failures and notes, and a summary for the JSON report."""
+
+    failures: list[Failure] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """A checkpoint whose signature verified, and where it was read from."""
+
+    stored: StoredCheckpoint
+    checkpoint: Checkpoint
+
+    @property
+    def size(self) -> int:
+        return self.checkpoint.size
+
+    def named(self) -> str:
+        published = self.stored.published_at or "publication time not recorded"
+        return f"checkpoint of tree size {self.size:,} (published {published})"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "treeSize": self.size,
+            "publishedAt": self.stored.published_at,
+            "where": self.stored.where,
+        }
+
+
+def wanted_seqs(sizes: Sequence[int]) -> list[int]:
+    """The records a run needs: for each checkpoint its last record and the one after it (the
+    oldest uncovered record, should that checkpoint turn out to be the newest valid one), and
+    record 0 (the oldest uncovered one when no checkpoint is valid)."""
+    return [0, *(seq for size in sizes for seq in (size - 1, size) if seq >= 0)]
+
+
+def verify_checkpoints(
+    store: CheckpointStore,
+    sizes: Sequence[int],
+    policy: CheckpointPolicy,
+    log: LogView,
+    now: datetime,
+) -> CheckpointReport:
+    """Check the checkpoints listed before the chain pass (``sizes``) against what it saw."""
+    report = CheckpointReport()
+    checks = _Checks(store, policy, log, report)
+    valid = [signed for stored in checks.gather(sizes) if (signed := checks.opened(stored))]
+    report.summary = {"verifierKey": policy.verifier.to_text(), "valid": len(valid), "checked": 0}
+    newest = valid[-1] if valid else None
+    if newest is not None:
+        report.summary["newest"] = newest.describe()
+        nodes = TileHashes(newest.size, checks.fetch_tile)
+        scope = [signed for signed in valid if log.windowed is False or checks.seen(signed)]
+        if scope[-1] is not newest:
+            scope.append(newest)
+        for signed in scope:
+            checks.bound_to_log(signed, nodes)
+        for older, newer in pairwise(scope):
+            checks.consistent(older, newer, nodes)
+        checks.long_enough(valid)
+        report.summary["checked"] = len(scope)
+    elif log.last_seq is not None:
+        report.notes.append(
+            Note("no_checkpoint", "no checkpoint signed by this key was found", _folder(store))
+        )
+    _uncovered(report, log, newest, policy, now)
+    return report
+
+
+def _folder(store: CheckpointStore) -> str:
+    return store.where(checkpoint_name(0)).rsplit("/", 1)[0]
+
+
+class _Checks:
+    """The individual checks; each failure names the checkpoint it rests on."""
+
+    def __init__(
+        self,
+        store: CheckpointStore,
+        policy: CheckpointPolicy,
+        log: LogView,
+        report: CheckpointReport,
+    ) -> None:
+        self.store, self.policy, self.log, self.report = store, policy, log, report
+
+    def fail(
+        self,
+        reason: Reason,
+        message: str,
+        where: str,
+        *,
+        seq: int | None = None,
+        related: tuple[str, ...] = (),
+    ) -> None:
+        self.report.failures.append(Failure(reason, message, where, seq=seq, related=related))
+
+    def gather(self, sizes: Sequence[int]) -> list[StoredCheckpoint]:
+        """The store's checkpoints, plus any the mirror keeps and the store lost."""
+        found: dict[int, StoredCheckpoint] = {}
+        for size in sizes:
+            stored = self.store.get_checkpoint(size)
+            if stored is None:
+                self.fail(
+                    Reason.CHECKPOINT_DELETED,
+                    f"checkpoint of tree size {size:,} was listed but is gone when read",
+                    self.store.where(checkpoint_name(size)),
+                )
+            else:
+                found[size] = stored
+        if self.policy.mirror is not None:
+            self._compare_mirror(self.policy.mirror, found)
+        return [found[size] for size in sorted(found)]
+
+    def _compare_mirror(self, mirror: CheckpointStore, found: dict[int, StoredCheckpoint]) -> None:
+        for size in mirror.checkpoint_sizes():
+            kept = mirror.get_checkpoint(size)
+            mine = found.get(size)
+            if kept is None or (mine is not None and mine.note == kept.note):
+                continue
+            if mine is None:
+                self.fail(
+                    Reason.CHECKPOINT_DELETED,
+                    f"checkpoint of tree size {size:,} is missing from the store; the mirror "
+                    "keeps it (its copy is used for the other checks)",
+                    self.store.where(checkpoint_name(size)),
+                    related=(kept.where,),
+                )
+                found[size] = kept
+            elif self._root(mine) != self._root(kept) or self._root(kept) is None:
+                self.fail(
+                    Reason.CHECKPOINT_INCONSISTENT,
+                    f"checkpoint of tree size {size:,} differs from the mirror's copy "
+                    "(different root, or the store's copy is not signed by this key)",
+                    mine.where,
+                    related=(kept.where,),
+                )
+
+    def _root(self, stored: StoredCheckpoint) -> bytes | None:
+        try:
+            return open_checkpoint(stored.note, self.policy.verifier).root
+        except NoteError:
+            return None
+
+    def opened(self, stored: StoredCheckpoint) -> _Signed | None:
+        """The checkpoint if this key signed it (and it names its own size), else a failure."""
+        try:
+            checkpoint = open_checkpoint(stored.note, self.policy.verifier)
+        except NoteError as exc:
+            published = stored.published_at or "publication time not recorded"
+            self.fail(
+                Reason.CHECKPOINT_SIGNATURE,
+                f"checkpoint of tree size {stored.size:,} (published {published}) is not "
+                f"valid for verifier key {self.policy.verifier.to_text()}: {exc} "
+                f"[{exc.reason}]",
+                stored.where,
+            )
+            return None
+        if checkpoint.size != stored.size:
+            self.fail(
+                Reason.CHECKPOINT_SIGNATURE,
+                f"the note stored as tree size {stored.size:,} signs tree size {checkpoint.size:,}",
+                stored.where,
+            )
+            return None
+        return _Signed(stored, checkpoint)
+
+    def fetch_tile(self, tile: TileId) -> bytes:
+        data = self.store.get_tile(tile.path)
+        if data is None:
+            raise TileError(f"hash tile {tile.path} is missing")
+        return data
+
+    def seen(self, signed: _Signed) -> bool:
+        return signed.size - 1 in self.log.records
+
+    def bound_to_log(self, signed: _Signed, nodes: TileHashes) -> None:
+        """Leaf ``N - 1`` of the signed tree is the hash of the log's record ``N - 1``."""
+        size, root = signed.size, signed.checkpoint.root
+        if size == 0:
+            if root != EMPTY_ROOT:
+                self.fail(
+                    Reason.CHECKPOINT_MISMATCH,
+                    f"{signed.named()}: the empty tree's root is wrong",
+                    signed.stored.where,
+                )
+            return
+        record = self.log.records.get(size - 1)
+        if record is None:
+            self._record_missing(signed)
+            return
+        try:
+            proof = inclusion_proof(size - 1, size, nodes)
+            verify_inclusion(size - 1, size, leaf_hash(bytes.fromhex(record.hash)), proof, root)
+        except TileError as exc:
+            self._tile_failure(signed, exc)
+        except ProofError:
+            self.fail(
+                Reason.CHECKPOINT_MISMATCH,
+                f"{signed.named()} does not cover the log's record seq {size - 1:,} "
+                f"(hash {record.hash[:16]}…, {record.timestamp}, in {record.location}): the "
+                "records up to it were changed, replaced or rewritten after the checkpoint "
+                "was signed",
+                signed.stored.where,
+                seq=size - 1,
+                related=(record.location,),
+            )
+
+    def _record_missing(self, signed: _Signed) -> None:
+        last = self.log.last_seq
+        if last is None or signed.size - 1 > last:
+            return  # the log is shorter: long_enough names it
+        self.fail(
+            Reason.CHECKPOINT_MISMATCH,
+            f"{signed.named()} ends at record seq {signed.size - 1:,}, which the log does not "
+            "hold (see the chain failures for the gap)",
+            signed.stored.where,
+            seq=signed.size - 1,
+        )
+
+    def _tile_failure(self, signed: _Signed, exc: TileError) -> None:
+        self.fail(
+            Reason.TILE_MISSING,
+            f"cannot prove {signed.named()} against the log: {exc}",
+            signed.stored.where,
+        )
+
+    def consistent(self, older: _Signed, newer: _Signed, nodes: TileHashes) -> None:
+        """The two signed trees are one history (RFC 9162 consistency proof from the tiles)."""
+        try:
+            proof = consistency_proof(older.size, newer.size, nodes)
+            verify_consistency(
+                older.size, newer.size, older.checkpoint.root, newer.checkpoint.root, proof
+            )
+        except TileError as exc:
+            self._tile_failure(newer, exc)
+        except ProofError as exc:
+            self.fail(
+                Reason.CHECKPOINT_INCONSISTENT,
+                f"{older.named()} and {newer.named()} are not one history: {exc}",
+                older.stored.where,
+                related=(newer.stored.where,),
+            )
+
+    def long_enough(self, valid: Sequence[_Signed]) -> None:
+        """The log holds at least as many records as every checkpoint says it had."""
+        if not self.log.reaches_end:
+            self.report.notes.append(
+                Note(
+                    "log_end_not_checked",
+                    "the window ends before the log does: the log's length was not compared "
+                    "with the newest checkpoint",
+                    "",
+                )
+            )
+            return
+        count = 0 if self.log.last_seq is None else self.log.last_seq + 1
+        longer = [signed for signed in valid if signed.size > count]
+        if not longer:
+            return
+        first, newest = longer[0], longer[-1]
+        self.fail(
+            Reason.LOG_TRUNCATED,
+            f"the log holds {count:,} records but {first.named()} covers {first.size:,}: "
+            f"records seq {count:,}..{newest.size - 1:,} were removed (the newest checkpoint, "
+            f"{newest.named()}, covers {newest.size:,})",
+            first.stored.where,
+            seq=count,
+            related=tuple(signed.stored.where for signed in longer[1:]),
+        )
+
+
+def _uncovered(
+    report: CheckpointReport,
+    log: LogView,
+    newest: _Signed | None,
+    policy: CheckpointPolicy,
+    now: datetime,
+) -> None:
+    """Records after the newest checkpoint: reported; a failure once a live writer would
+    have covered them (older than the interval plus the grace)."""
+    covered = newest.size if newest is not None else 0
+    if not log.reaches_end or log.last_seq is None or log.last_seq < covered:
+        return
+    count = log.last_seq + 1 - covered
+    first = log.records.get(covered)
+    since = first.timestamp if first is not None else None
+    report.summary["uncovered"] = {
+        "count": count,
+        "firstSeq": covered,
+        "lastSeq": log.last_seq,
+        "firstTimestamp": since,
+        "lastTimestamp": log.last_timestamp,
+    }
+    span = f"seq {covered:,}..{log.last_seq:,}, {since or '?'} .. {log.last_timestamp}"
+    allowed = timedelta(seconds=policy.interval_seconds + policy.grace_seconds)
+    age = now - _moment(since) if since else None
+    where = first.location if first is not None else ""
+    if age is not None and age > allowed:
+        report.failures.append(
+            Failure(
+                Reason.UNCOVERED_RECORDS,
+                f"{count:,} records ({span}) are covered by no checkpoint; the oldest is "
+                f"{age.total_seconds():,.0f} s old, more than the interval plus grace "
+                f"({allowed.total_seconds():,.0f} s): a running writer would have covered them",
+                where,
+                seq=covered,
+                timestamp=since,
+            )
+        )
+    else:
+        report.notes.append(
+            Note(
+                "not_yet_covered",
+                f"{count:,} recent records ({span}) are not yet covered by a checkpoint",
+                where,
+            )
+        )
+
+
+def _moment(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))

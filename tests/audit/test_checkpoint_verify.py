@@ -1,0 +1,266 @@
+"""``verify --vkey`` on local logs: each tamper names the checkpoint that proves it.
+
+The log is written by the real trail (``build_log``); checkpoints and tiles are published over it
+at chosen tree sizes by ``checkpoints.publish`` (what the writer does), then the log or the
+checkpoints are damaged as an attacker with write access to the store would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from mcp_bridge.audit.checkpoint import Checkpoint, sign_checkpoint
+from mcp_bridge.audit.checkpoint_check import CheckpointOptions
+from mcp_bridge.audit.checkpoint_store import checkpoint_name
+from mcp_bridge.audit.jobs import run_scheduled_verification
+from mcp_bridge.audit.records import seal_record
+from mcp_bridge.audit.results import Reason, VerificationResult
+from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
+from mcp_bridge.audit.verification import verify_audit_trail
+from mcp_bridge.config import load_config
+
+from ..conftest import DAYS, Log, run_module
+from .checkpoints import OTHER_SIGNER, SIGNER, VKEY, publish, publish_local, record_hashes
+
+LATER = datetime(2025, 10, 25, 13, 0, tzinfo=UTC)  # an hour after the last record
+
+
+def verify(log: Log, *, now: datetime = LATER, **options: object) -> VerificationResult:
+    checkpoints = CheckpointOptions(VKEY, now=now, **options)  # type: ignore[arg-type]
+    return verify_audit_trail(log.root, checkpoints=checkpoints, parallel=False)
+
+
+def reasons(result: VerificationResult) -> list[Reason]:
+    return [failure.reason for failure in result.failures]
+
+
+@pytest.fixture
+def signed(log3: Log) -> Log:
+    """``log3`` (30 records over three days) with checkpoints at 10, 20 and 30 records."""
+    publish_local(log3.root, [10, 20, 30])
+    return log3
+
+
+def test_an_intact_log_verifies_against_every_checkpoint(signed: Log) -> None:
+    result = verify(signed)
+    assert result.ok, result.render_text()
+    summary = result.stats["checkpoints"]
+    assert summary["checked"] == 3 and summary["valid"] == 3
+    assert summary["newest"]["treeSize"] == 30
+    assert "uncovered" not in summary
+    assert result.stats["checkpoints"]["verifierKey"] == VKEY
+
+
+def test_without_a_key_the_report_says_what_is_not_covered(
+    signed: Log, cli_env: dict[str, str]
+) -> None:
+    result = verify_audit_trail(signed.root, parallel=False)
+    assert result.ok
+    assert "records cut from the end" in result.stats["checkpoints"]["notCovered"]
+    shown = run_module("mcp_bridge.audit", "verify", str(signed.root), env=cli_env)
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("verified: 30 events")
+    assert shown.stdout.rstrip().endswith("are not detected")
+
+
+def _cut_last(log: Log, day: date, keep: int) -> None:
+    log.write_lines(day, log.lines(day)[:keep])
+
+
+def test_newest_records_cut(signed: Log) -> None:
+    _cut_last(signed, DAYS[-1], 7)  # 27 records left; checkpoint 30 covers 30
+    result = verify(signed)
+    assert reasons(result) == [Reason.LOG_TRUNCATED]
+    failure = result.failures[0]
+    assert failure.location.endswith(checkpoint_name(30))
+    assert "holds 27 records" in failure.message and "tree size 30" in failure.message
+    assert "2025-10-25T12:00:00.000000Z" in failure.message  # its publication time
+    assert failure.seq == 27
+
+
+def test_newest_partition_deleted(signed: Log) -> None:
+    signed.file_of(DAYS[-1]).unlink()
+    result = verify(signed)
+    assert reasons(result) == [Reason.LOG_TRUNCATED]
+    assert result.failures[0].location.endswith(checkpoint_name(30))
+    assert "holds 20 records" in result.failures[0].message
+
+
+def _append_forged(log: Log, timestamp: str) -> None:
+    """A correctly chained record, as anyone who can write the store can append."""
+    last = json.loads(log.lines(DAYS[-1])[-1])
+    _, line = seal_record(last["hash"], last["seq"] + 1, timestamp, "forged-1", "tool.call", "{}")
+    with log.file_of(DAYS[-1]).open("ab") as handle:
+        handle.write(line)
+
+
+def test_forged_record_appended_after_the_newest_checkpoint(signed: Log) -> None:
+    _append_forged(signed, "2025-10-25T12:30:00.000000Z")
+    # Still within interval + grace of "now": reported as not yet covered, not a failure.
+    fresh = verify(signed, now=datetime(2025, 10, 25, 12, 33, tzinfo=UTC))
+    assert fresh.ok, fresh.render_text()
+    assert [n.kind for n in fresh.notes] == ["not_yet_covered"]
+    assert fresh.stats["checkpoints"]["uncovered"]["count"] == 1
+    # Once older than the interval plus the grace, a live writer would have covered it.
+    late = verify(signed)
+    assert reasons(late) == [Reason.UNCOVERED_RECORDS]
+    failure = late.failures[0]
+    assert failure.seq == 30 and failure.timestamp == "2025-10-25T12:30:00.000000Z"
+    assert failure.location == str(signed.file_of(DAYS[-1]))
+    assert "1 records (seq 30..30" in failure.message
+
+
+def test_the_whole_log_rewritten_with_new_hashes(signed: Log) -> None:
+    previous = "0" * 64
+    for day in DAYS:
+        rewritten = []
+        for raw in signed.lines(day):
+            record = json.loads(raw)
+            payload = json.dumps(dict(record["payload"], forged=True), separators=(",", ":"))
+            previous, line = seal_record(
+                previous, record["seq"], record["timestamp"], record["eventId"],
+                record["eventType"], payload,
+            )  # fmt: skip
+            rewritten.append(line)
+        signed.write_lines(day, rewritten)
+    result = verify(signed)
+    assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 3
+    assert [f.seq for f in result.failures] == [9, 19, 29]
+    assert result.failures[0].location.endswith(checkpoint_name(10))
+    assert "records up to it were changed" in result.failures[0].message
+
+
+def test_a_checkpoint_replaced_by_one_signed_with_another_key(signed: Log) -> None:
+    store = local_checkpoints(signed.root)
+    path = Path(store.where(checkpoint_name(30)))
+    path.unlink()
+    publish(store, record_hashes(signed.root), [30], signer=OTHER_SIGNER)
+    result = verify(signed)
+    assert reasons(result)[0] == Reason.CHECKPOINT_SIGNATURE
+    assert result.failures[0].location == str(path)
+    assert "[unknown_key]" in result.failures[0].message
+    # Without a valid newest checkpoint, records 20..29 are no longer covered.
+    assert Reason.UNCOVERED_RECORDS in reasons(result)
+
+
+def test_a_checkpoint_deleted_while_the_mirror_keeps_it(signed: Log, tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    publish_local(mirror, [])  # an empty mirror directory
+    for size in (10, 20, 30):
+        source = local_checkpoints(signed.root).get_checkpoint(size)
+        assert source is not None
+        local_checkpoints(mirror).put_checkpoint(size, source.note, "x", "o")
+    Path(local_checkpoints(signed.root).where(checkpoint_name(30))).unlink()
+    _cut_last(signed, DAYS[-1], 5)  # and the records it covered
+    result = verify(signed, mirror=str(mirror))
+    assert reasons(result) == [Reason.CHECKPOINT_DELETED, Reason.LOG_TRUNCATED]
+    deleted = result.failures[0]
+    assert deleted.location.endswith(checkpoint_name(30))
+    assert deleted.related == (str(mirror / checkpoint_name(30)),)
+    assert "holds 25 records" in result.failures[1].message
+
+
+def test_inconsistent_checkpoints_signed_with_the_right_key(signed: Log) -> None:
+    """What a compromised or buggy writer could do: sign a second history."""
+    store = local_checkpoints(signed.root)
+    Path(store.where(checkpoint_name(20))).unlink()
+    bogus = sign_checkpoint(Checkpoint("audit.example.com/test", 20, bytes(32)), SIGNER)
+    store.put_checkpoint(20, bogus, "2025-10-24T12:00:00.000000Z", "o")
+    result = verify(signed)
+    assert Reason.CHECKPOINT_MISMATCH in reasons(result)
+    assert Reason.CHECKPOINT_INCONSISTENT in reasons(result)
+    assert all("tree size 20" in f.message for f in result.failures)
+
+
+def test_a_missing_tile_is_named(signed: Log) -> None:
+    shutil.rmtree(signed.root / "_tiles")
+    result = verify(signed)
+    assert set(reasons(result)) == {Reason.TILE_MISSING}
+    assert "tile/0/000.p/" in result.failures[0].message
+
+
+def test_windowed_verification_checks_the_window_and_the_newest(signed: Log) -> None:
+    result = verify_audit_trail(
+        signed.root,
+        start=DAYS[1],
+        checkpoints=CheckpointOptions(VKEY, now=LATER),
+        parallel=False,
+    )
+    assert result.ok, result.render_text()
+    # 10 (its last record is the one the window links to), 20 and 30.
+    assert result.stats["checkpoints"]["checked"] == 3
+    signed.file_of(DAYS[-1]).unlink()
+    damaged = verify_audit_trail(
+        signed.root, start=DAYS[1], checkpoints=CheckpointOptions(VKEY, now=LATER)
+    )
+    assert reasons(damaged) == [Reason.LOG_TRUNCATED]
+
+
+def test_window_ending_in_the_past_does_not_claim_the_length_was_checked(signed: Log) -> None:
+    _cut_last(signed, DAYS[-1], 3)
+    result = verify_audit_trail(
+        signed.root, end=DAYS[1], checkpoints=CheckpointOptions(VKEY, now=LATER)
+    )
+    assert result.ok
+    assert "log_end_not_checked" in [n.kind for n in result.notes]
+
+
+def test_no_checkpoint_at_all_fails_once_records_are_old(log3: Log) -> None:
+    result = verify(log3)
+    assert reasons(result) == [Reason.UNCOVERED_RECORDS]
+    assert "30 records (seq 0..29" in result.failures[0].message
+
+
+def test_cli_exit_codes_and_json(signed: Log, cli_env: dict[str, str], tmp_path: Path) -> None:
+    root = str(signed.root)
+    ok = run_module("mcp_bridge.audit", "verify", root, "--vkey", VKEY, "--json", env=cli_env)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["stats"]["checkpoints"]["checked"] == 3
+    key_file = tmp_path / "vkey"
+    key_file.write_text(VKEY + "\n")
+    signed.file_of(DAYS[-1]).unlink()
+    failed = run_module("mcp_bridge.audit", "verify", root, "--vkey", str(key_file), env=cli_env)
+    assert failed.returncode == 1
+    assert "log_truncated" in failed.stdout and checkpoint_name(30) in failed.stdout
+    for bad in (["--vkey", "nonsense"], ["--vkey", SIGNER.to_text()], ["--mirror", root]):
+        usage = run_module("mcp_bridge.audit", "verify", root, *bad, env=cli_env)
+        assert usage.returncode == 2, (bad, usage.stderr)
+        assert "Traceback" not in usage.stderr
+        assert SIGNER.to_text() not in usage.stderr
+    os.chmod(signed.root / "_checkpoints", 0o000)
+    try:
+        if os.access(signed.root / "_checkpoints", os.R_OK):
+            return  # running as root: permissions do not apply
+        broken = run_module("mcp_bridge.audit", "verify", root, "--vkey", VKEY, env=cli_env)
+        assert broken.returncode == 3, broken.stderr
+    finally:
+        os.chmod(signed.root / "_checkpoints", 0o755)
+
+
+def test_jobs_reads_the_verifier_key_and_timing_from_the_config(
+    signed: Log, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "vkey"
+    key_file.write_text(VKEY + "\n")
+    config = load_config(
+        audit_storage_path=signed.root,
+        audit_verify_report_dir=tmp_path / "reports",
+        audit_verify_lookback_days=2,
+        audit_verify_key=str(key_file),
+        audit_checkpoint_grace_seconds=60,
+    )
+    now = datetime(2025, 10, 25, 23, tzinfo=UTC)
+    assert run_scheduled_verification(config, reference_time=now).ok
+    _append_forged(signed, "2025-10-25T12:30:00.000000Z")
+    outcome = run_scheduled_verification(config, reference_time=now)
+    assert reasons(outcome.result) == [Reason.UNCOVERED_RECORDS]
+    assert "interval plus grace (70 s)" in outcome.result.failures[0].message
+    signed.file_of(DAYS[-1]).unlink()
+    truncated = run_scheduled_verification(config, reference_time=now)
+    assert reasons(truncated.result) == [Reason.LOG_TRUNCATED]
