@@ -24,6 +24,7 @@ from .report import Section, console, save, show
 SECTIONS = {
     "audit": "audit_local",
     "verify": "verify_local",
+    "checkpoints": "checkpoints",
     "s3": "s3_audit",
     "bridge": "bridge",
 }

@@ -14,10 +14,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcp_bridge.audit.checkpoint import Checkpoint, sign_checkpoint
 from mcp_bridge.audit.checkpoint_check import CheckpointOptions
 from mcp_bridge.audit.checkpoint_store import checkpoint_name
+from mcp_bridge.audit.checkpoint_verify import SeqCapture
 from mcp_bridge.audit.jobs import run_scheduled_verification
 from mcp_bridge.audit.records import seal_record
 from mcp_bridge.audit.results import Reason, VerificationResult
@@ -264,3 +267,38 @@ def test_jobs_reads_the_verifier_key_and_timing_from_the_config(
     signed.file_of(DAYS[-1]).unlink()
     truncated = run_scheduled_verification(config, reference_time=now)
     assert reasons(truncated.result) == [Reason.LOG_TRUNCATED]
+
+
+def _lines(count: int) -> list[bytes]:
+    previous, out = "0" * 64, []
+    for seq in range(count):
+        previous, line = seal_record(previous, seq, "2025-10-25T12:00:00.000000Z", "e", "t", "{}")
+        out.append(line)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 400).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.sets(st.integers(0, n + 5)),
+            st.lists(st.integers(0, n - 1), max_size=4),
+            st.lists(st.integers(0, n - 1), max_size=3),
+        )
+    )
+)
+def test_seq_capture_finds_every_wanted_record_even_in_a_damaged_log(
+    case: tuple[int, set[int], list[int], list[int]],
+) -> None:
+    count, wanted, dropped, garbage = case
+    lines = _lines(count)
+    kept = [line for seq, line in enumerate(lines) if seq not in dropped]
+    for at in sorted(garbage, reverse=True):
+        kept.insert(min(at, len(kept)), b'{"torn": \n')
+    capture = SeqCapture(wanted)
+    assert list(capture.lines(kept, "here")) == kept  # every line passes through, in order
+    present = {seq for seq in range(count) if seq not in dropped}
+    assert set(capture.found) == wanted & present
+    for seq, record in capture.found.items():
+        assert record.hash == json.loads(lines[seq])["hash"] and record.location == "here"

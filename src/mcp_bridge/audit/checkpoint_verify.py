@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from itertools import pairwise
+from itertools import chain, islice, pairwise
 from typing import Any
 
 from .chain import Anchor
@@ -35,11 +35,11 @@ from .merkle import (
     verify_inclusion,
 )
 from .note import NoteError, Verifier
-from .records import SEQ_AT, MalformedLine, parse_header
+from .records import MalformedLine, parse_header
 from .results import Failure, Note, Reason
 from .tiles import TileError, TileHashes, TileId
 
-_RESYNC_EVERY = 1024
+_CHUNK = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,46 +55,63 @@ class Captured:
 class SeqCapture:
     """Picks the records at chosen seqs out of the lines the chain checker reads.
 
-    Per line it costs one ``startswith`` at a fixed offset (lines arrive in seq order); it
-    re-reads the actual seq at each segment start and every 1,024 lines, so a gap in a damaged
-    log does not make it miss the records after the gap.
+    Lines pass through in chunks of up to 4,096 (``islice`` inside ``chain``: no Python code
+    runs per line). Only a chunk whose last record reaches the next wanted seq is looked into:
+    at the line where that seq should be, or, if the chunk is damaged (a gap, a torn line),
+    line by line. Records are in seq order, so nothing wanted is skipped.
     """
 
     def __init__(self, seqs: Iterable[int]) -> None:
-        self._wanted = sorted(set(seqs))
+        self._wanted_set = set(seqs)
+        self._wanted = sorted(self._wanted_set)
         self.found: dict[int, Captured] = {}
 
     def lines(self, lines: Iterable[bytes], location: str) -> Iterator[bytes]:
-        wanted, found = self._wanted, self.found
-        pointer, target = 0, b""
-        for count, raw in enumerate(lines):
-            if count % _RESYNC_EVERY == 0:
-                pointer = self._resync(raw, pointer)
-                target = b"%d," % wanted[pointer] if pointer < len(wanted) else b"-"
-            if raw.startswith(target, SEQ_AT):
-                record = _captured(raw, location)
-                if record is not None:
-                    found[record.seq] = record
-                pointer += 1
-                target = b"%d," % wanted[pointer] if pointer < len(wanted) else b"-"
-            yield raw
+        return chain.from_iterable(self._pieces(iter(lines), location))
 
-    def _resync(self, raw: bytes, pointer: int) -> int:
-        end = raw.find(b",", SEQ_AT, SEQ_AT + 24)
-        try:
-            seq = int(raw[SEQ_AT:end])
-        except ValueError:
-            return pointer
-        while pointer < len(self._wanted) and self._wanted[pointer] < seq:
-            pointer += 1
-        return pointer
+    def _pieces(self, lines: Iterator[bytes], location: str) -> Iterator[Iterable[bytes]]:
+        wanted, pointer = self._wanted, 0
+        while pointer < len(wanted):
+            chunk = list(islice(lines, _CHUNK))
+            if not chunk:
+                return
+            yield chunk
+            last = _last_seq(chunk)
+            if last is None or last < wanted[pointer]:
+                continue
+            self._take(chunk, last, location)
+            while pointer < len(wanted) and wanted[pointer] <= last:
+                pointer += 1
+        yield lines  # nothing more wanted: the rest passes straight through
+
+    def _take(self, chunk: list[bytes], last: int, location: str) -> None:
+        """Capture the wanted records of a chunk that ends at ``last``."""
+        found = self.found
+        for seq in self._wanted_set.intersection(range(last - len(chunk) + 1, last + 1)):
+            record = _captured(chunk[len(chunk) - 1 - (last - seq)], location)
+            if record is not None and record.seq == seq:
+                found[seq] = record
+            else:  # damaged chunk: look at every line
+                for raw in chunk:
+                    candidate = _captured(raw, location)
+                    if candidate is not None and candidate.seq in self._wanted_set:
+                        found[candidate.seq] = candidate
+                return
 
     def anchor(self, anchor: Anchor) -> None:
         """The record before a window is read by the source, not the checker: take it too."""
-        if anchor.seq in self._wanted:
+        if anchor.seq in self._wanted_set:
             self.found[anchor.seq] = Captured(
                 anchor.seq, anchor.hash, anchor.timestamp, anchor.location
             )
+
+
+def _last_seq(chunk: list[bytes]) -> int | None:
+    for raw in reversed(chunk):
+        record = _captured(raw, location="")
+        if record is not None:
+            return record.seq
+    return None
 
 
 def _captured(raw: bytes, location: str) -> Captured | None:

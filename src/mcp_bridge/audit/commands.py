@@ -40,6 +40,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("drill", "mcp_bridge.audit.ops.drill", "disaster-recovery drill into scratch space"),
     Command("witness", "mcp_bridge.audit.witness.cli", "run a C2SP tlog-witness; print its key"),
     Command("export", "mcp_bridge.audit.export.cli", "Parquet/CSV/JSONL/OCSF; --follow to a SIEM"),
+    Command("prove", "mcp_bridge.audit.prove", "a proof bundle for one record (C2SP tlog-proof)"),
+    Command("verify-proof", "mcp_bridge.audit.verify_proof", "check a proof bundle offline"),
+    Command(
+        "consistency", "mcp_bridge.audit.consistency", "prove the log extends a saved checkpoint"
+    ),
 )
 
 

@@ -69,7 +69,8 @@ class ScheduledVerificationResult:
         }
 
 
-def _location(config: AppConfig) -> tuple[str, dict[str, Any]]:
+def trail_location(config: AppConfig) -> tuple[str, dict[str, Any]]:
+    """The configured log's location (a path or ``s3://`` URL) and its S3 options."""
     if config.audit_storage_backend == "s3":
         url = f"s3://{config.audit_s3_bucket}/{config.audit_s3_prefix.strip('/')}"
         options: dict[str, Any] = {
@@ -108,7 +109,7 @@ def run_scheduled_verification(
         return ScheduledVerificationResult(
             empty, day_key(start), day_key(end), disabled=True, ran_at=ran_at
         )
-    location, options = _location(config)
+    location, options = trail_location(config)
     result = verify_audit_trail(
         location, start=start, end=end, checkpoints=_checkpoints(config, now), **options
     )
