@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from ...chain import Anchor
+from ...checkpoint_store import CHECKPOINT_DIR, TILE_DIR
 from ...engine import Segment
 from ...errors import AuditUsageError
 from ...layout import day_key
@@ -259,10 +260,13 @@ class S3Source:
         for history in group_by_key(listing.versions):
             self._failures.append(unexpected(history, "an object outside any day partition"))
         good: list[str] = []
+        at_root = parent == normalise_prefix(self._prefix)
         for folder in listing.folders:
             name = folder[len(parent) : -1]
             if len(name) == width and name.isdigit():
                 good.append(folder)
+            elif at_root and name in (CHECKPOINT_DIR, TILE_DIR):
+                continue  # signed checkpoints and hash tiles live beside the log
             else:
                 self._report_folder(folder, "not a YYYY/MM/DD partition")
         return sorted(good)
