@@ -8,6 +8,7 @@ what the writer does); then an attacker with admin rights (governance bypass) da
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
 from mcp_bridge.audit.storage.s3.layout import GENESIS_DAY, segment_key
 
 from ..audit.checkpoints import OTHER_SIGNER, VKEY, publish
+from ..conftest import run_module
 from .conftest import FAST, Clock
 from .seaweed import SeaweedServer
 
@@ -146,3 +148,21 @@ def test_a_checkpoint_deleted_while_the_mirror_keeps_it(
     result = verify(bucket, mirror=f"s3://{bucket}/mirror")
     assert reasons(result)[:2] == [Reason.CHECKPOINT_DELETED, Reason.LOG_TRUNCATED]
     assert result.failures[0].related == (f"s3://{bucket}/mirror/{checkpoint_name(12)}",)
+
+
+def test_prove_and_verify_proof_on_s3(
+    written, bucket: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    store = f"s3://{bucket}/audit"
+    out = tmp_path / "p.tlog-proof"
+    made = run_module(
+        "mcp_bridge.audit", "prove", "--seq", "6", "--store", store, "--out", str(out), env=cli_env
+    )
+    assert made.returncode == 0, made.stderr
+    checked = run_module("mcp_bridge.audit", "verify-proof", str(out), "--vkey", VKEY, env=cli_env)
+    assert checked.returncode == 0, checked.stderr
+    assert f"eventId {written[6]['eventId']}" in checked.stdout
+    by_id = run_module(
+        "mcp_bridge.audit", "prove", written[2]["eventId"], "--store", store, env=cli_env
+    )
+    assert by_id.returncode == 0 and "\nindex 2\n" in by_id.stdout
