@@ -24,6 +24,7 @@ from mcp_bridge.audit.checkpoint_verify import SeqCapture
 from mcp_bridge.audit.jobs import run_scheduled_verification
 from mcp_bridge.audit.records import seal_record
 from mcp_bridge.audit.results import Reason, VerificationResult
+from mcp_bridge.audit.storage.local import parallel as local_parallel
 from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
 from mcp_bridge.audit.verification import verify_audit_trail
 from mcp_bridge.config import load_config
@@ -119,11 +120,12 @@ def test_forged_record_appended_after_the_newest_checkpoint(signed: Log) -> None
     assert "1 records (seq 30..30" in failure.message
 
 
-def test_the_whole_log_rewritten_with_new_hashes(signed: Log) -> None:
+def _rewrite(log: Log) -> None:
+    """Every record recomputed with a changed payload: a valid chain, another history."""
     previous = "0" * 64
     for day in DAYS:
         rewritten = []
-        for raw in signed.lines(day):
+        for raw in log.lines(day):
             record = json.loads(raw)
             payload = json.dumps(dict(record["payload"], forged=True), separators=(",", ":"))
             previous, line = seal_record(
@@ -131,7 +133,11 @@ def test_the_whole_log_rewritten_with_new_hashes(signed: Log) -> None:
                 record["eventType"], payload,
             )  # fmt: skip
             rewritten.append(line)
-        signed.write_lines(day, rewritten)
+        log.write_lines(day, rewritten)
+
+
+def test_the_whole_log_rewritten_with_new_hashes(signed: Log) -> None:
+    _rewrite(signed)
     result = verify(signed)
     assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 3
     assert [f.seq for f in result.failures] == [9, 19, 29]
@@ -302,3 +308,22 @@ def test_seq_capture_finds_every_wanted_record_even_in_a_damaged_log(
     assert set(capture.found) == wanted & present
     for seq, record in capture.found.items():
         assert record.hash == json.loads(lines[seq])["hash"] and record.location == "here"
+
+
+def test_parallel_confirmation_looks_the_checkpoint_records_up(
+    signed: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large local log is confirmed on every core; the few records the checkpoint checks
+    need are then found by binary search, so --vkey keeps the parallel speed."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("parallel confirmation needs two cores")
+    monkeypatch.setattr(local_parallel, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(local_parallel, "_MIN_CHUNK_BYTES", 1500)
+    options = CheckpointOptions(VKEY, now=LATER)
+    result = verify_audit_trail(signed.root, checkpoints=options)
+    assert result.ok and result.stats["parallel"] is True
+    assert result.stats["checkpoints"]["checked"] == 3
+    _rewrite(signed)  # an intact chain (confirmed in parallel) but another history
+    damaged = verify_audit_trail(signed.root, checkpoints=options)
+    assert damaged.stats["parallel"] is True
+    assert reasons(damaged) == [Reason.CHECKPOINT_MISMATCH] * 3

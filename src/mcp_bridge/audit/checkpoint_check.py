@@ -11,6 +11,7 @@ what is not covered (``stats.checkpoints.notCovered``, and a line after the text
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -184,9 +185,18 @@ class CheckpointRun:
         mirror = open_checkpoint_store(options.mirror, **s3_options) if options.mirror else None
         return cls(source, options, store, store.checkpoint_sizes(), mirror)
 
-    @property
-    def capturing(self) -> bool:
-        return self.options is not None
+    def look_up(
+        self, result: VerificationResult, find: Callable[[int], tuple[bytes, str] | None]
+    ) -> None:
+        """After a window was confirmed some other way (in parallel): fetch the few records
+        the checks need by seq (``find`` is a binary search), instead of the chain pass."""
+        if self.options is None or result.first_seq is None or result.last_seq is None:
+            return
+        for seq in self.capture.wanted:
+            if result.first_seq <= seq <= result.last_seq:
+                found = find(seq)
+                if found is not None:
+                    self.capture.take(*found)
 
     def finish(
         self, result: VerificationResult, *, start: date | None, end: date | None

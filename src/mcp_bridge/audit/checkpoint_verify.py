@@ -98,6 +98,16 @@ class SeqCapture:
                         found[candidate.seq] = candidate
                 return
 
+    @property
+    def wanted(self) -> list[int]:
+        return list(self._wanted)
+
+    def take(self, raw: bytes, location: str) -> None:
+        """Capture a record found some other way (a lookup by seq after a parallel check)."""
+        record = _captured(raw, location)
+        if record is not None and record.seq in self._wanted_set:
+            self.found[record.seq] = record
+
     def anchor(self, anchor: Anchor) -> None:
         """The record before a window is read by the source, not the checker: take it too."""
         if anchor.seq in self._wanted_set:

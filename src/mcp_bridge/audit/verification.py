@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from .engine import ProgressCallback, RecordSource, verify_source
 from .errors import AuditUsageError
 from .layout import parse_day_key
 from .results import VerificationResult
+from .storage.local.lookup import find_by_seq
 from .storage.local.parallel import confirm_in_parallel
 from .storage.local.source import LocalSource
 
@@ -59,9 +61,10 @@ def verify_audit_trail(
     last = _as_day(end, "--end")
     source = open_source(path, **s3_options)
     run = CheckpointRun.begin(str(path), source, checkpoints, **s3_options)
-    if parallel and not run.capturing and isinstance(source, LocalSource):
+    if parallel and isinstance(source, LocalSource):
         confirmed = confirm_in_parallel(source, first, last, progress)
         if confirmed is not None:
+            run.look_up(confirmed, partial(find_by_seq, source.root))
             return run.finish(confirmed, start=first, end=last)
     result = verify_source(
         run.source, start=first, end=last, max_failures=max_failures, progress=progress
