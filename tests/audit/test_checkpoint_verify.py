@@ -327,3 +327,19 @@ def test_parallel_confirmation_looks_the_checkpoint_records_up(
     damaged = verify_audit_trail(signed.root, checkpoints=options)
     assert damaged.stats["parallel"] is True
     assert reasons(damaged) == [Reason.CHECKPOINT_MISMATCH] * 3
+
+
+def test_a_window_after_the_newest_checkpoint(log3: Log) -> None:
+    publish_local(log3.root, [10])
+    options = CheckpointOptions(VKEY, now=LATER, grace_seconds=10**9)
+    result = verify_audit_trail(log3.root, start=DAYS[2], checkpoints=options)
+    assert result.ok, result.render_text()
+    assert result.stats["checkpoints"]["uncovered"]["count"] == 20
+    older = verify_audit_trail(log3.root, start=DAYS[1], end=DAYS[1], checkpoints=options)
+    assert older.ok, older.render_text()  # checkpoint 10 ends at the record the window links to
+    # The window's records are old and uncovered: a failure, though the oldest uncovered
+    # record (seq 10) is before the window.
+    strict = CheckpointOptions(VKEY, now=LATER)
+    late = verify_audit_trail(log3.root, start=DAYS[2], checkpoints=strict)
+    assert reasons(late) == [Reason.UNCOVERED_RECORDS]
+    assert "20 records (seq 10..29, 2025-10-25T12:00:00.000000Z" in late.failures[0].message

@@ -209,6 +209,7 @@ class CheckpointRun:
         log = LogView(
             first_seq=result.first_seq,
             last_seq=result.last_seq,
+            first_timestamp=result.first_timestamp,
             last_timestamp=result.last_timestamp,
             windowed=start is not None,
             reaches_end=end is None or end >= now.date(),
