@@ -82,9 +82,16 @@ def _location(config: AppConfig) -> tuple[str, dict[str, Any]]:
 
 
 def run_scheduled_verification(
-    config: AppConfig, *, reference_time: datetime | None = None, archive: bool = True
+    config: AppConfig,
+    *,
+    reference_time: datetime | None = None,
+    archive: bool = True,
+    allow_empty: bool = False,
 ) -> ScheduledVerificationResult:
-    """Verify the lookback window ending on ``reference_time``'s UTC day (default: now)."""
+    """Verify the lookback window ending on ``reference_time``'s UTC day (default: now).
+
+    A configured location that holds no audit store is ``empty_store`` unless ``allow_empty``.
+    """
     now = (reference_time or datetime.now(UTC)).astimezone(UTC)
     start, end = lookback_window(now.date(), config.audit_verify_lookback_days)
     ran_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -94,7 +101,7 @@ def run_scheduled_verification(
             empty, day_key(start), day_key(end), disabled=True, ran_at=ran_at
         )
     location, options = _location(config)
-    result = verify_audit_trail(location, start=start, end=end, **options)
+    result = verify_audit_trail(location, start=start, end=end, allow_empty=allow_empty, **options)
     outcome = ScheduledVerificationResult(result, day_key(start), day_key(end), ran_at=ran_at)
     outcome.attestations = _attestations(config, location)
     if archive:
@@ -160,12 +167,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--json", action="store_true", help="also print the JSON report")
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="a store that holds no audit log yet verifies (a brand-new deployment); "
+        "without it that is the failure empty_store",
+    )
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
     args = parser.parse_args(argv)
 
     def body() -> int:
         config = load_config()
-        outcome = run_scheduled_verification(config)
+        outcome = run_scheduled_verification(config, allow_empty=args.allow_empty)
         print(outcome.line())
         if not outcome.result.ok:
             print(outcome.result.render_text())

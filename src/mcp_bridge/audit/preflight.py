@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ..config import AppConfig, ConfigError, load_config
-from .cli_support import EXIT_CODES_HELP
+from .cli_support import EXIT_CODES_HELP, run_cli
 from .errors import AuditStorageError
 from .storage.s3.checks import Check, Target, run_checks
 from .storage.s3.client import connect
@@ -40,12 +40,18 @@ def preflight(config: AppConfig) -> list[Check]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python -m mcp_bridge.audit.preflight",
         description="Check that the S3 bucket named by the AUDIT_* environment is ready for "
         "the audit trail (no options: everything comes from the environment).",
         epilog=EXIT_CODES_HELP,
-    ).parse_args(argv)
+    )
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+    args = parser.parse_args(argv)
+    return run_cli(_checklist, verbose=args.verbose)
+
+
+def _checklist() -> int:
     try:
         config = load_config()
     except ConfigError as exc:

@@ -11,7 +11,7 @@ from .errors import AuditUsageError
 from .layout import parse_day_key
 from .results import VerificationResult
 from .storage.local.parallel import confirm_in_parallel
-from .storage.local.source import LocalSource
+from .storage.local.source import DEFAULT_MAX_RECORD_BYTES, LocalSource
 
 
 def _as_day(value: date | str | None, option: str) -> date | None:
@@ -20,17 +20,21 @@ def _as_day(value: date | str | None, option: str) -> date | None:
     return parse_day_key(value, option=option)
 
 
-def open_source(location: Path | str, **s3_options: Any) -> RecordSource:
+def open_source(
+    location: Path | str, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, **s3_options: Any
+) -> RecordSource:
     """The record source for a path or ``s3://`` URL (S3 options are ignored for paths)."""
+    if max_record_bytes < 1:
+        raise AuditUsageError(f"max_record_bytes={max_record_bytes} is invalid: must be ≥ 1")
     text = str(location)
     if text.startswith("s3://"):
         try:
             from .storage.s3.source import open_s3_source
         except ImportError:
             raise AuditUsageError(f"{text}: s3:// locations are not yet supported") from None
-        source: RecordSource = open_s3_source(text, **s3_options)
+        source: RecordSource = open_s3_source(text, max_record_bytes=max_record_bytes, **s3_options)
         return source
-    return LocalSource(location)
+    return LocalSource(location, max_record_bytes=max_record_bytes)
 
 
 def verify_audit_trail(
@@ -41,6 +45,8 @@ def verify_audit_trail(
     max_failures: int = 100,
     progress: ProgressCallback | None = None,
     parallel: bool = True,
+    allow_empty: bool = False,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     **s3_options: Any,
 ) -> VerificationResult:
     """Verify hashes, links and sequence numbers of the trail at ``path`` within a window.
@@ -51,14 +57,22 @@ def verify_audit_trail(
     integrity problems are reported in the result, never raised. A large local window is
     first checked on every core (``parallel``); only an intact one is answered that way, a
     damaged one always gets the sequential engine's full report.
+
+    A location holding no audit store at all fails with ``empty_store`` unless
+    ``allow_empty``; lines longer than ``max_record_bytes`` are reported, never read whole.
     """
     first = _as_day(start, "--start")
     last = _as_day(end, "--end")
-    source = open_source(path, **s3_options)
+    source = open_source(path, max_record_bytes=max_record_bytes, **s3_options)
     if parallel and isinstance(source, LocalSource):
         confirmed = confirm_in_parallel(source, first, last, progress)
         if confirmed is not None:
             return confirmed
     return verify_source(
-        source, start=first, end=last, max_failures=max_failures, progress=progress
+        source,
+        start=first,
+        end=last,
+        max_failures=max_failures,
+        progress=progress,
+        allow_empty=allow_empty,
     )

@@ -17,6 +17,7 @@ from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, progress_display
 from .errors import AuditUsageError
 from .layout import check_window, parse_day_key
 from .results import VerificationResult
+from .storage.local.source import DEFAULT_MAX_RECORD_BYTES
 from .verification import verify_audit_trail
 from .witness.options import (
     add_witness_arguments,
@@ -58,6 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON report")
     parser.add_argument(
         "--max-failures", type=_positive, default=100, help="failures to list (default 100)"
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="a location with no audit store at all verifies (a brand-new deployment); "
+        "without it that is the failure empty_store",
+    )
+    parser.add_argument(
+        "--max-record-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_RECORD_BYTES,
+        help="longest line read as a record, in bytes; longer lines are reported as "
+        f"record_too_large and skipped (default {DEFAULT_MAX_RECORD_BYTES:,} = 1 MiB)",
     )
     parser.add_argument(
         "--object-lock-mode",
@@ -127,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 end=args.end,
                 max_failures=args.max_failures,
                 progress=progress,
+                allow_empty=args.allow_empty,
+                max_record_bytes=args.max_record_bytes,
                 **_s3_options(args),
             )
         attested = check_attestations(args, policy) if policy is not None else None
