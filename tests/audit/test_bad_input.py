@@ -30,7 +30,7 @@ def test_a_symlink_to_dev_zero_is_reported_not_read(log3: Log, cli_env: dict[str
     path.symlink_to("/dev/zero")
     done = verify(cli_env, str(log3.root), "--start", "2025/10/24")
     assert done.returncode == 1
-    assert f"unexpected_file: {path}: a symbolic link found" in done.stdout
+    assert f"unexpected_file: {path}: a symbolic link to a device found" in done.stdout
 
 
 def test_an_over_long_line_is_reported_with_bounded_reading(log3: Log) -> None:

@@ -6,6 +6,7 @@ configuration error, 3 storage unreachable or unreadable.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
@@ -55,6 +56,24 @@ def run_cli(body: Callable[[], int], *, verbose: bool) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type for ``--timeout``: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+#: ``--timeout`` help, shared by every command that talks to S3.
+TIMEOUT_HELP = (
+    "S3: seconds to wait for each connect and each read (default: connect 5, read 30); "
+    "each request is tried up to 5 times"
+)
 
 
 def describe_os_error(exc: OSError) -> str:

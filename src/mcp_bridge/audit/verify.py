@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, progress_display, run_cli
+from .cli_support import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_OK,
+    TIMEOUT_HELP,
+    positive_seconds,
+    progress_display,
+    run_cli,
+)
 from .errors import AuditUsageError
 from .layout import check_window, parse_day_key
 from .results import VerificationResult
@@ -84,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         help="S3: every object's retain-until must be ≥ its newest event + this many days",
     )
+    parser.add_argument(
+        "--no-object-lock",
+        dest="object_lock",
+        action="store_false",
+        help="S3: do not require Object Lock retention (a store without Object Lock); by "
+        "default an unlocked object is object_lock_missing",
+    )
     parser.add_argument("--kms-key-id", help="S3: objects must be encrypted with this KMS key")
     parser.add_argument(
         "--kms-required-since",
@@ -92,9 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--region", help="S3: region override")
     parser.add_argument("--endpoint-url", help="S3: endpoint of an S3-compatible store")
+    parser.add_argument("--timeout", type=positive_seconds, help=TIMEOUT_HELP)
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
     add_witness_arguments(parser)
     return parser
+
+
+_OPTION_NAMES = {"object_lock": "--no-object-lock"}
 
 
 def _s3_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -105,6 +124,8 @@ def _s3_options(args: argparse.Namespace) -> dict[str, Any]:
         "kms_required_since": args.kms_required_since,
         "region": args.region,
         "endpoint_url": args.endpoint_url,
+        "timeout": args.timeout,
+        "object_lock": None if args.object_lock else False,
     }
     return {name: value for name, value in options.items() if value is not None}
 
@@ -129,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditUsageError as exc:
         parser.error(str(exc))
     if not args.path.startswith("s3://") and _s3_options(args):
-        names = ", ".join(f"--{n.replace('_', '-')}" for n in _s3_options(args))
+        names = ", ".join(
+            _OPTION_NAMES.get(n, f"--{n.replace('_', '-')}") for n in _s3_options(args)
+        )
         parser.error(f"{names} only apply to s3:// locations")
 
     def body() -> int:

@@ -109,17 +109,37 @@ def iter_lines_backwards(path: Path, block: int = 1 << 20) -> Iterator[bytes]:
 
 
 def is_regular_file(path: Path) -> bool:
-    """True for a regular file, judged without following a symlink and without opening it.
+    """True for a regular file (or a symlink to one), judged without opening it.
 
-    The verifier reads only regular files: a FIFO would block it forever and a symlink to a
-    device (``/dev/zero``) would feed it without end.
+    The verifier reads only regular files: a FIFO would block it forever and a device
+    (``/dev/zero``, also behind a symlink) would feed it without end.
     """
-    return stat.S_ISREG(os.lstat(path).st_mode)
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def describe_file_kind(path: Path) -> str:
+    """``a FIFO``, ``a symbolic link to a device``…: what sits at ``path`` instead of a file."""
+    try:
+        link = os.path.islink(path)
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "a broken symbolic link" if os.path.islink(path) else "a missing file"
+    kinds = [
+        (stat.S_ISFIFO(mode), "a FIFO"),
+        (stat.S_ISDIR(mode), "a directory"),
+        (stat.S_ISCHR(mode) or stat.S_ISBLK(mode), "a device"),
+        (stat.S_ISSOCK(mode), "a socket"),
+    ]
+    kind = next((name for matches, name in kinds if matches), "not a regular file")
+    return f"a symbolic link to {kind}" if link else kind
 
 
 def open_regular(path: Path, buffering: int = 1 << 20) -> BinaryIO:
-    """Open a regular file for reading, refusing symlinks and never blocking on a FIFO."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    """Open a regular file for reading; never blocks on a FIFO swapped in meanwhile."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path} is not a regular file")

@@ -1,16 +1,16 @@
 """Reading the local store for verification: day files streamed line by line.
 
-Only regular files are read (a FIFO or a symlink to a device in the layout is reported as
-``unexpected_file`` and never opened), and lines are read with a bound (the maximum record
-size), so no input can hang the verifier or make its memory grow without limit. Every
-``OSError`` becomes an :class:`~mcp_bridge.audit.errors.AuditStorageError` naming the path.
+Only regular files are read (a FIFO, a device or a folder in the layout, also behind a
+symlink, is reported as ``unexpected_file`` and never opened), and lines are read with a bound
+(the maximum record size), so no input can hang the verifier or make its memory grow without
+limit. Every ``OSError`` becomes an :class:`~mcp_bridge.audit.errors.AuditStorageError`
+naming the path.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -27,6 +27,7 @@ from ...results import Failure, Note, Reason
 from .files import (
     bounded_lines,
     count_lines_before,
+    describe_file_kind,
     is_regular_file,
     iter_partition_days,
     lines_backwards,
@@ -162,26 +163,13 @@ class LocalSource:
         return [], [], {}
 
     def _size_if_regular(self, path: Path) -> int | None:
-        info = os.lstat(path)
-        return info.st_size if stat.S_ISREG(info.st_mode) else None
+        return path.stat().st_size if is_regular_file(path) else None
 
 
 def _unexpected_file(path: Path) -> Failure:
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        mode = 0
-    kinds = {
-        stat.S_ISLNK(mode): "a symbolic link",
-        stat.S_ISFIFO(mode): "a FIFO",
-        stat.S_ISDIR(mode): "a directory",
-        stat.S_ISCHR(mode) or stat.S_ISBLK(mode): "a device",
-        stat.S_ISSOCK(mode): "a socket",
-    }
-    kind = kinds.get(True, "not a regular file")
     return Failure(
         Reason.UNEXPECTED_FILE,
-        f"{kind} found where a partition file belongs; it was not opened",
+        f"{describe_file_kind(path)} found where a partition file belongs; it was not opened",
         str(path),
     )
 

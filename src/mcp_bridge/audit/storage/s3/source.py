@@ -10,6 +10,7 @@ their segment's failures, so the report keeps them in chain order.
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -47,27 +48,56 @@ def open_s3_source(
     endpoint_url: str | None = None,
     options: ClientOptions | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    object_lock: bool = True,
+    timeout: float | None = None,
 ) -> S3Source:
-    """A verifier's view of ``s3://bucket/prefix`` (endpoint defaults to AUDIT_S3_ENDPOINT_URL)."""
+    """A verifier's view of ``s3://bucket/prefix`` (endpoint defaults to AUDIT_S3_ENDPOINT_URL).
+
+    Every object must carry Object Lock retention unless ``object_lock`` is False (a store
+    without Object Lock); ``timeout`` bounds each connect and each read, in seconds.
+    """
+    bucket, prefix = _bucket_and_prefix(url)
+    if not object_lock and (object_lock_mode or object_lock_days):
+        raise AuditUsageError(
+            "--no-object-lock contradicts --object-lock-mode/--object-lock-days",
+            hint="either require a lock policy or turn the lock check off, not both",
+        )
+    policy = ObjectPolicy.create(
+        object_lock_mode, object_lock_days, kms_key_id, kms_required_since, require_lock=object_lock
+    )
+    base = options or ClientOptions()
+    connection = connect(
+        ClientOptions(
+            region=region or base.region,
+            endpoint_url=endpoint_url or base.endpoint_url,
+            connect_timeout=timeout or base.connect_timeout,
+            read_timeout=timeout or base.read_timeout,
+            max_attempts=base.max_attempts,
+            retry_mode=base.retry_mode,
+        )
+    )
+    return S3Source(connection, bucket, prefix, policy, max_record_bytes)
+
+
+#: S3 bucket naming rules: 3-63 characters, lowercase letters, digits, dots and hyphens.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+
+
+def _bucket_and_prefix(url: str) -> tuple[str, str]:
+    """Split an ``s3://bucket/prefix`` location; a malformed one is a usage error (exit 2)."""
     try:
         bucket, prefix = parse_s3_url(url)
     except ValueError as exc:
         raise AuditUsageError(str(exc), hint="write the location as s3://bucket/prefix") from None
     if not bucket:
         raise AuditUsageError(f"{url!r} names no bucket", hint="use s3://bucket/prefix")
-    policy = ObjectPolicy.create(object_lock_mode, object_lock_days, kms_key_id, kms_required_since)
-    base = options or ClientOptions()
-    connection = connect(
-        ClientOptions(
-            region=region or base.region,
-            endpoint_url=endpoint_url or base.endpoint_url,
-            connect_timeout=base.connect_timeout,
-            read_timeout=base.read_timeout,
-            max_attempts=base.max_attempts,
-            retry_mode=base.retry_mode,
+    if not _BUCKET_NAME.match(bucket):
+        raise AuditUsageError(
+            f"{bucket!r} in {url!r} is not a valid bucket name",
+            hint="a bucket name has 3-63 characters: lowercase letters, digits, dots and "
+            "hyphens, starting and ending with a letter or digit",
         )
-    )
-    return S3Source(connection, bucket, prefix, policy, max_record_bytes)
+    return bucket, prefix
 
 
 class S3Source:
@@ -274,6 +304,25 @@ class S3Source:
         self._markers[(day, seq)] = target
         midnight = datetime.combine(target, datetime.min.time(), UTC)
         self._failures.extend(self._policy.check(obj, day, midnight))
+        self._check_marker_target(history.key, target, seq)
+
+    def _check_marker_target(self, key: str, target: date, seq: int) -> None:
+        """A forward marker announces seq ``seq`` on ``target``: that key must exist."""
+        expected = segment_key(self._prefix, target, seq)
+        listing = list_versions(self._connection, self._bucket, expected)
+        if any(version.key == expected for version in listing.versions):
+            return
+        self._failures.append(
+            Failure(
+                Reason.MISSING_SEGMENT,
+                f"this forward marker points to {day_key(target)}, but no segment or marker "
+                f"for seq {seq} is there: the records it announces are missing (a writer that "
+                "crashed right after the marker fills that key when it restarts)",
+                key,
+                seq=seq,
+                related=(expected,),
+            )
+        )
 
     def _get(self, key: str, version_id: str) -> StoredObject | None:
         obj = get_object(self._connection, self._bucket, key, version_id)
