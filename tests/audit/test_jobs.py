@@ -104,6 +104,15 @@ def test_jobs_disabled(tmp_path: Path, cli_env: dict[str, str]) -> None:
     assert production.returncode == 1 and "must be enabled in production" in production.stderr
 
 
+def test_an_out_of_range_lookback_exits_2_naming_the_range(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    done = _jobs({**cli_env, "AUDIT_VERIFY_LOOKBACK_DAYS": "100000000"}, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "AUDIT_VERIFY_LOOKBACK_DAYS=100000000" in done.stderr
+    assert "allowed: 1..3660" in done.stderr
+
+
 def test_jobs_bad_configuration_exits_2(tmp_path: Path, cli_env: dict[str, str]) -> None:
     done = _jobs({**cli_env, "AUDIT_VERIFY_LOOKBACK_DAYS": "0"}, tmp_path)
     assert done.returncode == 2 and "AUDIT_VERIFY_LOOKBACK_DAYS=0" in done.stderr

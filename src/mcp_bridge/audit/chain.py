@@ -71,7 +71,7 @@ class Anchor:
     trailing: tuple[BadLine, ...] = ()
 
     def describe(self) -> str:
-        where = f"{self.location} line {self.line}" if self.line else self.location
+        where = _where(self.location, self.line)
         return f"anchored on seq {self.seq} ({where}), the last record before the window"
 
 
@@ -110,8 +110,7 @@ class _Previous:
     line: int | None
 
     def describe(self) -> str:
-        where = f"{self.location} line {self.line}" if self.line else self.location
-        return f"{where} (seq {self.seq})"
+        return f"{_where(self.location, self.line)} (seq {self.seq})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -698,6 +697,10 @@ def _moved(
         timestamp=first.timestamp,
         related=(before.describe(), jump.describe()),
     )
+
+
+def _where(location: str, line: int | None) -> str:
+    return f"{location} line {line}" if line else location
 
 
 def find_anchor(
