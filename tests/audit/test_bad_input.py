@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from mcp_bridge.audit import Reason, verify_audit_trail
+from mcp_bridge.audit.cli_support import run_cli
 
 from ..conftest import DAYS, PYTHON, Log, build_log, run_module
 
@@ -69,6 +73,22 @@ def test_a_symlink_loop_is_exit_3_with_path_and_reason(
     jobs = run_module("mcp_bridge.audit.jobs", env=env, cwd=tmp_path)
     assert jobs.returncode == 3 and "Traceback" not in jobs.stderr
     assert f"cannot read {loop}: Too many levels of symbolic links" in jobs.stderr
+    located = run_module("mcp_bridge.audit.incident", "locate", str(log.root), env=cli_env)
+    assert located.returncode == 3 and "Traceback" not in located.stderr
+    assert f"cannot read {loop}: Too many levels of symbolic links" in located.stderr
+
+
+def test_any_os_error_in_a_command_is_exit_3_with_path_and_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The shared runner of verify, jobs, incident and preflight (an EIO cannot be caused)."""
+
+    def body() -> int:
+        raise OSError(errno.EIO, "Input/output error", "/srv/audit/2025/10/24.jsonl")
+
+    assert run_cli(body, verbose=False) == 3
+    err = capsys.readouterr().err
+    assert err == "error: cannot read /srv/audit/2025/10/24.jsonl: Input/output error\n"
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path: Path, cli_env: dict[str, str]) -> None:
