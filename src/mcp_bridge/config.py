@@ -31,6 +31,10 @@ _BOOL_WORDS = {
 }
 
 
+#: The scheduled verification looks back at most this many UTC days (about ten years).
+MAX_LOOKBACK_DAYS = 3660
+
+
 class AppConfig(BaseSettings):
     """Every setting of mcp-bridge's audit trail; one field per environment variable."""
 
@@ -115,9 +119,15 @@ class AppConfig(BaseSettings):
             return None
         return value
 
+    @field_validator("audit_verify_lookback_days")
+    @classmethod
+    def _lookback_range(cls, value: int) -> int:
+        if not 1 <= value <= MAX_LOOKBACK_DAYS:
+            raise ValueError(f"must be between 1 and {MAX_LOOKBACK_DAYS} days")
+        return value
+
     @field_validator(
         "audit_s3_object_lock_days",
-        "audit_verify_lookback_days",
         "audit_s3_segment_max_bytes",
         "audit_s3_segment_max_delay_ms",
         "audit_tsa_every",
@@ -300,6 +310,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 _ALLOWED = {
+    "audit_verify_lookback_days": f"1..{MAX_LOOKBACK_DAYS}",
     "audit_storage_backend": "local, s3",
     "audit_s3_object_lock_mode": "governance, compliance",
     "audit_enabled": "true, false",

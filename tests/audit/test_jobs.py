@@ -65,8 +65,8 @@ def test_report_dir_inside_the_store_is_refused(log3: Log) -> None:
         run_scheduled_verification(config, reference_time=datetime(2025, 10, 25, tzinfo=UTC))
 
 
-def _jobs(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run_module("mcp_bridge.audit.jobs", env=env, cwd=cwd)
+def _jobs(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_module("mcp_bridge.audit.jobs", *args, env=env, cwd=cwd)
 
 
 def test_runbook_jobs_command_verbatim(tmp_path: Path, cli_env: dict[str, str]) -> None:
@@ -104,18 +104,31 @@ def test_jobs_disabled(tmp_path: Path, cli_env: dict[str, str]) -> None:
     assert production.returncode == 1 and "must be enabled in production" in production.stderr
 
 
+def test_an_out_of_range_lookback_exits_2_naming_the_range(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    done = _jobs({**cli_env, "AUDIT_VERIFY_LOOKBACK_DAYS": "100000000"}, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "AUDIT_VERIFY_LOOKBACK_DAYS=100000000" in done.stderr
+    assert "allowed: 1..3660" in done.stderr
+
+
 def test_jobs_bad_configuration_exits_2(tmp_path: Path, cli_env: dict[str, str]) -> None:
     done = _jobs({**cli_env, "AUDIT_VERIFY_LOOKBACK_DAYS": "0"}, tmp_path)
     assert done.returncode == 2 and "AUDIT_VERIFY_LOOKBACK_DAYS=0" in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_missing_store_is_an_empty_window_not_a_crash(
+def test_a_store_never_written_is_empty_store_unless_allowed(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     (tmp_path / "var" / "audit").mkdir(parents=True)
     done = _jobs(cli_env, tmp_path)
-    assert done.returncode == 0 and "verified 0 events (no records in the window)" in done.stdout
+    assert done.returncode == 1 and "empty_store" in done.stdout
+    assert "var/audit" in done.stdout and "Traceback" not in done.stderr
+    allowed = _jobs(cli_env, tmp_path, "--allow-empty")
+    assert allowed.returncode == 0
+    assert "verified 0 events (no records in the window)" in allowed.stdout
 
 
 def test_weekly_month_window_is_a_plain_verify(log3: Log) -> None:

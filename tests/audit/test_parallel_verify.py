@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_bridge.audit import verify_audit_trail
+from mcp_bridge.audit import Reason, verify_audit_trail
 from mcp_bridge.audit.storage.local import parallel as local_parallel
 
 from ..conftest import DAYS, Log, build_log
@@ -47,7 +47,9 @@ def test_window_is_confirmed_against_its_anchor(small_chunks: None, log: Log) ->
     lines = log.lines(DAYS[0])
     log.write_lines(DAYS[0], lines[:-1])
     broken = verify_audit_trail(log.root, start="2025/10/24")
-    assert not broken.ok and broken.failures[0].seq == 40
+    first = broken.failures[0]
+    assert not broken.ok and (first.reason, first.seq) == (Reason.SEQ_GAP, 38)
+    assert "(seq 40)" in first.related[0]
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mcp_bridge.audit import Reason, verify_audit_trail
 from mcp_bridge.audit.records import encode_body, encode_json, seal
 
@@ -67,15 +69,16 @@ def test_deleted_middle_line_is_a_seq_gap(log3: Log) -> None:
     assert "seq 15..15 missing" in first.message
 
 
-def test_swapped_lines_are_found_at_the_first_moved_record(log3: Log) -> None:
+def test_swapped_lines_are_one_displacement_naming_both(log3: Log) -> None:
     lines = log3.lines(DAYS[2])
     lines[2], lines[3] = lines[3], lines[2]
     log3.write_lines(DAYS[2], lines)
     result = verify_audit_trail(log3.root)
     first = result.earliest_failure
     assert first is not None
-    assert (first.reason, first.line, first.seq) == (Reason.SEQ_GAP, 3, 23)
-    assert result.failures[1].reason is Reason.SEQ_OUT_OF_ORDER
+    assert (first.reason, first.line, first.seq) == (Reason.SEQ_OUT_OF_ORDER, 3, 23)
+    assert "missing" not in first.message and "line 4 (seq 22)" in first.message
+    assert result.failure_count == 1
 
 
 def test_deleted_middle_day_is_a_missing_partition(log3: Log) -> None:
@@ -147,3 +150,67 @@ def test_max_failures_caps_the_list_but_counts_all(log3: Log) -> None:
     result = verify_audit_trail(log3.root, max_failures=3)
     assert len(result.failures) == 3
     assert result.failure_count == 10
+
+
+def test_a_duplicated_line_names_the_copy_only(log3: Log) -> None:
+    lines = log3.lines(DAYS[1])
+    lines.insert(4, lines[3])
+    log3.write_lines(DAYS[1], lines)
+    result = verify_audit_trail(log3.root)
+    [failure] = result.failures
+    assert (failure.reason, failure.line, failure.seq) == (Reason.SEQ_OUT_OF_ORDER, 5, 13)
+    assert (
+        "a duplicate of the record at" in failure.message and "line 4 (seq 13)" in failure.message
+    )
+
+
+def _insert_forgery(log3: Log, after: int) -> None:
+    """A record with seq 13 that links to seq 12 (correct previousHash), sealed by an attacker."""
+    record = dict(log3.records[13])
+    body = encode_body(
+        seq=13,
+        previous_hash=record["previousHash"],
+        timestamp=record["timestamp"],
+        event_id="00000000-0000-4000-8000-000000000000",
+        event_type=record["eventType"],
+        payload=encode_json({"forged": True}),
+    )
+    lines = log3.lines(DAYS[1])
+    lines.insert(after, seal(body)[1])
+    log3.write_lines(DAYS[1], lines)
+
+
+@pytest.mark.parametrize(("after", "line"), [(3, 4), (4, 5)])
+def test_an_inserted_record_with_a_correct_link_is_named(log3: Log, after: int, line: int) -> None:
+    """Before or after the genuine seq 13: the one the next record does not link to is named."""
+    _insert_forgery(log3, after)
+    result = verify_audit_trail(log3.root)
+    [failure] = result.failures
+    assert (failure.reason, failure.line, failure.seq) == (Reason.SEQ_OUT_OF_ORDER, line, 13)
+    assert "was inserted" in failure.message
+    assert failure.location.endswith("2025/10/24.jsonl")
+
+
+def test_swapped_day_files_name_the_moved_records_and_nothing_missing(log3: Log) -> None:
+    early, late = log3.file_of(DAYS[1]).read_bytes(), log3.file_of(DAYS[2]).read_bytes()
+    log3.file_of(DAYS[1]).write_bytes(late)
+    log3.file_of(DAYS[2]).write_bytes(early)
+    result = verify_audit_trail(log3.root)
+    assert not result.ok
+    assert not any("missing" in f.message for f in result.failures)
+    assert {f.reason for f in result.failures} <= {
+        Reason.SEQ_OUT_OF_ORDER,
+        Reason.PARTITION_MISMATCH,
+    }
+    moved = result.failures[0]
+    assert (moved.reason, moved.seq, moved.line) == (Reason.SEQ_OUT_OF_ORDER, 20, 1)
+    assert "belong after seq 19" in moved.message
+    assert {f.seq for f in result.failures} <= set(range(10, 30))
+
+
+def test_deleting_a_days_last_record_is_a_gap_naming_both_sides(log3: Log) -> None:
+    log3.write_lines(DAYS[0], log3.lines(DAYS[0])[:-1])
+    [failure] = verify_audit_trail(log3.root).failures
+    assert (failure.reason, failure.line, failure.seq) == (Reason.SEQ_GAP, 9, 8)
+    assert failure.location.endswith("2025/10/23.jsonl") and "seq 9..9 missing" in failure.message
+    assert failure.related[0].endswith("2025/10/24.jsonl line 1 (seq 10)")

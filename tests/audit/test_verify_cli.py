@@ -51,7 +51,13 @@ TAMPERS = {
         13,
     ),
     "deleted_line": (1, 5, lambda ls: ls.__delitem__(5), "seq_gap", 16),
-    "swapped_lines": (1, 2, lambda ls: ls.__setitem__(slice(2, 4), [ls[3], ls[2]]), "seq_gap", 13),
+    "swapped_lines": (
+        1,
+        2,
+        lambda ls: ls.__setitem__(slice(2, 4), [ls[3], ls[2]]),
+        "seq_out_of_order",
+        13,
+    ),
     "non_json": (1, 4, lambda ls: ls.__setitem__(4, b"{oops\n"), "invalid_json", None),
 }
 
@@ -112,7 +118,9 @@ def test_record_deleted_just_before_the_window_is_reported(
     log3.write_lines(DAYS[1], lines[:-1])
     done = verify(cli_env, str(log3.root), "--start", "2025/10/25")
     assert done.returncode == 1
-    assert "missing_partition" in done.stdout and "seq 19..19 missing" in done.stdout
+    first = done.stdout.splitlines()[0]
+    assert "seq_gap" in first and "seq 19..19 missing" in first
+    assert "2025/10/24.jsonl" in first and "2025/10/25.jsonl line 1 (seq 20)" in first
 
 
 def test_window_without_predecessor_partition_is_reported(
@@ -170,13 +178,15 @@ def test_nonexistent_path_exits_2(tmp_path: Path, cli_env: dict[str, str]) -> No
     assert done.stderr.strip() == f"error: audit path {tmp_path / 'nope'} does not exist"
 
 
-def test_unreadable_partition_exits_3(log3: Log, cli_env: dict[str, str]) -> None:
+def test_folder_in_place_of_a_day_file_is_unexpected_file(
+    log3: Log, cli_env: dict[str, str]
+) -> None:
     path = log3.file_of(DAYS[1])
     path.unlink()
-    path.mkdir()  # a folder where a day file should be: reading it fails
+    path.mkdir()
     done = verify(cli_env, str(log3.root))
-    assert done.returncode == 3 and "cannot read" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"unexpected_file: {path}: a directory found" in done.stdout
 
 
 def test_help_documents_exit_codes(cli_env: dict[str, str]) -> None:

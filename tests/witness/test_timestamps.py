@@ -52,7 +52,9 @@ def stamp(log: SyntheticLog, url: str, checkpoints: int, every: int = 1) -> list
 def run_verify(
     capsys: pytest.CaptureFixture[str], log: SyntheticLog, certs: Path, *extra: str
 ) -> tuple[int, list[str], dict[str, str]]:
-    code = verify_main([log.store.where(""), "--json", "--tsa-certs", str(certs), *extra])
+    code = verify_main(
+        [log.store.where(""), "--json", "--allow-empty", "--tsa-certs", str(certs), *extra]
+    )
     report = json.loads(capsys.readouterr().out)["attestations"]
     return code, [f["reason"] for f in report["findings"]], report["timestamps"]
 

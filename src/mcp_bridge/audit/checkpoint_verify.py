@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from itertools import chain, islice, pairwise
 from typing import Any
 
-from .chain import Anchor
+from .chain import Anchor, FollowingLine
 from .checkpoint import Checkpoint, open_checkpoint
 from .checkpoint_store import CheckpointStore, StoredCheckpoint, checkpoint_name
 from .engine import RecordSource, Segment
@@ -157,6 +157,12 @@ class CapturingSource:
         if anchor is not None:
             self.capture.anchor(anchor)
         return anchor
+
+    def first_after(self, end: date) -> FollowingLine | None:
+        return self.inner.first_after(end)
+
+    def empty_reason(self) -> str | None:
+        return self.inner.empty_reason()
 
     def finish(self) -> tuple[list[Failure], list[Note], dict[str, Any]]:
         return self.inner.finish()

@@ -6,6 +6,8 @@ configuration error, 3 storage unreachable or unreadable.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -30,18 +32,62 @@ _PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 
 def run_cli(body: Callable[[], int], *, verbose: bool) -> int:
-    """Run a command body, turning our errors into a printed message and an exit code."""
+    """Run a command body, turning our errors into a printed message and an exit code.
+
+    Any ``OSError`` a driver did not map (EACCES, ELOOP, EIO…) is storage trouble: exit 3
+    with the path and the system's reason. A reader that closes the pipe early
+    (``verify … | head -1``) ends the output quietly, with no traceback.
+    """
     try:
-        return body()
+        code = body()
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except ConfigError as exc:
         _report(exc.render(), verbose)
         return EXIT_USAGE
     except AuditError as exc:
         _report(f"error: {exc.render()}", verbose)
         return exc.exit_code
+    except OSError as exc:
+        _report(f"error: {describe_os_error(exc)}", verbose)
+        return EXIT_STORAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type for ``--timeout``: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+#: ``--timeout`` help, shared by every command that talks to S3.
+TIMEOUT_HELP = (
+    "S3: seconds to wait for each connect and each read (default: connect 5, read 30); "
+    "each request is tried up to 5 times"
+)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``cannot read /path: Permission denied`` (the path, then the system's reason)."""
+    where = exc.filename if exc.filename is not None else "the audit storage"
+    return f"cannot read {where}: {exc.strerror or exc}"
+
+
+def _pipe_closed() -> int:
+    """The reader went away: silence the rest of stdout (also the flush at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_FAILED
 
 
 def _report(message: str, verbose: bool) -> None:

@@ -1,9 +1,11 @@
 """The single verification engine: drives :class:`ChainChecker` over any record source.
 
 A source (local files, S3 objects) lists the window's segments in chain order, streams their
-lines, and finds the record just before the window. Object-level problems a source finds
-(Object Lock, hidden versions, …) are failures attached to their segment, found while listing
-or while reading it, and reported right after the segment's own chain failures.
+lines, and finds the records on both sides of the window: the last one before it (the window's
+first record must link to it) and the first one after it (it must link to the window's last
+record), so a window is proven at both ends, not only at its start. Object-level problems a
+source finds (Object Lock, hidden versions, …) are failures attached to their segment, found
+while listing or while reading it, and reported right after the segment's own chain failures.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from .chain import Anchor, ChainChecker
+from .chain import Anchor, ChainChecker, FollowingLine
 from .layout import check_window, day_key
-from .results import Failure, Note, VerificationResult
+from .results import Failure, Note, Reason, VerificationResult
 
 
 @dataclass(slots=True)
@@ -42,7 +44,18 @@ class RecordSource(Protocol):
         ...
 
     def anchor_before(self, start: date) -> Anchor | None:
-        """The last record before ``start``, or ``None`` when nothing precedes the window."""
+        """The last record before ``start``, or ``None`` when nothing precedes the window.
+
+        Found, not guessed: non-record lines between it and the window go in its ``trailing``.
+        """
+        ...
+
+    def first_after(self, end: date) -> FollowingLine | None:
+        """The first line of the first segment after ``end`` (one small read), or ``None``."""
+        ...
+
+    def empty_reason(self) -> str | None:
+        """``None`` if the location holds an audit store; else what was looked for and not found."""
         ...
 
     def finish(self) -> tuple[list[Failure], list[Note], dict[str, Any]]:
@@ -65,15 +78,17 @@ def verify_source(
     max_failures: int = 100,
     progress: ProgressCallback | None = None,
     tap: LineTap | None = None,
+    allow_empty: bool = False,
 ) -> VerificationResult:
-    """Verify ``source`` over the window ``start..end`` (inclusive UTC days; ``None`` = open)."""
+    """Verify ``source`` over the window ``start..end`` (inclusive UTC days; ``None`` = open).
+
+    A location that holds no audit store at all is an ``empty_store`` failure unless
+    ``allow_empty`` (a brand-new deployment): a mistyped path must never verify green.
+    """
     check_window(start, end)
     began = time.perf_counter()
     checker = ChainChecker(max_failures=max_failures, windowed=start is not None)
-    if start is not None:
-        anchor = source.anchor_before(start)
-        if anchor is not None:
-            checker.set_anchor(anchor)
+    anchored_by = anchor_window(checker, source, start)
     segments = source.segments(start, end)
     total = sum(segment.size for segment in segments)
     done = 0
@@ -91,13 +106,39 @@ def verify_source(
         done += segment.size
         if progress is not None:
             progress(done, total)
+    closed_by = ""
+    if tap is None:  # a tap may stop reading early (export's --to-seq): no end to prove then
+        closed_by = checker.close_with(source.first_after(end) if end is not None else None)
     checker.finish()
     extra_failures, notes, stats = source.finish()
-    if checker.checked == 0 and not checker.failure_count:
-        notes.append(Note("empty_window", "no records in this window: nothing to verify", ""))
+    if checker.checked == 0 and not checker.failure_count and not extra_failures:
+        empty = source.empty_reason()
+        if empty is not None and not allow_empty:
+            checker.add_failure(Failure(Reason.EMPTY_STORE, empty, source.description))
+        else:
+            notes.append(Note("empty_window", "no records in this window: nothing to verify", ""))
     for failure in extra_failures:
         checker.add_failure(failure)
-    return _result(checker, source, start, end, partitions, len(segments), notes, stats, began)
+    result = _result(checker, source, start, end, partitions, len(segments), notes, stats, began)
+    result.anchored_by, result.closed_by = anchored_by, closed_by
+    return result
+
+
+def anchor_window(checker: ChainChecker, source: RecordSource, start: date | None) -> str:
+    """Set the checker on the record before the window; say how the window's start is proven."""
+    anchor = source.anchor_before(start) if start is not None else None
+    if anchor is not None:
+        checker.set_anchor(anchor)
+    return describe_start(start, anchor)
+
+
+def describe_start(start: date | None, anchor: Anchor | None) -> str:
+    """How a window's start is proven, for the report."""
+    if start is None:
+        return "the window starts at the beginning of the log (seq 0 links to the genesis hash)"
+    if anchor is None:
+        return "no record before the window: its first record must be seq 0"
+    return anchor.describe()
 
 
 def _result(
@@ -156,6 +197,8 @@ def confirmed_result(
     partitions: list[str],
     segments_read: int,
     elapsed: float,
+    anchored_by: str,
+    closed_by: str,
 ) -> VerificationResult:
     """The result of a window confirmed intact by other means (e.g. checked in parallel)."""
     return VerificationResult(
@@ -173,6 +216,8 @@ def confirmed_result(
         segments_read=segments_read,
         elapsed_seconds=elapsed,
         stats={"parallel": True},
+        anchored_by=anchored_by,
+        closed_by=closed_by,
     )
 
 
@@ -190,24 +235,34 @@ class ChunkResult:
 
 
 def chunks_form_one_chain(
-    chunks: Sequence[ChunkResult], anchor: Anchor | None, *, windowed: bool
-) -> bool:
-    """True when every chunk is clean and each one's first record continues the previous one.
+    chunks: Sequence[ChunkResult],
+    anchor: Anchor | None,
+    following: FollowingLine | None,
+    *,
+    windowed: bool,
+) -> str | None:
+    """How the window closed when every chunk is clean, each one's first record continues the
+    previous one and the record after the window (``following``) continues the last; else
+    ``None``.
 
     The same checker rules apply at the seams as inside a chunk; anything less than a clean
-    seam returns False, and the caller then verifies sequentially for a full report.
+    seam returns None, and the caller then verifies sequentially for a full report.
     """
     checker = ChainChecker(max_failures=1, windowed=windowed)
     if anchor is not None:
+        if anchor.trailing:
+            return None
         checker.set_anchor(anchor)
     for chunk in chunks:
         if not chunk.clean:
-            return False
+            return None
         if chunk.count == 0 or chunk.last is None:
             continue
         checker.feed(chunk.name, chunk.location, chunk.day, [chunk.first_line])
         checker.finish()
         if checker.failure_count:
-            return False
+            return None
         checker.set_anchor(chunk.last)
-    return True
+    closed_by = checker.close_with(following)
+    checker.finish()
+    return closed_by if checker.failure_count == 0 and not checker.notes else None

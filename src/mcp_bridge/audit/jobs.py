@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import AppConfig, load_config
 from .checkpoint_check import CheckpointOptions
-from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, run_cli
+from .cli_support import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_OK,
+    TIMEOUT_HELP,
+    positive_seconds,
+    run_cli,
+)
 from .errors import AuditUsageError
 from .layout import day_key, lookback_window
 from .results import VerificationResult
@@ -69,7 +76,9 @@ class ScheduledVerificationResult:
         }
 
 
-def trail_location(config: AppConfig) -> tuple[str, dict[str, Any]]:
+def trail_location(
+    config: AppConfig, *, object_lock: bool = True, timeout: float | None = None
+) -> tuple[str, dict[str, Any]]:
     """The configured log's location (a path or ``s3://`` URL) and its S3 options."""
     if config.audit_storage_backend == "s3":
         url = f"s3://{config.audit_s3_bucket}/{config.audit_s3_prefix.strip('/')}"
@@ -78,6 +87,8 @@ def trail_location(config: AppConfig) -> tuple[str, dict[str, Any]]:
             "object_lock_days": config.audit_s3_object_lock_days,
             "region": config.audit_s3_region,
             "endpoint_url": config.audit_s3_endpoint_url,
+            "object_lock": None if object_lock else False,
+            "timeout": timeout,
         }
         return url, {name: value for name, value in options.items() if value is not None}
     return str(config.audit_storage_path), {}
@@ -98,9 +109,20 @@ def _checkpoints(config: AppConfig, now: datetime) -> CheckpointOptions | None:
 
 
 def run_scheduled_verification(
-    config: AppConfig, *, reference_time: datetime | None = None, archive: bool = True
+    config: AppConfig,
+    *,
+    reference_time: datetime | None = None,
+    archive: bool = True,
+    allow_empty: bool = False,
+    object_lock: bool = True,
+    timeout: float | None = None,
 ) -> ScheduledVerificationResult:
-    """Verify the lookback window ending on ``reference_time``'s UTC day (default: now)."""
+    """Verify the lookback window ending on ``reference_time``'s UTC day (default: now).
+
+    A configured location that holds no audit store is ``empty_store`` unless ``allow_empty``;
+    on S3 every object must carry Object Lock retention unless ``object_lock`` is False, and
+    ``timeout`` bounds each connect and read (seconds).
+    """
     now = (reference_time or datetime.now(UTC)).astimezone(UTC)
     start, end = lookback_window(now.date(), config.audit_verify_lookback_days)
     ran_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -109,9 +131,14 @@ def run_scheduled_verification(
         return ScheduledVerificationResult(
             empty, day_key(start), day_key(end), disabled=True, ran_at=ran_at
         )
-    location, options = trail_location(config)
+    location, options = trail_location(config, object_lock=object_lock, timeout=timeout)
     result = verify_audit_trail(
-        location, start=start, end=end, checkpoints=_checkpoints(config, now), **options
+        location,
+        start=start,
+        end=end,
+        allow_empty=allow_empty,
+        checkpoints=_checkpoints(config, now),
+        **options,
     )
     outcome = ScheduledVerificationResult(result, day_key(start), day_key(end), ran_at=ran_at)
     outcome.attestations = _attestations(config, location)
@@ -178,12 +205,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--json", action="store_true", help="also print the JSON report")
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="a store that holds no audit log yet verifies (a brand-new deployment); "
+        "without it that is the failure empty_store",
+    )
+    parser.add_argument(
+        "--no-object-lock",
+        dest="object_lock",
+        action="store_false",
+        help="S3: do not require Object Lock retention (a store without Object Lock)",
+    )
+    parser.add_argument("--timeout", type=positive_seconds, help=TIMEOUT_HELP)
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
     args = parser.parse_args(argv)
 
     def body() -> int:
         config = load_config()
-        outcome = run_scheduled_verification(config)
+        outcome = run_scheduled_verification(
+            config,
+            allow_empty=args.allow_empty,
+            object_lock=args.object_lock,
+            timeout=args.timeout,
+        )
         print(outcome.line())
         if not outcome.result.ok:
             print(outcome.result.render_text())

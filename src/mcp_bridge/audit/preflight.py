@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..config import AppConfig, ConfigError, load_config
-from .cli_support import EXIT_CODES_HELP
+from .cli_support import EXIT_CODES_HELP, TIMEOUT_HELP, positive_seconds, run_cli
 from .errors import AuditStorageError
 from .storage.s3.checks import Check, Target, run_checks
 from .storage.s3.client import connect
@@ -29,10 +30,13 @@ def render(checks: Sequence[Check]) -> str:
     return "\n".join(lines)
 
 
-def preflight(config: AppConfig) -> list[Check]:
+def preflight(config: AppConfig, *, timeout: float | None = None) -> list[Check]:
     """The checklist for ``config``'s bucket (raises AuditStorageError if unreachable)."""
     settings = settings_from_config(config)
-    connection = connect(client_options(config))
+    options = client_options(config)
+    if timeout is not None:
+        options = replace(options, connect_timeout=timeout, read_timeout=timeout)
+    connection = connect(options)
     try:
         return run_checks(connection, Target(settings.bucket, settings.prefix, settings.policy))
     finally:
@@ -40,12 +44,19 @@ def preflight(config: AppConfig) -> list[Check]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="python -m mcp_bridge.audit.preflight",
         description="Check that the S3 bucket named by the AUDIT_* environment is ready for "
-        "the audit trail (no options: everything comes from the environment).",
+        "the audit trail (the bucket and policy come from the environment).",
         epilog=EXIT_CODES_HELP,
-    ).parse_args(argv)
+    )
+    parser.add_argument("--timeout", type=positive_seconds, help=TIMEOUT_HELP)
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+    args = parser.parse_args(argv)
+    return run_cli(lambda: _checklist(args.timeout), verbose=args.verbose)
+
+
+def _checklist(timeout: float | None) -> int:
     try:
         config = load_config()
     except ConfigError as exc:
@@ -55,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("✗ AUDIT_STORAGE_BACKEND=s3 and AUDIT_S3_BUCKET must be set", file=sys.stderr)
         return 2
     try:
-        checks = preflight(config)
+        checks = preflight(config, timeout=timeout)
     except AuditStorageError as exc:
         print(f"✗ {exc.render()}", file=sys.stderr)
         return 3

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from .checkpoint import open_checkpoint
 from .checkpoint_check import load_verifier
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _find(args: argparse.Namespace, location: str, options: dict[str, object]) -> Located:
+def _find(args: argparse.Namespace, location: str, options: dict[str, Any]) -> Located:
     source = open_source(location, **options)
     if args.seq is not None:
         found = _by_seq(source, args.seq)

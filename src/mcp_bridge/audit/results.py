@@ -36,6 +36,10 @@ class Reason(StrEnum):
     UNEXPECTED_OBJECT = "unexpected_object"
     MISROUTED_SEGMENT = "misrouted_segment"
     KMS_KEY = "kms_key"
+    EMPTY_STORE = "empty_store"
+    WINDOW_ANCHOR = "window_anchor"
+    UNEXPECTED_FILE = "unexpected_file"
+    RECORD_TOO_LARGE = "record_too_large"
     CHECKPOINT_SIGNATURE = "checkpoint_signature"
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
     CHECKPOINT_INCONSISTENT = "checkpoint_inconsistent"
@@ -123,6 +127,22 @@ HINTS: dict[Reason, str] = {
         f"is how two writers could both win one seq; {_QUARANTINE}"
     ),
     Reason.KMS_KEY: "the object is not encrypted with the required KMS key; review key rotation",
+    Reason.EMPTY_STORE: (
+        "check the path or s3:// prefix (a typo verifies nothing); for a brand-new deployment "
+        "that has not written yet, pass --allow-empty"
+    ),
+    Reason.WINDOW_ANCHOR: (
+        "a line next to the window, which should be the record it links to, is not a record; "
+        f"verify the neighbouring days too; {_QUARANTINE}"
+    ),
+    Reason.UNEXPECTED_FILE: (
+        "a partition name holds something other than a regular file (FIFO, device, symlink, "
+        f"folder); it was not read; {_QUARANTINE}"
+    ),
+    Reason.RECORD_TOO_LARGE: (
+        "a line is longer than the maximum record size and was not read; if records this large "
+        f"are legitimate raise --max-record-bytes, otherwise {_QUARANTINE}"
+    ),
     **CHECKPOINT_HINTS,
 }
 
@@ -208,6 +228,10 @@ class VerificationResult:
     segments_read: int = 0
     elapsed_seconds: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
+    #: How the window's start was proven: the record before it, or the start of the log.
+    anchored_by: str = ""
+    #: How the window's end was proven: the first record after it, or the end of the log.
+    closed_by: str = ""
 
     @property
     def earliest_failure(self) -> Failure | None:
@@ -219,7 +243,12 @@ class VerificationResult:
             "ok": self.ok,
             "message": self.message,
             "source": self.source,
-            "window": {"start": self.window_start, "end": self.window_end},
+            "window": {
+                "start": self.window_start,
+                "end": self.window_end,
+                "anchoredBy": self.anchored_by,
+                "closedBy": self.closed_by,
+            },
             "checkedEvents": self.checked_events,
             "firstSeq": self.first_seq,
             "lastSeq": self.last_seq,
@@ -245,6 +274,10 @@ class VerificationResult:
                 lines.append(f"... and {hidden:,} more failures (raise --max-failures to list)")
         lines.extend(f"note: {note.render()}" for note in self.notes)
         lines.append(self.summary())
+        if self.anchored_by:
+            lines.append(f"window start: {self.anchored_by}")
+        if self.closed_by:
+            lines.append(f"window end: {self.closed_by}")
         return "\n".join(lines)
 
     def summary(self) -> str:

@@ -14,7 +14,7 @@ from .layout import parse_day_key
 from .results import VerificationResult
 from .storage.local.lookup import find_by_seq
 from .storage.local.parallel import confirm_in_parallel
-from .storage.local.source import LocalSource
+from .storage.local.source import DEFAULT_MAX_RECORD_BYTES, LocalSource
 
 
 def _as_day(value: date | str | None, option: str) -> date | None:
@@ -23,17 +23,21 @@ def _as_day(value: date | str | None, option: str) -> date | None:
     return parse_day_key(value, option=option)
 
 
-def open_source(location: Path | str, **s3_options: Any) -> RecordSource:
+def open_source(
+    location: Path | str, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES, **s3_options: Any
+) -> RecordSource:
     """The record source for a path or ``s3://`` URL (S3 options are ignored for paths)."""
+    if max_record_bytes < 1:
+        raise AuditUsageError(f"max_record_bytes={max_record_bytes} is invalid: must be ≥ 1")
     text = str(location)
     if text.startswith("s3://"):
         try:
             from .storage.s3.source import open_s3_source
         except ImportError:
             raise AuditUsageError(f"{text}: s3:// locations are not yet supported") from None
-        source: RecordSource = open_s3_source(text, **s3_options)
+        source: RecordSource = open_s3_source(text, max_record_bytes=max_record_bytes, **s3_options)
         return source
-    return LocalSource(location)
+    return LocalSource(location, max_record_bytes=max_record_bytes)
 
 
 def verify_audit_trail(
@@ -44,6 +48,8 @@ def verify_audit_trail(
     max_failures: int = 100,
     progress: ProgressCallback | None = None,
     parallel: bool = True,
+    allow_empty: bool = False,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     checkpoints: CheckpointOptions | None = None,
     **s3_options: Any,
 ) -> VerificationResult:
@@ -56,10 +62,13 @@ def verify_audit_trail(
     first checked on every core (``parallel``); only an intact one is answered that way, a
     damaged one always gets the sequential engine's full report. With ``checkpoints`` (a
     verifier key), the signed checkpoints are checked against the same single pass.
+
+    A location holding no audit store at all fails with ``empty_store`` unless
+    ``allow_empty``; lines longer than ``max_record_bytes`` are reported, never read whole.
     """
     first = _as_day(start, "--start")
     last = _as_day(end, "--end")
-    source = open_source(path, **s3_options)
+    source = open_source(path, max_record_bytes=max_record_bytes, **s3_options)
     run = CheckpointRun.begin(str(path), source, checkpoints, **s3_options)
     if parallel and isinstance(source, LocalSource):
         confirmed = confirm_in_parallel(source, first, last, progress)
@@ -67,6 +76,11 @@ def verify_audit_trail(
             run.look_up(confirmed, partial(find_by_seq, source.root))
             return run.finish(confirmed, start=first, end=last)
     result = verify_source(
-        run.source, start=first, end=last, max_failures=max_failures, progress=progress
+        run.source,
+        start=first,
+        end=last,
+        max_failures=max_failures,
+        progress=progress,
+        allow_empty=allow_empty,
     )
     return run.finish(result, start=first, end=last)

@@ -14,10 +14,19 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from .checkpoint_check import add_checkpoint_arguments, checkpoint_options, coverage_line
-from .cli_support import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, progress_display, run_cli
+from .cli_support import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_OK,
+    TIMEOUT_HELP,
+    positive_seconds,
+    progress_display,
+    run_cli,
+)
 from .errors import AuditUsageError
 from .layout import check_window, parse_day_key
 from .results import VerificationResult
+from .storage.local.source import DEFAULT_MAX_RECORD_BYTES
 from .verification import verify_audit_trail
 from .witness.options import (
     add_witness_arguments,
@@ -61,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-failures", type=_positive, default=100, help="failures to list (default 100)"
     )
     parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="a location with no audit store at all verifies (a brand-new deployment); "
+        "without it that is the failure empty_store",
+    )
+    parser.add_argument(
+        "--max-record-bytes",
+        type=_positive,
+        default=DEFAULT_MAX_RECORD_BYTES,
+        help="longest line read as a record, in bytes; longer lines are reported as "
+        f"record_too_large and skipped (default {DEFAULT_MAX_RECORD_BYTES:,} = 1 MiB)",
+    )
+    parser.add_argument(
         "--object-lock-mode",
         type=str.lower,
         choices=["governance", "compliance"],
@@ -71,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         help="S3: every object's retain-until must be ≥ its newest event + this many days",
     )
+    parser.add_argument(
+        "--no-object-lock",
+        dest="object_lock",
+        action="store_false",
+        help="S3: do not require Object Lock retention (a store without Object Lock); by "
+        "default an unlocked object is object_lock_missing",
+    )
     parser.add_argument("--kms-key-id", help="S3: objects must be encrypted with this KMS key")
     parser.add_argument(
         "--kms-required-since",
@@ -80,9 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_checkpoint_arguments(parser)
     parser.add_argument("--region", help="S3: region override")
     parser.add_argument("--endpoint-url", help="S3: endpoint of an S3-compatible store")
+    parser.add_argument("--timeout", type=positive_seconds, help=TIMEOUT_HELP)
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
     add_witness_arguments(parser)
     return parser
+
+
+_OPTION_NAMES = {"object_lock": "--no-object-lock"}
 
 
 def _s3_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,6 +126,8 @@ def _s3_options(args: argparse.Namespace) -> dict[str, Any]:
         "kms_required_since": args.kms_required_since,
         "region": args.region,
         "endpoint_url": args.endpoint_url,
+        "timeout": args.timeout,
+        "object_lock": None if args.object_lock else False,
     }
     return {name: value for name, value in options.items() if value is not None}
 
@@ -117,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditUsageError as exc:
         parser.error(str(exc))
     if not args.path.startswith("s3://") and _s3_options(args):
-        names = ", ".join(f"--{n.replace('_', '-')}" for n in _s3_options(args))
+        names = ", ".join(
+            _OPTION_NAMES.get(n, f"--{n.replace('_', '-')}") for n in _s3_options(args)
+        )
         parser.error(f"{names} only apply to s3:// locations")
 
     def body() -> int:
@@ -129,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 end=args.end,
                 max_failures=args.max_failures,
                 progress=progress,
+                allow_empty=args.allow_empty,
+                max_record_bytes=args.max_record_bytes,
                 checkpoints=checkpoint_options(args),
                 **_s3_options(args),
             )

@@ -21,12 +21,21 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import BinaryIO
 
-from ...chain import ChainChecker
-from ...engine import ChunkResult, ProgressCallback, chunks_form_one_chain, confirmed_result
+from ...chain import ChainChecker, OversizedLine
+from ...engine import (
+    ChunkResult,
+    ProgressCallback,
+    chunks_form_one_chain,
+    confirmed_result,
+    describe_start,
+)
 from ...layout import day_key
 from ...records import parse_header
 from ...results import VerificationResult
+from .files import bounded_lines, open_regular, storage_errors
 from .source import LocalSource
 
 #: Below this much data a pool's start-up costs more than it saves.
@@ -43,6 +52,8 @@ class _Range:
     day: date
     low: int
     high: int
+    size: int
+    max_line: int
 
 
 def confirm_in_parallel(
@@ -55,12 +66,20 @@ def confirm_in_parallel(
     cores = len(os.sched_getaffinity(0))
     segments = source.segments(start, end)
     total = sum(segment.size for segment in segments)
-    if cores < 2 or total < MIN_PARALLEL_BYTES:
+    if cores < 2 or total < MIN_PARALLEL_BYTES or any(s.failures for s in segments):
         return None
     began = time.perf_counter()
     step = max(_MIN_CHUNK_BYTES, total // (cores * 4))
     tasks = [
-        _Range(segment.name, segment.location, segment.day, low, min(segment.size, low + step))
+        _Range(
+            segment.name,
+            segment.location,
+            segment.day,
+            low,
+            min(segment.size, low + step),
+            segment.size,
+            source.max_record_bytes,
+        )
         for segment in segments
         for low in range(0, segment.size, step)
     ]
@@ -77,7 +96,9 @@ def confirm_in_parallel(
             if progress is not None:
                 progress(done, total)
     anchor = source.anchor_before(start) if start is not None else None
-    if not chunks_form_one_chain(chunks, anchor, windowed=start is not None):
+    following = source.first_after(end) if end is not None else None
+    closed_by = chunks_form_one_chain(chunks, anchor, following, windowed=start is not None)
+    if closed_by is None:
         return None
     counted = [chunk for chunk in chunks if chunk.count and chunk.last is not None]
     if not counted:
@@ -95,6 +116,8 @@ def confirm_in_parallel(
         partitions=sorted({day_key(segment.day) for segment in segments}),
         segments_read=len(segments),
         elapsed=time.perf_counter() - began,
+        anchored_by=describe_start(start, anchor),
+        closed_by=closed_by,
     )
 
 
@@ -103,7 +126,7 @@ def check_range(task: _Range) -> ChunkResult:
     checker = ChainChecker(max_failures=1)
     checker.start_anywhere()
     first: list[bytes] = []
-    checker.feed(task.name, task.path, task.day, _lines(task.path, task.low, task.high, first))
+    checker.feed(task.name, task.path, task.day, _lines(task, first))
     checker.finish()
     return ChunkResult(
         name=task.name,
@@ -116,17 +139,29 @@ def check_range(task: _Range) -> ChunkResult:
     )
 
 
-def _lines(path: str, low: int, high: int, first: list[bytes]) -> Iterator[bytes]:
+def _lines(task: _Range, first: list[bytes]) -> Iterator[bytes]:
     """Lines starting in ``[low, high)``; a line straddling ``low`` belongs to the range before."""
-    with open(path, "rb", buffering=1 << 20) as handle:
-        position = low
-        if low:
-            handle.seek(low - 1)
-            position = low - 1 + len(handle.readline())
-        for line in handle:
-            if position >= high:
+    with storage_errors(Path(task.path)), open_regular(Path(task.path)) as handle:
+        position = _line_start(handle, task.low)
+        handle.seek(position)
+        for line in bounded_lines(Path(task.path), handle, task.size - position, task.max_line):
+            if position >= task.high:
                 return
             if not first:
                 first.append(line)
-            position += len(line)
+            position += line.length if isinstance(line, OversizedLine) else len(line)
             yield line
+
+
+def _line_start(handle: BinaryIO, low: int) -> int:
+    """The offset of the first line starting at or after ``low`` (reads ahead in blocks)."""
+    if low == 0:
+        return 0
+    position = low - 1
+    handle.seek(position)
+    while data := handle.read(1 << 16):
+        newline = data.find(b"\n")
+        if newline >= 0:
+            return position + newline + 1
+        position += len(data)
+    return position

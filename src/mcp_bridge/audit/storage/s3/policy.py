@@ -16,12 +16,17 @@ from .client import StoredObject
 
 @dataclass(frozen=True, slots=True)
 class ObjectPolicy:
-    """Expected lock mode, minimum retention and KMS key (each optional)."""
+    """Expected lock mode, minimum retention and KMS key (each optional).
+
+    With neither mode nor days given, an object must still carry *some* Object Lock retention
+    unless ``require_lock`` is off (``--no-object-lock``, for stores without Object Lock).
+    """
 
     lock_mode: str | None = None
     lock_days: int | None = None
     kms_key_id: str | None = None
     kms_required_since: date | None = None
+    require_lock: bool = True
 
     @classmethod
     def create(
@@ -30,6 +35,8 @@ class ObjectPolicy:
         lock_days: int | None,
         kms_key_id: str | None,
         kms_required_since: date | None,
+        *,
+        require_lock: bool = True,
     ) -> ObjectPolicy:
         mode = lock_mode.strip().upper() if lock_mode else None
         if mode not in (None, "GOVERNANCE", "COMPLIANCE"):
@@ -39,7 +46,7 @@ class ObjectPolicy:
             )
         if lock_days is not None and lock_days < 1:
             raise AuditUsageError(f"--object-lock-days {lock_days} is invalid: must be ≥ 1")
-        return cls(mode, lock_days, kms_key_id or None, kms_required_since)
+        return cls(mode, lock_days, kms_key_id or None, kms_required_since, require_lock)
 
     def check(self, obj: StoredObject, day: date, newest: datetime | None) -> list[Failure]:
         """Failures of one object whose newest event is ``newest`` (None: nothing to bound)."""
@@ -60,10 +67,10 @@ class ObjectPolicy:
     def _check_lock(
         self, obj: StoredObject, newest: datetime | None, related: tuple[str, ...]
     ) -> list[Failure]:
-        if self.lock_mode is None and self.lock_days is None:
+        if self.lock_mode is None and self.lock_days is None and not self.require_lock:
             return []
         if not obj.lock_mode or obj.retain_until is None:
-            expected = self.lock_mode or "a lock"
+            expected = self.lock_mode or "a lock (--no-object-lock turns this check off)"
             return [
                 Failure(
                     Reason.OBJECT_LOCK_MISSING,

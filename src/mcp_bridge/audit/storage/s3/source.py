@@ -9,13 +9,16 @@ their segment's failures, so the report keeps them in chain order.
 
 from __future__ import annotations
 
+import io
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
-from ...chain import Anchor
+from ...chain import Anchor, BadLine, FollowingLine, OversizedLine, find_anchor
 from ...checkpoint_store import CHECKPOINT_DIR, TILE_DIR
 from ...engine import Segment
 from ...errors import AuditUsageError
@@ -24,11 +27,15 @@ from ...records import LineHeader, MalformedLine, parse_header
 from ...results import Failure, Note, Reason
 from .client import ClientOptions, S3Connection, StoredObject, connect, get_object, list_versions
 from .inventory import KeyHistory, classify, group_by_key, hiding_failures, unexpected
-from .layout import normalise_prefix, parse_s3_url, segment_key
+from .layout import normalise_prefix, parse_s3_url, parse_segment_key, segment_key
 from .policy import ObjectPolicy
 from .tail import forward_target
 
 _NO_KMS = "none"
+#: Default maximum record size (bytes, newline excluded); longer lines are skipped unread.
+DEFAULT_MAX_RECORD_BYTES = 1 << 20
+#: Non-record lines collected while looking for the record before a window.
+_ANCHOR_BAD_LINES = 16
 
 
 def open_s3_source(
@@ -41,36 +48,72 @@ def open_s3_source(
     region: str | None = None,
     endpoint_url: str | None = None,
     options: ClientOptions | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    object_lock: bool = True,
+    timeout: float | None = None,
 ) -> S3Source:
-    """A verifier's view of ``s3://bucket/prefix`` (endpoint defaults to AUDIT_S3_ENDPOINT_URL)."""
+    """A verifier's view of ``s3://bucket/prefix`` (endpoint defaults to AUDIT_S3_ENDPOINT_URL).
+
+    Every object must carry Object Lock retention unless ``object_lock`` is False (a store
+    without Object Lock); ``timeout`` bounds each connect and each read, in seconds.
+    """
+    bucket, prefix = _bucket_and_prefix(url)
+    if not object_lock and (object_lock_mode or object_lock_days):
+        raise AuditUsageError(
+            "--no-object-lock contradicts --object-lock-mode/--object-lock-days",
+            hint="either require a lock policy or turn the lock check off, not both",
+        )
+    policy = ObjectPolicy.create(
+        object_lock_mode, object_lock_days, kms_key_id, kms_required_since, require_lock=object_lock
+    )
+    base = options or ClientOptions()
+    connection = connect(
+        ClientOptions(
+            region=region or base.region,
+            endpoint_url=endpoint_url or base.endpoint_url,
+            connect_timeout=timeout or base.connect_timeout,
+            read_timeout=timeout or base.read_timeout,
+            max_attempts=base.max_attempts,
+            retry_mode=base.retry_mode,
+        )
+    )
+    return S3Source(connection, bucket, prefix, policy, max_record_bytes)
+
+
+#: S3 bucket naming rules: 3-63 characters, lowercase letters, digits, dots and hyphens.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+
+
+def _bucket_and_prefix(url: str) -> tuple[str, str]:
+    """Split an ``s3://bucket/prefix`` location; a malformed one is a usage error (exit 2)."""
     try:
         bucket, prefix = parse_s3_url(url)
     except ValueError as exc:
         raise AuditUsageError(str(exc), hint="write the location as s3://bucket/prefix") from None
     if not bucket:
         raise AuditUsageError(f"{url!r} names no bucket", hint="use s3://bucket/prefix")
-    policy = ObjectPolicy.create(object_lock_mode, object_lock_days, kms_key_id, kms_required_since)
-    base = options or ClientOptions()
-    connection = connect(
-        ClientOptions(
-            region=region or base.region,
-            endpoint_url=endpoint_url or base.endpoint_url,
-            connect_timeout=base.connect_timeout,
-            read_timeout=base.read_timeout,
-            max_attempts=base.max_attempts,
-            retry_mode=base.retry_mode,
+    if not _BUCKET_NAME.match(bucket):
+        raise AuditUsageError(
+            f"{bucket!r} in {url!r} is not a valid bucket name",
+            hint="a bucket name has 3-63 characters: lowercase letters, digits, dots and "
+            "hyphens, starting and ending with a letter or digit",
         )
-    )
-    return S3Source(connection, bucket, prefix, policy)
+    return bucket, prefix
 
 
 class S3Source:
     """An S3 audit prefix as a :class:`~mcp_bridge.audit.engine.RecordSource`."""
 
     def __init__(
-        self, connection: S3Connection, bucket: str, prefix: str, policy: ObjectPolicy
+        self,
+        connection: S3Connection,
+        bucket: str,
+        prefix: str,
+        policy: ObjectPolicy,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
         self._connection = connection
+        self._max_record_bytes = max_record_bytes
         self._bucket = bucket
         self._prefix = prefix
         self._policy = policy
@@ -94,22 +137,52 @@ class S3Source:
         return found
 
     def anchor_before(self, start: date) -> Anchor | None:
-        """The last record of the newest data segment before ``start`` (original versions)."""
-        for day, folder in reversed(self._all_days()):
-            if day >= start:
-                continue
-            histories = group_by_key(list_versions(self._connection, self._bucket, folder).versions)
-            for history in reversed(histories):
+        """The last record of the newest data segment before ``start`` (original versions).
+
+        Found, not guessed: lines that are not records after it are kept in its ``trailing``.
+        """
+        trailing: list[BadLine] = []
+        days = [day for day, _ in self._all_days() if day < start]
+        for obj in self._data_objects(days, newest_first=True):
+            anchor, found = _last_record(obj, self._max_record_bytes)
+            trailing.extend(found)
+            if anchor is not None:
+                self._previous_day = _key_day(self._prefix, obj.key)
+                return replace(anchor, trailing=tuple(reversed(trailing)))
+            if len(trailing) >= _ANCHOR_BAD_LINES:
+                return None
+        return None
+
+    def first_after(self, end: date) -> FollowingLine | None:
+        """The first line of the first data segment after ``end`` (one listing, one GET)."""
+        days = [day for day, _ in self._all_days() if day > end]
+        for obj in self._data_objects(days, newest_first=False):
+            for line in bounded_lines(obj.body, self._max_record_bytes):
+                return FollowingLine(obj.key, obj.key, _key_day(self._prefix, obj.key), line)
+        return None
+
+    def empty_reason(self) -> str | None:
+        if self._all_days():
+            return None
+        return (
+            f"no audit store under {self.description}: no segment or forward marker "
+            "(YYYY/MM/DD/<seq>.jsonl) was found under the prefix"
+        )
+
+    def _data_objects(self, days: list[date], newest_first: bool) -> Iterator[StoredObject]:
+        """The original version of every data segment of ``days``, in chain order or reversed."""
+        folders = dict(self._all_days())
+        for day in sorted(days, reverse=newest_first):
+            listing = list_versions(self._connection, self._bucket, folders[day])
+            histories = group_by_key(listing.versions)
+            for history in reversed(histories) if newest_first else histories:
                 original = history.original
                 named = classify(self._prefix, history)
                 if original is None or original.size == 0 or isinstance(named, Failure):
                     continue
                 obj = self._get(history.key, original.version_id)
-                last = _last_header(obj.body) if obj else None
-                if last is not None:
-                    self._previous_day = day
-                    return Anchor(last.seq, last.hash, last.timestamp, history.key)
-        return None
+                if obj is not None:
+                    yield obj
 
     def finish(self) -> tuple[list[Failure], list[Note], dict[str, Any]]:
         stats = {
@@ -166,7 +239,7 @@ class S3Source:
                 )
             )
             return
-        lines = obj.body.splitlines(keepends=True)
+        lines = list(bounded_lines(obj.body, self._max_record_bytes))
         first = _header(lines[0]) if lines else None
         last = _last_header(obj.body)
         if first is None or first.seq != seq:
@@ -232,6 +305,25 @@ class S3Source:
         self._markers[(day, seq)] = target
         midnight = datetime.combine(target, datetime.min.time(), UTC)
         self._failures.extend(self._policy.check(obj, day, midnight))
+        self._check_marker_target(history.key, target, seq)
+
+    def _check_marker_target(self, key: str, target: date, seq: int) -> None:
+        """A forward marker announces seq ``seq`` on ``target``: that key must exist."""
+        expected = segment_key(self._prefix, target, seq)
+        listing = list_versions(self._connection, self._bucket, expected)
+        if any(version.key == expected for version in listing.versions):
+            return
+        self._failures.append(
+            Failure(
+                Reason.MISSING_SEGMENT,
+                f"this forward marker points to {day_key(target)}, but no segment or marker "
+                f"for seq {seq} is there: the records it announces are missing (a writer that "
+                "crashed right after the marker fills that key when it restarts)",
+                key,
+                seq=seq,
+                related=(expected,),
+            )
+        )
 
     def _get(self, key: str, version_id: str) -> StoredObject | None:
         obj = get_object(self._connection, self._bucket, key, version_id)
@@ -275,6 +367,37 @@ class S3Source:
         listing = list_versions(self._connection, self._bucket, folder, recursive=True)
         for history in group_by_key(listing.versions):
             self._failures.append(unexpected(history, f"an object in {folder} ({why}) found"))
+
+
+def bounded_lines(body: bytes, max_line: int) -> Iterator[bytes]:
+    """A segment's lines (split at newlines only); a line longer than ``max_line`` comes as an
+    :class:`~mcp_bridge.audit.chain.OversizedLine`."""
+    for line in io.BytesIO(body):
+        length = len(line) - line.endswith(b"\n")
+        yield line if length <= max_line else OversizedLine(line[:max_line], len(line), max_line)
+
+
+def _last_record(obj: StoredObject, max_line: int) -> tuple[Anchor | None, list[BadLine]]:
+    """The last record of a segment and the non-record lines after it (with line numbers)."""
+    entries: list[tuple[int, bytes, bool]] = []
+    offset = 0
+    for line in bounded_lines(obj.body, max_line):
+        terminated = not isinstance(line, OversizedLine) and line.endswith(b"\n")
+        data = line[:-1] if terminated else line
+        entries.append((offset, data, terminated))
+        offset += line.length if isinstance(line, OversizedLine) else len(line)
+    numbers = {entry[0]: index + 1 for index, entry in enumerate(entries)}
+    anchor, at, bad_lines = find_anchor(obj.key, obj.key, reversed(entries), _ANCHOR_BAD_LINES)
+    bad_lines = [replace(bad, line=numbers[bad.offset]) for bad in bad_lines]
+    if anchor is not None:
+        anchor = replace(anchor, line=numbers[at])
+    return anchor, bad_lines
+
+
+def _key_day(prefix: str, key: str) -> date:
+    parsed = parse_segment_key(prefix, key)
+    assert parsed is not None  # only segment keys are read as data
+    return parsed.day
 
 
 def _folder_day(root: str, folder: str) -> date | None:
