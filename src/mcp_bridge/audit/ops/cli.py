@@ -62,7 +62,10 @@ def window_of(args: argparse.Namespace) -> Window:
 
 
 def s3_of(args: argparse.Namespace) -> RunOptions:
-    return RunOptions(getattr(args, "region", None), getattr(args, "endpoint_url", None))
+    """The run's options; its steps share one S3 connection."""
+    return RunOptions(
+        getattr(args, "region", None), getattr(args, "endpoint_url", None), connections={}
+    )
 
 
 @contextmanager

@@ -138,7 +138,14 @@ def open_target(location: Location, s3: RunOptions) -> ForensicTarget:
 
 
 def s3_connection(s3: RunOptions) -> S3Connection:
-    """A fresh S3 connection for an ops command (endpoint defaults to the environment)."""
+    """The run's S3 connection (endpoint defaults to the environment), made once per run."""
     from ..storage.s3.client import ClientOptions, connect
 
-    return connect(ClientOptions(region=s3.region, endpoint_url=s3.endpoint_url))
+    cache = s3.connections
+    if cache is not None and "s3" in cache:
+        found: S3Connection = cache["s3"]
+        return found
+    made = connect(ClientOptions(region=s3.region, endpoint_url=s3.endpoint_url))
+    if cache is not None:
+        cache["s3"] = made
+    return made

@@ -57,6 +57,9 @@ class RunOptions:
     region: str | None = None
     endpoint_url: str | None = None
     progress: ProgressCallback | None = None
+    #: The run's S3 connection, made on first use and shared by its steps (creating a boto3
+    #: client costs far more than a request); ``None``: a new connection each time.
+    connections: dict[str, Any] | None = field(default=None, compare=False)
 
     def for_location(self, location: Location) -> dict[str, Any]:
         """Keyword arguments for the verifier's S3 source (none for a local path)."""
