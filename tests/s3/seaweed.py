@@ -146,6 +146,10 @@ class SeaweedServer:
             "-s3.port.lance=0",
             "-master.telemetry=false",
             "-admin.ui=false",
+            # Every bucket is a collection with volumes of its own; left at 0 the volume limit is
+            # free disk / volume size, which a shared machine's disk shrinks until a session's
+            # later buckets get "no free volumes left" (InternalError). Volumes are sparse files.
+            "-volume.max=1000",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
         ]
         log = open(self.root / "weed.log", "ab")  # noqa: SIM115 - lives as long as the process

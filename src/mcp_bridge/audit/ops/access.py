@@ -25,7 +25,7 @@ from ..errors import AuditUsageError
 from . import cli
 from .access_policy import Finding, PolicyAnalysis, analyse
 from .forensic import s3_connection
-from .trail import Location, S3Options
+from .trail import Location, RunOptions
 
 SCHEMA = "mcp-bridge/access-report/v1"
 CANNOT_SEE = (
@@ -123,7 +123,7 @@ def _control_findings(controls: dict[str, Any], unreadable: dict[str, str]) -> l
 
 def access_report(
     location: Location,
-    s3: S3Options,
+    s3: RunOptions,
     *,
     incident: Sequence[str] = (),
     identity_policies: Sequence[tuple[str, dict[str, Any]]] = (),

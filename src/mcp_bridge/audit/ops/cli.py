@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..cli_support import EXIT_CODES_HELP, run_cli
+from ..cli_support import EXIT_CODES_HELP, progress_display, run_cli
 from ..errors import AuditUsageError
 from ..layout import check_window, parse_day_key
 from .records import OpsRecords
-from .trail import Location, S3Options, Window
+from .trail import Location, RunOptions, Window
 
 
 def _day(text: str) -> date:
@@ -59,8 +61,19 @@ def window_of(args: argparse.Namespace) -> Window:
     return Window(args.start, args.end)
 
 
-def s3_of(args: argparse.Namespace) -> S3Options:
-    return S3Options(getattr(args, "region", None), getattr(args, "endpoint_url", None))
+def s3_of(args: argparse.Namespace) -> RunOptions:
+    """The run's options; its steps share one S3 connection."""
+    return RunOptions(
+        getattr(args, "region", None), getattr(args, "endpoint_url", None), connections={}
+    )
+
+
+@contextmanager
+def options(args: argparse.Namespace) -> Iterator[RunOptions]:
+    """The run's options, with a progress bar on stderr for long verifications (terminal only,
+    never with ``--json``)."""
+    with progress_display(not args.json) as progress:
+        yield replace(s3_of(args), progress=progress)
 
 
 def ops_records() -> OpsRecords:

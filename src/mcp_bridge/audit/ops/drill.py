@@ -28,7 +28,7 @@ from . import cli
 from .overlay import DayContent, scratch_layout
 from .trail import (
     Location,
-    S3Options,
+    RunOptions,
     Window,
     day_of_local_name,
     local_days,
@@ -82,7 +82,7 @@ class DrillResult:
         )
 
 
-def _available_days(source: Location, s3: S3Options, window: Window) -> list[date]:
+def _available_days(source: Location, s3: RunOptions, window: Window) -> list[date]:
     if source.root is not None:
         return local_days(source.root, window)
     from .restore_s3 import s3_day_list
@@ -90,7 +90,7 @@ def _available_days(source: Location, s3: S3Options, window: Window) -> list[dat
     return s3_day_list(source, window, s3)
 
 
-def _contents(source: Location, s3: S3Options, days: list[date]) -> dict[date, DayContent]:
+def _contents(source: Location, s3: RunOptions, days: list[date]) -> dict[date, DayContent]:
     if source.root is not None:
         return {day: local_file(source.root, day) for day in days}
     from .restore_s3 import s3_overlay_days
@@ -106,7 +106,7 @@ def drill(
     seed: int,
     scratch: Path | None,
     window: Window,
-    s3: S3Options,
+    s3: RunOptions,
 ) -> DrillResult:
     available = _available_days(source, s3, window)
     if not available:
@@ -157,14 +157,15 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise AuditUsageError(f"--days {args.days}: must be ≥ 1")
     scratch = cli.existing_dir(str(args.scratch), "--scratch") if args.scratch else None
     records = cli.ops_records()
-    result = drill(
-        parse_location(args.path, what="backup location"),
-        days=args.days,
-        seed=args.seed if args.seed is not None else time.time_ns() % 2**31,
-        scratch=scratch,
-        window=cli.window_of(args),
-        s3=cli.s3_of(args),
-    )
+    with cli.options(args) as run:
+        result = drill(
+            parse_location(args.path, what="backup location"),
+            days=args.days,
+            seed=args.seed if args.seed is not None else time.time_ns() % 2**31,
+            scratch=scratch,
+            window=cli.window_of(args),
+            s3=run,
+        )
     document = result.to_dict()
     log = result.verification.render_text() if result.verification else ""
     path = records.write(

@@ -7,17 +7,21 @@ copied (a day file's SHA-256, an object's version id), never from the time of th
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import AuditStorageError
-from .records import create_file
-from .trail import Location, S3Options
+from .records import create_file, sha256_bytes, sha256_file
+from .trail import Location, RunOptions
 
 if TYPE_CHECKING:
     from ..storage.s3.client import S3Connection
+
+_CHUNK = 1 << 20
 
 
 class ForensicTarget(Protocol):
@@ -28,7 +32,13 @@ class ForensicTarget(Protocol):
         """Create ``name`` with ``data``; ``False`` (nothing written) if it exists."""
         ...
 
-    def read(self, name: str) -> bytes | None: ...
+    def create_from_file(self, name: str, path: Path) -> tuple[bool, str, int]:
+        """Create ``name`` from a local file; ``(created, SHA-256, size)`` of what was read."""
+        ...
+
+    def digest(self, name: str) -> str | None:
+        """SHA-256 of the stored copy, or ``None`` when there is none."""
+        ...
 
     def url(self, name: str) -> str: ...
 
@@ -44,9 +54,35 @@ class DirectoryTarget:
     def create(self, name: str, data: bytes) -> bool:
         return create_file(self.root / name, data)
 
-    def read(self, name: str) -> bytes | None:
+    def create_from_file(self, name: str, path: Path) -> tuple[bool, str, int]:
+        """Stream ``path`` into a staged file while hashing it, then link it into place
+        (``link`` fails if the name exists: create-once, never overwrite)."""
+        target = self.root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        digest, size = hashlib.sha256(), 0
         try:
-            return (self.root / name).read_bytes()
+            with open(path, "rb") as source, open(staged, "xb") as copy:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    copy.write(chunk)
+                copy.flush()
+                os.fsync(copy.fileno())
+            try:
+                os.link(staged, target)
+                created = True
+            except FileExistsError:
+                created = False
+        except OSError as exc:
+            raise AuditStorageError(f"cannot copy {path} to {target}: {exc.strerror}") from exc
+        finally:
+            staged.unlink(missing_ok=True)
+        return created, digest.hexdigest(), size
+
+    def digest(self, name: str) -> str | None:
+        try:
+            return sha256_file(self.root / name)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -74,17 +110,22 @@ class BucketTarget:
 
         return put_new(self.connection, self.bucket, self._key(name), data)
 
-    def read(self, name: str) -> bytes | None:
+    def create_from_file(self, name: str, path: Path) -> tuple[bool, str, int]:
+        """One PUT needs the whole body: a day file is read into memory here."""
+        data = path.read_bytes()
+        return self.create(name, data), sha256_bytes(data), len(data)
+
+    def digest(self, name: str) -> str | None:
         from ..storage.s3.client import get_object
 
         found = get_object(self.connection, self.bucket, self._key(name))
-        return found.body if found else None
+        return sha256_bytes(found.body) if found else None
 
     def url(self, name: str) -> str:
         return f"s3://{self.bucket}/{self._key(name)}"
 
 
-def open_target(location: Location, s3: S3Options) -> ForensicTarget:
+def open_target(location: Location, s3: RunOptions) -> ForensicTarget:
     """The forensic location; a directory is created if needed (it holds only new files)."""
     if location.bucket is not None:
         return BucketTarget(s3_connection(s3), location.bucket, location.prefix)
@@ -96,8 +137,15 @@ def open_target(location: Location, s3: S3Options) -> ForensicTarget:
     return DirectoryTarget(location.root)
 
 
-def s3_connection(s3: S3Options) -> S3Connection:
-    """A fresh S3 connection for an ops command (endpoint defaults to the environment)."""
+def s3_connection(s3: RunOptions) -> S3Connection:
+    """The run's S3 connection (endpoint defaults to the environment), made once per run."""
     from ..storage.s3.client import ClientOptions, connect
 
-    return connect(ClientOptions(region=s3.region, endpoint_url=s3.endpoint_url))
+    cache = s3.connections
+    if cache is not None and "s3" in cache:
+        found: S3Connection = cache["s3"]
+        return found
+    made = connect(ClientOptions(region=s3.region, endpoint_url=s3.endpoint_url))
+    if cache is not None:
+        cache["s3"] = made
+    return made

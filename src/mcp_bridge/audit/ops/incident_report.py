@@ -23,7 +23,7 @@ from ..errors import AuditUsageError
 from . import cli
 from .forensic import s3_connection
 from .records import OpsRecords, create_file, iso_now, operator, sha256_bytes, utc_stamp
-from .trail import FROM_ENV, WHOLE, S3Options, Window, parse_location, verify_window
+from .trail import FROM_ENV, WHOLE, RunOptions, Window, parse_location, verify_window
 
 SCHEMA = "mcp-bridge/incident-report/v1"
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")
@@ -52,7 +52,7 @@ class IncidentReport:
         }
 
 
-def _fetch(location: str, s3: S3Options) -> bytes | None:
+def _fetch(location: str, s3: RunOptions) -> bytes | None:
     """A manifest named by a quarantine record (a local path or an s3:// URL)."""
     if location.startswith("s3://"):
         from ..storage.s3.client import get_object
@@ -72,7 +72,7 @@ def assemble(
     attach: Sequence[Path] = (),
     verify: str | None = None,
     window: Window = WHOLE,
-    s3: S3Options = FROM_ENV,
+    s3: RunOptions = FROM_ENV,
 ) -> IncidentReport:
     if not _ID.match(incident):
         raise AuditUsageError(f"incident id {incident!r} must be 1-64 of A-Z a-z 0-9 . _ -")
@@ -134,14 +134,15 @@ def add_arguments(made: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
     records = cli.ops_records()
-    report = assemble(
-        records,
-        args.id,
-        attach=args.attach,
-        verify=args.verify,
-        window=cli.window_of(args),
-        s3=cli.s3_of(args),
-    )
+    with cli.options(args) as run:
+        report = assemble(
+            records,
+            args.id,
+            attach=args.attach,
+            verify=args.verify,
+            window=cli.window_of(args),
+            s3=run,
+        )
     document = report.to_dict()
     record = records.write("incident-report", argv, incident=args.id, result=document)
     document["opsRecord"] = str(record)

@@ -21,7 +21,7 @@ from . import cli
 from .forensic import s3_connection
 from .records import iso
 from .s3_listing import by_key, window_versions
-from .trail import Location, S3Options, Window
+from .trail import Location, RunOptions, Window
 
 SCHEMA = "mcp-bridge/kms-report/v1"
 NO_KMS = "none"
@@ -92,7 +92,7 @@ class KmsReport:
         return "\n".join(lines)
 
 
-def kms_report(location: Location, window: Window, s3: S3Options) -> KmsReport:
+def kms_report(location: Location, window: Window, s3: RunOptions) -> KmsReport:
     from ..storage.s3.ops import head_version, probe_read
 
     assert location.bucket is not None

@@ -22,7 +22,7 @@ from .trail import (
     FROM_ENV,
     WHOLE,
     Location,
-    S3Options,
+    RunOptions,
     Window,
     iter_lines,
     parse_location,
@@ -129,7 +129,7 @@ def _is_failure_point(failure: Failure, where: str, number: int, found: Neighbou
 
 
 def locate(
-    location: Location, window: Window = WHOLE, s3: S3Options = FROM_ENV, *, after: int = 3
+    location: Location, window: Window = WHOLE, s3: RunOptions = FROM_ENV, *, after: int = 3
 ) -> LocateResult:
     """Verify ``window`` and describe the earliest failure's neighbourhood."""
     verification = verify_window(location, window, s3)
@@ -170,7 +170,8 @@ def add_arguments(made: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
     location = parse_location(args.path)
-    result = locate(location, cli.window_of(args), cli.s3_of(args), after=args.after)
+    with cli.options(args) as run:
+        result = locate(location, cli.window_of(args), run, after=args.after)
     document = result.to_dict()
     if args.incident:
         path = cli.ops_records().write(

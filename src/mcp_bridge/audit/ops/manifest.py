@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from ..layout import day_key
@@ -36,11 +37,13 @@ def marker_copy_name(key: str, version_id: str) -> str:
 
 @dataclass(slots=True)
 class Item:
-    """One thing to quarantine; ``read`` returns its bytes (empty for a delete marker)."""
+    """One thing to quarantine: a local file (``path``, streamed) or bytes ``read`` on demand
+    (an S3 version; empty for a delete marker)."""
 
     source: str
     copy: str
-    read: Callable[[], bytes]
+    read: Callable[[], bytes] | None = None
+    path: Path | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     size: int = 0
@@ -64,14 +67,18 @@ def copy_items(items: Sequence[Item], target: ForensicTarget) -> list[str]:
     differs is reported, never overwritten)."""
     problems: list[str] = []
     for item in items:
-        data = item.read()
-        item.sha256, item.size = sha256_bytes(data), len(data)
-        item.new = target.create(item.copy, data)
+        if item.path is not None:
+            item.new, item.sha256, item.size = target.create_from_file(item.copy, item.path)
+        else:
+            assert item.read is not None
+            data = item.read()
+            item.sha256, item.size = sha256_bytes(data), len(data)
+            item.new = target.create(item.copy, data)
     for item in items:
-        stored = target.read(item.copy)
-        item.copy_ok = stored is not None and sha256_bytes(stored) == item.sha256
+        stored = target.digest(item.copy)
+        item.copy_ok = stored == item.sha256
         if not item.copy_ok:
-            found = "missing" if stored is None else f"SHA-256 {sha256_bytes(stored)}"
+            found = "missing" if stored is None else f"SHA-256 {stored}"
             problems.append(
                 f"copy {target.url(item.copy)} of {item.source}: {found}, {item.sha256} expected"
             )

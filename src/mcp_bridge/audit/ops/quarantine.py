@@ -33,13 +33,13 @@ from .manifest import (
     marker_copy_name,
     version_copy_name,
 )
-from .records import iso, iso_now, operator, sha256_bytes, utc_stamp
+from .records import iso, iso_now, operator, sha256_bytes, sha256_file, utc_stamp
 from .s3_listing import window_versions
 from .trail import (
     FROM_ENV,
     WHOLE,
     Location,
-    S3Options,
+    RunOptions,
     Window,
     local_days,
     local_file,
@@ -115,7 +115,7 @@ def quarantine(
     window: Window = WHOLE,
     report: Path | None = None,
     legal_hold: bool = False,
-    s3: S3Options = FROM_ENV,
+    s3: RunOptions = FROM_ENV,
     incident: str | None = None,
 ) -> QuarantineResult:
     """Copy, record, verify; see the module docstring. Never modifies ``source``'s data."""
@@ -129,11 +129,12 @@ def quarantine(
     if source.is_s3:
         conn = s3_connection(s3)
         result.items, window = _s3_items(conn, source, window, report)
-        if legal_hold:
+        result.problems = copy_items(result.items, target)
+        if legal_hold:  # after the copies: their facts record the hold as it was found
             result.legal_holds = _hold(conn, source, result.items)
     else:
         result.items, window = _local_items(source, window, report)
-    result.problems = copy_items(result.items, target)
+        result.problems = copy_items(result.items, target)
     verification = verify_window(source, window, s3)
     result.verification = verification.to_dict()
     if any(item.new for item in result.items) or result.legal_holds:
@@ -157,9 +158,8 @@ def _local_items(
     items = []
     for day in days:
         path = local_file(source.root, day)
-        data = path.read_bytes()
-        name = day_copy_name(day, sha256_bytes(data))
-        items.append(Item(str(path), name, partial(bytes, data)))
+        name = day_copy_name(day, sha256_file(path))
+        items.append(Item(str(path), name, path=path))
     return items, window
 
 
@@ -167,7 +167,7 @@ def _s3_items(
     conn: S3Connection, source: Location, window: Window, report: Path | None
 ) -> tuple[list[Item], Window]:
     from ..storage.s3.layout import parse_segment_key
-    from ..storage.s3.ops import head_version, list_version_details, read_version
+    from ..storage.s3.ops import list_version_details
 
     assert source.bucket is not None
     bucket = source.bucket
@@ -195,19 +195,27 @@ def _s3_items(
             "lastModified": iso(version.last_modified),
         }
         if version.delete_marker:
-            items.append(Item(url, marker_copy_name(version.key, version.version_id), bytes, facts))
+            name = marker_copy_name(version.key, version.version_id)
+            items.append(Item(url, name, bytes, facts=facts))
             continue
-        head = head_version(conn, bucket, version.key, version.version_id)
-        facts.update(
-            objectLockMode=head.lock_mode,
-            retainUntil=iso(head.retain_until),
-            legalHold=head.legal_hold,
-            serverSideEncryption=head.encryption,
-            kmsKeyId=head.kms_key_id,
-        )
-        read = partial(read_version, conn, bucket, version.key, version.version_id)
-        items.append(Item(url, version_copy_name(version.key, version.version_id), read, facts))
+        name = version_copy_name(version.key, version.version_id)
+        items.append(Item(url, name, partial(_read, conn, bucket, facts), facts=facts))
     return items, window
+
+
+def _read(conn: S3Connection, bucket: str, facts: dict[str, Any]) -> bytes:
+    """One GET per version: its bytes, and its retention, legal hold and KMS key as stored."""
+    from ..storage.s3.ops import read_with_headers
+
+    body, head = read_with_headers(conn, bucket, facts["key"], facts["versionId"])
+    facts.update(
+        objectLockMode=head.lock_mode,
+        retainUntil=iso(head.retain_until),
+        legalHold=head.legal_hold,
+        serverSideEncryption=head.encryption,
+        kmsKeyId=head.kms_key_id,
+    )
+    return body
 
 
 def _hold(conn: S3Connection, source: Location, items: Sequence[Item]) -> int:
@@ -287,15 +295,16 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.from_report is not None and (window.start or window.end):
         raise AuditUsageError("give either --from-report or --start/--end, not both")
     records = cli.ops_records()
-    result = quarantine(
-        parse_location(args.path),
-        parse_location(args.to, must_exist=False),
-        window=window,
-        report=args.from_report,
-        legal_hold=args.legal_hold,
-        s3=cli.s3_of(args),
-        incident=args.incident,
-    )
+    with cli.options(args) as run:
+        result = quarantine(
+            parse_location(args.path),
+            parse_location(args.to, must_exist=False),
+            window=window,
+            report=args.from_report,
+            legal_hold=args.legal_hold,
+            s3=run,
+            incident=args.incident,
+        )
     document = result.to_dict()
     if result.changed:
         record = records.write("quarantine", argv, incident=args.incident, result=document)

@@ -24,7 +24,7 @@ from .trail import (
     NOT_CHAIN,
     Event,
     Location,
-    S3Options,
+    RunOptions,
     Window,
     iter_events,
     parse_location,
@@ -179,7 +179,7 @@ def _pair(rows: list[Row]) -> None:
         intent.flag = "intent_without_outcome"
 
 
-def replay(location: Location, window: Window, filters: dict[str, str], s3: S3Options) -> Timeline:
+def replay(location: Location, window: Window, filters: dict[str, str], s3: RunOptions) -> Timeline:
     if not filters:
         raise AuditUsageError(
             "replay needs at least one of --correlation-id, --subject, --tool, --upstream, "
@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def execute(args: argparse.Namespace) -> int:
     filters = {name: getattr(args, name) for name in FILTERS if getattr(args, name)}
-    timeline = replay(parse_location(args.path), cli.window_of(args), filters, cli.s3_of(args))
+    with cli.options(args) as run:
+        timeline = replay(parse_location(args.path), cli.window_of(args), filters, run)
     cli.emit(timeline.to_dict(), timeline.render_text(), args.json)
     return EXIT_OK if timeline.ok else EXIT_FAILED
 

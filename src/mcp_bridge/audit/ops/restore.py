@@ -31,7 +31,7 @@ from .restore_local import apply_local, plan_local
 from .restore_s3 import LockSettings, apply_s3, plan_s3, s3_day_list, s3_overlay_days
 from .trail import (
     Location,
-    S3Options,
+    RunOptions,
     Window,
     day_of_local_name,
     local_days,
@@ -110,7 +110,7 @@ def restore(
     window: Window,
     forensic: Location | None,
     apply: bool,
-    s3: S3Options,
+    s3: RunOptions,
     lock: LockSettings,
 ) -> RestoreResult:
     """Plan, check that every candidate chains, apply if asked, verify again."""
@@ -137,7 +137,7 @@ def restore(
 
 
 def _overlay(
-    trail: Location, window: Window, s3: S3Options, planned: list[Action]
+    trail: Location, window: Window, s3: RunOptions, planned: list[Action]
 ) -> dict[date, DayContent]:
     """The window as it would be with ``planned`` applied (local files or S3 segments)."""
     if not trail.is_s3:
@@ -154,7 +154,7 @@ def _overlay(
 
 
 def day_before(
-    trail: Location, start: date | None, s3: S3Options
+    trail: Location, start: date | None, s3: RunOptions
 ) -> tuple[date, DayContent] | None:
     """The trail's last partition before ``start``: what a window starting there links to."""
     if start is None:
@@ -176,7 +176,7 @@ def _day_of(failure: Failure) -> date | None:
 
 
 def _check_chain(
-    trail: Location, window: Window, actions: list[Action], s3: S3Options
+    trail: Location, window: Window, actions: list[Action], s3: RunOptions
 ) -> VerificationResult | None:
     """Refuse candidates that do not chain; return the overlay's verification (the preview).
 
@@ -247,15 +247,16 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.object_lock_days or config.audit_s3_object_lock_days,
     )
     forensic = parse_location(args.forensic, must_exist=False) if args.forensic else None
-    result = restore(
-        trail,
-        args.backup,
-        window=cli.window_of(args),
-        forensic=forensic,
-        apply=args.apply,
-        s3=cli.s3_of(args),
-        lock=lock,
-    )
+    with cli.options(args) as run:
+        result = restore(
+            trail,
+            args.backup,
+            window=cli.window_of(args),
+            forensic=forensic,
+            apply=args.apply,
+            s3=run,
+            lock=lock,
+        )
     document = result.to_dict()
     records = OpsRecords(config.audit_ops_records_path.expanduser())
     after = result.after.render_text() if result.after else "(not verified)"

@@ -14,7 +14,7 @@ from ..storage.local.files import fsync_directory, make_dirs_durably
 from .actions import Action
 from .forensic import ForensicTarget
 from .manifest import day_copy_name
-from .records import sha256_bytes, sha256_file
+from .records import sha256_file
 from .trail import Window, day_of_local_name, local_days, local_file
 
 #: A day file whose first line fails only because data before it is missing is not damaged.
@@ -24,8 +24,7 @@ _CAUSED_BY_A_GAP = {Reason.MISSING_PARTITION, Reason.SEQ_GAP, Reason.BROKEN_LINK
 def _is_quarantined(target: ForensicTarget | None, day: date, digest: str) -> bool:
     if target is None:
         return False
-    copy = target.read(day_copy_name(day, digest))
-    return copy is not None and sha256_bytes(copy) == digest
+    return target.digest(day_copy_name(day, digest)) == digest
 
 
 def plan_local(

@@ -13,7 +13,7 @@ from .actions import Action
 from .forensic import ForensicTarget, s3_connection
 from .manifest import marker_copy_name
 from .s3_listing import KeyVersions, by_key, window_versions
-from .trail import NOT_CHAIN, Location, S3Options, Window, parse_location
+from .trail import NOT_CHAIN, Location, RunOptions, Window, parse_location
 
 if TYPE_CHECKING:
     from ..storage.s3.client import S3Connection
@@ -49,7 +49,7 @@ def plan_s3(
     window: Window,
     forensic: ForensicTarget | None,
     before: VerificationResult,
-    s3: S3Options,
+    s3: RunOptions,
 ) -> list[Action]:
     conn = s3_connection(s3)
     store = by_key(trail, window_versions(conn, trail, window))
@@ -96,7 +96,7 @@ def _plan_unhide(
 
 
 def _kept(forensic: ForensicTarget | None, key: str, marker: str) -> bool:
-    return forensic is not None and forensic.read(marker_copy_name(key, marker)) is not None
+    return forensic is not None and forensic.digest(marker_copy_name(key, marker)) is not None
 
 
 def _plan_fill(
@@ -127,13 +127,15 @@ def _plan_fill(
     return actions
 
 
-def s3_day_list(trail: Location, window: Window, s3: S3Options) -> list[date]:
+def s3_day_list(trail: Location, window: Window, s3: RunOptions) -> list[date]:
     """Days of the window that hold data (an original version with bytes)."""
     found = by_key(trail, window_versions(s3_connection(s3), trail, window)).values()
     return sorted({entry.day for entry in found if entry.original and entry.original.size})
 
 
-def s3_overlay_days(trail: Location, window: Window, s3: S3Options) -> dict[date, dict[str, bytes]]:
+def s3_overlay_days(
+    trail: Location, window: Window, s3: RunOptions
+) -> dict[date, dict[str, bytes]]:
     """The original version of every log key in the window, by day and key."""
     from ..storage.s3.ops import read_version
 
@@ -147,7 +149,7 @@ def s3_overlay_days(trail: Location, window: Window, s3: S3Options) -> dict[date
     return days
 
 
-def apply_s3(trail: Location, actions: list[Action], s3: S3Options, lock: LockSettings) -> None:
+def apply_s3(trail: Location, actions: list[Action], s3: RunOptions, lock: LockSettings) -> None:
     """Remove quarantined delete markers; put missing keys back (create-only, locked)."""
     from ..storage.s3.ops import put_new, remove_delete_marker
 

@@ -25,7 +25,7 @@ from . import cli
 from .forensic import s3_connection
 from .records import iso
 from .s3_listing import by_key, window_versions
-from .trail import Location, S3Options, Window
+from .trail import Location, RunOptions, Window
 
 SCHEMA = "mcp-bridge/retention-report/v1"
 GRACE = timedelta(hours=1)
@@ -135,7 +135,7 @@ def _judge(
 
 
 def retention_report(
-    location: Location, window: Window, policy: Policy, s3: S3Options, expiring_within: int | None
+    location: Location, window: Window, policy: Policy, s3: RunOptions, expiring_within: int | None
 ) -> RetentionReport:
     from ..storage.s3.ops import bucket_controls, head_version
 

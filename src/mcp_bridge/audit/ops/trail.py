@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..engine import ProgressCallback
 from ..errors import AuditUsageError
 from ..layout import local_partition_path, parse_day_key
 from ..records import MalformedLine, decode_record
@@ -49,11 +50,16 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
-class S3Options:
-    """How to reach S3 (``--region``, ``--endpoint-url``; defaults from the environment)."""
+class RunOptions:
+    """How a command reaches S3 (``--region``, ``--endpoint-url``; defaults from the
+    environment) and where its verification runs report progress (a bar on a terminal)."""
 
     region: str | None = None
     endpoint_url: str | None = None
+    progress: ProgressCallback | None = None
+    #: The run's S3 connection, made on first use and shared by its steps (creating a boto3
+    #: client costs far more than a request); ``None``: a new connection each time.
+    connections: dict[str, Any] | None = field(default=None, compare=False)
 
     def for_location(self, location: Location) -> dict[str, Any]:
         """Keyword arguments for the verifier's S3 source (none for a local path)."""
@@ -66,7 +72,7 @@ class S3Options:
 
 #: The whole trail, and S3 reached as the environment says (argument defaults).
 WHOLE = Window()
-FROM_ENV = S3Options()
+FROM_ENV = RunOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +166,11 @@ class Event:
     line: int
 
 
-def iter_events(location: Location, window: Window, s3: S3Options | None = None) -> Iterator[Event]:
+def iter_events(
+    location: Location, window: Window, s3: RunOptions | None = None
+) -> Iterator[Event]:
     """The window's records in chain order, as the verifier reads them (original versions)."""
-    for where, number, line in iter_lines(location, window, s3 or S3Options()):
+    for where, number, line in iter_lines(location, window, s3 or RunOptions()):
         try:
             record = decode_record(line.rstrip(b"\n"))
         except MalformedLine:
@@ -171,7 +179,7 @@ def iter_events(location: Location, window: Window, s3: S3Options | None = None)
 
 
 def iter_lines(
-    location: Location, window: Window, s3: S3Options
+    location: Location, window: Window, s3: RunOptions
 ) -> Iterator[tuple[str, int, bytes]]:
     """``(location, line number, raw line)`` of the window in chain order."""
     source = open_source(location.text, **s3.for_location(location))
@@ -180,8 +188,12 @@ def iter_lines(
             yield segment.location, number, raw
 
 
-def verify_window(location: Location, window: Window, s3: S3Options) -> VerificationResult:
+def verify_window(location: Location, window: Window, s3: RunOptions) -> VerificationResult:
     """:func:`verify_audit_trail` over ``window`` of ``location``."""
     return verify_audit_trail(
-        location.text, start=window.start, end=window.end, **s3.for_location(location)
+        location.text,
+        start=window.start,
+        end=window.end,
+        progress=s3.progress,
+        **s3.for_location(location),
     )

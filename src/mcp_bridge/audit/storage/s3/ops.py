@@ -92,6 +92,23 @@ def head_version(conn: S3Connection, bucket: str, key: str, version_id: str) -> 
         f"read the headers of s3://{bucket}/{key}?versionId={version_id}",
         lambda: conn.client.head_object(Bucket=bucket, Key=key, VersionId=version_id),
     )
+    return _head_of(response, key, version_id)
+
+
+def read_with_headers(
+    conn: S3Connection, bucket: str, key: str, version_id: str
+) -> tuple[bytes, ObjectHead]:
+    """One GET: the bytes of a version and the headers HEAD would have returned."""
+    action = f"read s3://{bucket}/{key}?versionId={version_id}"
+    response = _call(
+        action, lambda: conn.client.get_object(Bucket=bucket, Key=key, VersionId=version_id)
+    )
+    body = bytes(_call(action, lambda: response["Body"].read()))
+    conn.bytes_read += len(body)
+    return body, _head_of(response, key, version_id)
+
+
+def _head_of(response: Any, key: str, version_id: str) -> ObjectHead:
     etag = response.get("ETag")
     return ObjectHead(
         key=key,

@@ -1,0 +1,67 @@
+"""Ops commands show the verifier's progress bar on a terminal (stderr) and nothing when piped."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import DAYS, REPO, build_log
+
+# Runs `locate` with the "long run" threshold lowered so a small log counts as long.
+_SCRIPT = (
+    "import sys; from mcp_bridge.audit import cli_support; from mcp_bridge.audit.ops import locate;"
+    "cli_support._PROGRESS_MIN_BYTES = 0; sys.exit(locate.main(sys.argv[1:]))"
+)
+
+
+def _run_on_a_pty(args: list[str], env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SCRIPT, *args],
+        env={**env, "COLUMNS": "100", "TERM": "xterm"},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=child,
+    )
+    os.close(child)
+    out, _ = process.communicate(timeout=60)
+    seen = b""
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        seen += data
+    os.close(main)
+    return process.returncode, out, seen
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_locate_progress_on_a_terminal_only_without_json(
+    tmp_path: Path, cli_env: dict[str, str], as_json: bool
+) -> None:
+    build_log(tmp_path / "audit", DAYS, 200)
+    args = [str(tmp_path / "audit"), *(["--json"] if as_json else [])]
+    code, out, terminal = _run_on_a_pty(args, cli_env)
+    assert code == 0
+    assert (b"verifying" in terminal) is not as_json
+    assert out.startswith(b"{" if as_json else b"no failure: verified: 600 events")
+
+
+def test_no_progress_when_piped(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    build_log(tmp_path / "audit", DAYS, 50)
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")],
+        env=cli_env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stderr == b""
