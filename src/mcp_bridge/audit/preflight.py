@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from ..config import AppConfig, ConfigError, load_config
 from .cli_support import EXIT_CODES_HELP
-from .errors import AuditStorageError
+from .errors import AuditStorageError, AuditUsageError
 from .storage.s3.checks import Check, Target, run_checks
 from .storage.s3.client import connect
 from .storage.s3.store import client_options, settings_from_config
@@ -39,6 +39,25 @@ def preflight(config: AppConfig) -> list[Check]:
         connection.client.close()
 
 
+def signing_key_check(config: AppConfig) -> Check:
+    """Production needs signed checkpoints: without them truncation and appends go unseen."""
+    from .checkpoint_setup import load_signer
+
+    name = "checkpoint signing key (AUDIT_SIGNING_KEY)"
+    hint = "create one with `python -m mcp_bridge.audit keygen --name NAME --out PATH`"
+    if config.audit_signing_key is None:
+        needed = config.unsigned_in_production
+        detail = "not set: no signed checkpoints, truncation and appended records go undetected"
+        return Check(
+            name, not needed, detail + (" (required in production)" if needed else ""), hint
+        )
+    try:
+        signer = load_signer(config.audit_signing_key)
+    except AuditUsageError as exc:
+        return Check(name, False, str(exc), hint)
+    return Check(name, True, f"loads; signs as {signer.name}+{signer.key_id.hex()}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(
         prog="python -m mcp_bridge.audit.preflight",
@@ -59,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditStorageError as exc:
         print(f"✗ {exc.render()}", file=sys.stderr)
         return 3
+    checks.append(signing_key_check(config))
     print(render(checks))
     return 0 if all(check.ok for check in checks) else 1
 
