@@ -118,8 +118,9 @@ class TreeWriter:
         return size
 
     def _newest_genuine(self, size: int) -> tuple[Checkpoint, str] | None:
-        bound: int | None = size
-        while bound is not None and bound >= 0:
+        """The newest checkpoint of at most ``size`` leaves that this writer's key signed."""
+        bound = size
+        while bound >= 0:
             found = self._store.newest_size(at_most=bound)
             if found is None:
                 return None
