@@ -146,6 +146,9 @@ class SeaweedServer:
             "-s3.port.lance=0",
             "-master.telemetry=false",
             "-admin.ui=false",
+            # Every test makes its own bucket (a collection with volumes of its own); the
+            # default cap (free disk / volume size) runs out after ~57 buckets on a small disk.
+            "-volume.max=1000",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
         ]
         log = open(self.root / "weed.log", "ab")  # noqa: SIM115 - lives as long as the process
