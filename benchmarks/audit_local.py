@@ -10,13 +10,16 @@ never fsyncs, so its rate is an upper bound for a design that is not durable at 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mcp_bridge.audit import LocalAuditTrail
+from mcp_bridge.audit import AuditTrail, LocalAuditTrail, open_audit_trail
+from mcp_bridge.audit.note import Signer
+from mcp_bridge.config import AppConfig
 
 from .baseline import BaselineWriter
 from .measure import CallRun, log_size, scratch_dir
@@ -28,9 +31,13 @@ Record = Callable[[str, Mapping[str, Any]], object]
 _WARMUP_EVENTS = 200
 _ASYNC_CALLERS = (1, 8, 64)
 _THREAD_CALLERS = 64
+#: Checkpoints off/on runs are interleaved this many times; the medians are compared.
+_CHECKPOINT_PAIRS = 3
+#: Stricter than the default 10 s, so several checkpoints fall inside each timed run.
+_CHECKPOINT_INTERVAL = 0.5
 
 
-async def _async_callers(trail: LocalAuditTrail, callers: int, seconds: float) -> CallRun:
+async def _async_callers(trail: AuditTrail, callers: int, seconds: float) -> CallRun:
     """``callers`` tasks appending until the deadline; in-flight calls finish and count."""
     payloads = payload_cycle()
     latencies: list[float] = []
@@ -105,6 +112,32 @@ def _baseline(root: Path, seconds: float) -> tuple[CallRun, int]:
     return run, size // max(records, 1)
 
 
+def checkpoint_cost(root: Path, seconds: float) -> dict[str, float]:
+    """Append rate at 64 asyncio callers with signed checkpoints off and on, same run.
+
+    Runs alternate (off, on, off, on, …) so drift in the machine's load hits both alike.
+    """
+    key = Signer.generate("bench.local/checkpoints").to_text()
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    published = 0
+    for pair in range(_CHECKPOINT_PAIRS):
+        for mode in ("off", "on"):
+            config = AppConfig(
+                audit_storage_path=root / f"{mode}-{pair}",
+                audit_signing_key=key if mode == "on" else None,
+                audit_checkpoint_interval_seconds=_CHECKPOINT_INTERVAL,
+            )
+            trail = open_audit_trail(config)
+            try:
+                _warm_up(trail.record_event)
+                rates[mode].append(asyncio.run(_async_callers(trail, 64, seconds)).rate)
+                published += trail.checkpoints.published if trail.checkpoints else 0
+            finally:
+                trail.close()
+    off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+    return {"off": off, "on": on, "ratio": on / off, "checkpoints_in_timed_runs": published}
+
+
 def _latency(run: CallRun) -> str:
     return f"p50 {run.percentile_ms(50):.2f} ms · p99 {run.percentile_ms(99):.2f} ms"
 
@@ -125,6 +158,7 @@ def run(*, quick: bool) -> Section:
             lambda trail: thread_callers(trail.record_event, _THREAD_CALLERS, seconds),
         )
         runs["baseline_1"], baseline_bytes = _baseline(root / "baseline", seconds)
+        checkpoints = checkpoint_cost(root / "checkpoints", seconds)
     for callers in _ASYNC_CALLERS:
         key = f"async_{callers}"
         label = f"ours, {callers} asyncio caller{'s' if callers > 1 else ''}"
@@ -133,21 +167,30 @@ def run(*, quick: bool) -> Section:
     section.row(f"ours, {_THREAD_CALLERS} threads", rate(threads.rate), _latency(threads))
     base = runs["baseline_1"]
     section.row("baseline writer, 1 caller", rate(base.rate), f"NOT durable · {_latency(base)}")
+    section.row(
+        "ours, 64 asyncio callers, checkpoints on",
+        rate(checkpoints["on"]),
+        f"vs {rate(checkpoints['off'])} off (medians of {_CHECKPOINT_PAIRS} interleaved runs)",
+    )
     section.row("bytes per event, ours", f"{ours_bytes} B", "incl. newline")
     section.row("bytes per event, baseline", f"{baseline_bytes} B", "same payloads")
     ours64 = runs["async_64"].rate
     section.targets = [
         Target("ours@64 (durable) vs baseline (not durable)", ours64 / base.rate, 5, "×"),
         Target("durable events/s at 64 asyncio callers", ours64, 100_000, " ev/s"),
+        Target("append rate, checkpoints on vs off", checkpoints["ratio"], 0.9, "×"),
     ]
     section.notes = [
         "ours: each call returns after fdatasync of its batch (group commit);"
         " baseline: write+flush per event, never fsynced (a crash can lose acknowledged records).",
         f"each configuration runs {seconds:g} s after {_WARMUP_EVENTS} warm-up events.",
+        f"checkpoints on: a signed checkpoint every {_CHECKPOINT_INTERVAL:g} s (default 10 s),"
+        f" {checkpoints['checkpoints_in_timed_runs']:g} published during the timed runs.",
     ]
     section.figures = {
         **{key: value.as_dict() for key, value in runs.items()},
         "bytes_per_event": {"ours": ours_bytes, "baseline": baseline_bytes},
+        "checkpoints": checkpoints,
         "baseline_durable": False,
     }
     return section

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp_bridge.audit import AuditTrail, verify_audit_trail
+from mcp_bridge.audit.checkpoint_setup import open_checkpoints
+from mcp_bridge.audit.note import Signer
 from mcp_bridge.audit.records import MalformedLine, body_hash, parse_header
 from mcp_bridge.audit.sequencing import EMPTY_TAIL, PendingEvent, seal_batch
 from mcp_bridge.audit.storage.s3.client import (
@@ -35,6 +37,7 @@ from mcp_bridge.audit.storage.s3.client import (
     put_once,
 )
 from mcp_bridge.audit.storage.s3.store import S3Store, open_s3_store
+from mcp_bridge.audit.trail import utc_now
 from mcp_bridge.config import AppConfig
 
 from .workload import EVENT_TYPE, payload_cycle
@@ -43,14 +46,19 @@ _CALLERS = 4096
 _POLICY = WritePolicy("GOVERNANCE", 1, None)
 
 
-def _config(bucket: str, spool: Path) -> AppConfig:
+#: Stricter than the default 10 s, so several checkpoints fall inside the timed run.
+_CHECKPOINT_INTERVAL = 0.5
+
+
+def _config(bucket: str, spool: Path, prefix: str = "bench/ours", **extra: Any) -> AppConfig:
     return AppConfig(
         audit_storage_backend="s3",
         audit_s3_bucket=bucket,
-        audit_s3_prefix="bench/ours",
+        audit_s3_prefix=prefix,
         audit_s3_object_lock_mode="governance",
         audit_s3_object_lock_days=1,
         audit_spool_path=spool,
+        **extra,
     )
 
 
@@ -65,21 +73,34 @@ async def _drive(trail: AuditTrail, events: int) -> None:
     await asyncio.gather(*(caller() for _ in range(_CALLERS)))
 
 
-def measure_ours(endpoint: str, bucket: str, events: int) -> dict[str, float]:
+def measure_ours(
+    endpoint: str, bucket: str, events: int, *, checkpoints: bool = False
+) -> dict[str, float]:
+    """Our writer; with ``checkpoints`` signed checkpoints are published while it runs."""
     with tempfile.TemporaryDirectory() as spool:
-        store: S3Store = open_s3_store(
-            _config(bucket, Path(spool)), options=ClientOptions(endpoint_url=endpoint)
+        extra: dict[str, Any] = {}
+        if checkpoints:
+            extra = {
+                "audit_signing_key": Signer.generate("bench.s3/checkpoints").to_text(),
+                "audit_checkpoint_interval_seconds": _CHECKPOINT_INTERVAL,
+            }
+        config = _config(
+            bucket, Path(spool), "bench/ckpt" if checkpoints else "bench/ours", **extra
         )
-        trail = AuditTrail(store)
+        store: S3Store = open_s3_store(config, options=ClientOptions(endpoint_url=endpoint))
+        plan = open_checkpoints(config, store, utc_now)
+        trail = AuditTrail(store, checkpoints=plan)
         began = time.perf_counter()
         asyncio.run(_drive(trail, events))
         seconds = time.perf_counter() - began
         requests = store.connection.requests
+        published = trail.checkpoints.published if trail.checkpoints else 0
         trail.close()
     return {
         "events": events,
         "events_per_s": events / seconds,
         "requests_per_event": requests / events,
+        "checkpoints_in_timed_run": published,
     }
 
 
@@ -155,18 +176,22 @@ def run(
         os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = creds
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         ours = measure_ours(endpoint, bucket, ours_n)
+        checkpointed = measure_ours(endpoint, bucket, ours_n, checkpoints=True)
         baseline = measure_baseline(endpoint, bucket, base_n)
         figures = {
             "write_ours": ours,
+            "write_ours_checkpoints": checkpointed,
             "write_baseline": baseline,
             "verify_ours": verify_ours(endpoint, bucket, ours_n),
             "verify_baseline": verify_baseline(endpoint, bucket, base_n),
         }
     figures["write_speedup"] = ours["events_per_s"] / baseline["events_per_s"]
+    figures["checkpoints_on_vs_off"] = checkpointed["events_per_s"] / ours["events_per_s"]
     figures["targets"] = {
         "write_speedup >= 100": figures["write_speedup"] >= 100,
         "write requests/event <= 0.01": ours["requests_per_event"] <= 0.01,
         "verify requests/event <= 0.01": figures["verify_ours"]["requests_per_event"] <= 0.01,
+        "write rate checkpoints on/off >= 0.9": figures["checkpoints_on_vs_off"] >= 0.9,
     }
     return figures
 
@@ -184,10 +209,16 @@ def _local_server(stack: ExitStack) -> tuple[str, tuple[str, str], str]:
 
 def format_table(figures: dict[str, Any]) -> str:
     lines = ["S3 audit trail (events/s, S3 requests per event)"]
-    for name in ("write_ours", "write_baseline", "verify_ours", "verify_baseline"):
+    names = ("write_ours", "write_ours_checkpoints", "write_baseline", "verify_ours")
+    for name in (*names, "verify_baseline"):
         row = figures[name]
         rate, cost = row["events_per_s"], row["requests_per_event"]
         lines.append(f"  {name:<16} {rate:>12,.0f} ev/s  {cost:.4f} req/ev")
     lines.append(f"  write speed-up   {figures['write_speedup']:,.0f}x")
+    published = figures["write_ours_checkpoints"]["checkpoints_in_timed_run"]
+    lines.append(
+        f"  checkpoints on/off {figures['checkpoints_on_vs_off']:.3f}x (a checkpoint every "
+        f"{_CHECKPOINT_INTERVAL:g} s; {published} published in the timed run)"
+    )
     lines += [f"  {'PASS' if ok else 'MISS'}  {name}" for name, ok in figures["targets"].items()]
     return "\n".join(lines)

@@ -87,6 +87,16 @@ def cli_env() -> Iterator[dict[str, str]]:
 PYTHON = sys.executable
 
 
+def acked_seqs(writers: list[subprocess.Popen[bytes]], timeout: float = 240) -> list[int]:
+    """Wait for writer processes that print one acknowledged seq per line; all their seqs."""
+    acked: list[int] = []
+    for writer in writers:
+        out, _ = writer.communicate(timeout=timeout)
+        assert writer.returncode == 0
+        acked += [int(line) for line in out.split()]
+    return acked
+
+
 def run_module(
     module: str, *args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

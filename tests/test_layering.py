@@ -26,6 +26,8 @@ CORE = [
     "witness/endpoints",
     "witness/timestamp",
     "witness/check",
+    "checkpoint_store",
+    "tree_writer",
     "checkpoint_verify",
 ]
 FILE_SYSTEM = {"os", "pathlib", "io", "shutil", "fcntl", "tempfile", "glob"}

@@ -216,6 +216,11 @@ class AppConfig(BaseSettings):
         return self.audit_enabled and self.audit_signing_key is not None
 
     @property
+    def unsigned_in_production(self) -> bool:
+        """Production with the trail on but no signing key: preflight fails, the bridge warns."""
+        return self.is_production and self.audit_enabled and self.audit_signing_key is None
+
+    @property
     def checkpoint_origin(self) -> str:
         """``AUDIT_CHECKPOINT_ORIGIN``, else one derived from where the log is stored:
         ``mcp-bridge-audit.s3/<bucket>/<prefix>`` or ``mcp-bridge-audit.local<absolute path>``."""

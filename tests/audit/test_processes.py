@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mcp_bridge.audit import verify_audit_trail
 
-from ..conftest import PYTHON
+from ..conftest import PYTHON, acked_seqs
 
 WRITER = Path(__file__).with_name("writer_process.py")
 
@@ -38,12 +38,7 @@ def test_four_processes_write_one_valid_chain(tmp_path: Path, cli_env: dict[str,
         )
         for _ in range(4)
     ]
-    acked: list[int] = []
-    for writer in writers:
-        out, _ = writer.communicate(timeout=240)
-        assert writer.returncode == 0
-        acked += [int(line) for line in out.split()]
-    assert sorted(acked) == list(range(20_000))
+    assert sorted(acked_seqs(writers)) == list(range(20_000))
     result = verify_audit_trail(root)
     assert result.ok, result.render_text()
     assert (result.checked_events, result.first_seq, result.last_seq) == (20_000, 0, 19_999)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 import uvicorn
 from mcp import Client
@@ -29,6 +31,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serve_until_healthy_then_signal(env: dict[str, str], cwd: Path, signum: int) -> tuple[int, str]:
+    """Run ``mcp-bridge serve`` (PORT from ``env``) until /health answers, send ``signum``;
+    the exit status and stderr."""
+    port = env["PORT"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcp_bridge", "serve"],
+        env=env,
+        cwd=cwd,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return process.returncode, stderr
 
 
 @contextmanager

@@ -8,10 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,14 @@ from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE
 from mcp_bridge.bridge.serving import STOP_SIGNALS, BridgeServer
 
 from .conftest import API_KEY, BUFFER, Bridge, Tokens, bridge_settings, sample_spec
-from .harness import connect, events, faulty_trail, free_port, initialize_request
+from .harness import (
+    connect,
+    events,
+    faulty_trail,
+    free_port,
+    initialize_request,
+    serve_until_healthy_then_signal,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -234,27 +238,7 @@ def test_sighup_leaves_a_bridge_stopped_record(tmp_path: Path) -> None:
         "PORT": str(port),
         "HOST": "127.0.0.1",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_bridge", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.1)
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 0, stderr
+    returncode, stderr = serve_until_healthy_then_signal(env, tmp_path, signum)
+    assert returncode == 0, stderr
     with LocalAuditTrail(tmp_path / "audit") as trail:
         assert [e["eventType"] for e in trail.fetch_events(limit=5)][-1] == "bridge.stopped"

@@ -35,7 +35,7 @@ def test_a_ready_bucket_passes(cli_env, seaweed: SeaweedServer, bucket: str) -> 
     done = run_preflight(preflight_env(cli_env, seaweed, bucket))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✗" not in done.stdout
-    assert done.stdout.count("✓") == 6
+    assert done.stdout.count("✓") == 7
 
 
 def test_a_bucket_without_object_lock_fails_with_a_hint(cli_env, seaweed: SeaweedServer) -> None:
@@ -62,3 +62,28 @@ def test_config_error_exits_2_and_unreachable_exits_3(cli_env, seaweed, bucket) 
     down = preflight_env(cli_env, seaweed, bucket, AWS_ENDPOINT_URL="http://127.0.0.1:9")
     down["AWS_MAX_ATTEMPTS"] = "1"
     assert run_preflight(down).returncode == 3
+
+
+def test_production_without_a_signing_key_fails(
+    cli_env, seaweed: SeaweedServer, bucket: str, tmp_path
+) -> None:
+    done = run_preflight(preflight_env(cli_env, seaweed, bucket, ENVIRONMENT="production"))
+    assert done.returncode == 1
+    line = next(line for line in done.stdout.splitlines() if "AUDIT_SIGNING_KEY" in line)
+    assert line.startswith("✗") and "required in production" in line
+    assert "fix: create one with `python -m mcp_bridge.audit keygen" in done.stdout
+    key = tmp_path / "signer.key"
+    subprocess.run(
+        [sys.executable, "-m", "mcp_bridge.audit", "keygen", "--name", "a.example/k", "--out", key],
+        env=cli_env,
+        check=True,
+        capture_output=True,
+    )
+    env = preflight_env(
+        cli_env, seaweed, bucket, ENVIRONMENT="production", AUDIT_SIGNING_KEY=str(key)
+    )
+    done = run_preflight(env)
+    assert done.returncode == 0, done.stdout
+    assert (
+        "✓ checkpoint signing key (AUDIT_SIGNING_KEY): loads; signs as a.example/k+" in done.stdout
+    )

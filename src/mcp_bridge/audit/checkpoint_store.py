@@ -15,10 +15,12 @@ same root for a checkpoint of one size. Anything else is two histories of one lo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .errors import AuditCorruptionError
+from .records import body_hash, parse_header
 
 CHECKPOINT_DIR = "_checkpoints"
 TILE_DIR = "_tiles"
@@ -74,6 +76,43 @@ class StoredCheckpoint:
     where: str
 
 
+class LogEntry(NamedTuple):
+    """One record as the tree needs it: its seq, the hash it links to, and its own hash
+    (the leaf input). A reader yields it only for a line whose hash matches its body."""
+
+    seq: int
+    previous_hash: str
+    hash: str
+
+
+def log_entry(line: bytes, where: str) -> LogEntry:
+    """The entry of one stored line; :class:`~.records.MalformedLine` if it is no record.
+
+    A record whose hash does not match its body is never signed over: it raises
+    :class:`AuditCorruptionError` naming ``where``.
+    """
+    header = parse_header(line)
+    if body_hash(header) != header.hash:
+        raise AuditCorruptionError(
+            f"{where}: the record seq {header.seq} fails its hash check; refusing to sign a "
+            "checkpoint over it"
+        )
+    return LogEntry(header.seq, header.previous_hash, header.hash)
+
+
+class LogReader(Protocol):
+    """What the checkpoint writer reads from the log itself (both drivers provide it)."""
+
+    def log_size(self) -> int:
+        """The number of records in the log now (the tail's seq + 1)."""
+        ...
+
+    def entries_since(self, seq: int) -> Iterator[LogEntry]:
+        """Records with ``seq`` and above, in seq order, up to the tail as found while
+        reading. Reads back from the tail, never the whole log unless ``seq`` is 0."""
+        ...
+
+
 class BlobStore(Protocol):
     """Write-once named blobs: what a storage driver provides for checkpoints and tiles.
 
@@ -125,6 +164,10 @@ class CheckpointStore(Protocol):
         ...
 
     def get_attestation(self, name: str) -> bytes | None: ...
+
+    def newest_size(self, at_most: int | None = None) -> int | None:
+        """The largest tree size with a checkpoint (not above ``at_most`` when given)."""
+        ...
 
     def where(self, name: str) -> str: ...
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from ..config import AppConfig, ConfigError, load_config
 from .cli_support import EXIT_CODES_HELP, TIMEOUT_HELP, positive_seconds, run_cli
-from .errors import AuditStorageError
+from .errors import AuditStorageError, AuditUsageError
 from .storage.s3.checks import Check, Target, run_checks
 from .storage.s3.client import connect
 from .storage.s3.store import client_options, settings_from_config
@@ -41,6 +41,25 @@ def preflight(config: AppConfig, *, timeout: float | None = None) -> list[Check]
         return run_checks(connection, Target(settings.bucket, settings.prefix, settings.policy))
     finally:
         connection.client.close()
+
+
+def signing_key_check(config: AppConfig) -> Check:
+    """Production needs signed checkpoints: without them truncation and appends go unseen."""
+    from .checkpoint_setup import load_signer
+
+    name = "checkpoint signing key (AUDIT_SIGNING_KEY)"
+    hint = "create one with `python -m mcp_bridge.audit keygen --name NAME --out PATH`"
+    if config.audit_signing_key is None:
+        needed = config.unsigned_in_production
+        detail = "not set: no signed checkpoints, truncation and appended records go undetected"
+        return Check(
+            name, not needed, detail + (" (required in production)" if needed else ""), hint
+        )
+    try:
+        signer = load_signer(config.audit_signing_key)
+    except AuditUsageError as exc:
+        return Check(name, False, str(exc), hint)
+    return Check(name, True, f"loads; signs as {signer.name}+{signer.key_id.hex()}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +89,7 @@ def _checklist(timeout: float | None) -> int:
     except AuditStorageError as exc:
         print(f"✗ {exc.render()}", file=sys.stderr)
         return 3
+    checks.append(signing_key_check(config))
     print(render(checks))
     return 0 if all(check.ok for check in checks) else 1
 

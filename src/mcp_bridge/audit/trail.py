@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .checkpointing import CheckpointPlan, CheckpointScheduler
 from .committer import GroupCommitter
+from .errors import AuditCorruptionError
 from .sequencing import PendingEvent, SealedRecord
 
 if TYPE_CHECKING:
@@ -54,15 +56,22 @@ class AuditTrail:
         *,
         enabled: bool = True,
         clock: Callable[[], datetime] = utc_now,
+        checkpoints: CheckpointPlan | None = None,
     ) -> None:
         self._store = store
         self._enabled = enabled
         self._healthy = True
         self._last_error: str | None = None
         self._last_durable_seq: int | None = None
+        self._fatal: BaseException | None = None
         self._state_lock = threading.Lock()
         self._background: set[asyncio.Future[SealedRecord]] = set()
         self._committer = GroupCommitter(store, clock, self._note_result) if enabled else None
+        self._checkpoints = (
+            CheckpointScheduler(checkpoints, append=self._append, on_fatal=self._fail_closed)
+            if enabled and checkpoints is not None
+            else None
+        )
 
     @property
     def enabled(self) -> bool:
@@ -74,8 +83,14 @@ class AuditTrail:
 
     @property
     def healthy(self) -> bool:
-        """False after a failed append until an append succeeds again."""
-        return self._healthy
+        """False after a failed append until an append succeeds again (for good once
+        checkpointing found the log contradicting a signed checkpoint)."""
+        return self._healthy and self._fatal is None
+
+    @property
+    def checkpoints(self) -> CheckpointScheduler | None:
+        """The checkpoint publisher (``None`` without ``AUDIT_SIGNING_KEY``)."""
+        return self._checkpoints
 
     @property
     def last_error(self) -> str | None:
@@ -89,6 +104,7 @@ class AuditTrail:
         """Append one event and return the stored record once it is durable."""
         if self._committer is None:
             return None
+        self._refuse_if_failed()
         return self._committer.commit(PendingEvent.create(event_type, payload)).as_dict()
 
     async def arecord_event(
@@ -118,6 +134,7 @@ class AuditTrail:
         """
         if self._committer is None:
             return None
+        self._refuse_if_failed()
         return self._committer.submit(PendingEvent.create(event_type, payload))
 
     def fetch_events(self, limit: int = 100, event_type: str | None = None) -> list[dict[str, Any]]:
@@ -129,6 +146,9 @@ class AuditTrail:
         if self._committer is not None:
             self._committer.close()
             self._committer = None
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
         self._store.close()
 
     def __enter__(self) -> AuditTrail:
@@ -147,6 +167,25 @@ class AuditTrail:
                 self._last_error = None
                 if records:
                     self._last_durable_seq = records[-1].seq
+        if records and self._checkpoints is not None:
+            self._checkpoints.records_durable(records)
+
+    def _append(self, event_type: str, payload: Mapping[str, Any]) -> object:
+        """A record of the trail itself (the checkpoint heartbeat), bypassing the refusal."""
+        assert self._committer is not None
+        return self._committer.commit(PendingEvent.create(event_type, payload))
+
+    def _fail_closed(self, error: BaseException) -> None:
+        with self._state_lock:
+            self._fatal = error
+            self._last_error = str(error)
+
+    def _refuse_if_failed(self) -> None:
+        if self._fatal is not None:
+            raise AuditCorruptionError(
+                f"the audit trail refuses new records: {self._fatal}",
+                hint=AuditCorruptionError.hint,
+            )
 
     def _forget(self, future: asyncio.Future[SealedRecord]) -> None:
         self._background.discard(future)
@@ -170,10 +209,28 @@ class LocalAuditTrail(AuditTrail):
 
 
 def open_audit_trail(config: AppConfig, *, clock: Callable[[], datetime] = utc_now) -> AuditTrail:
-    """The trail the configuration asks for (``AUDIT_STORAGE_BACKEND``)."""
+    """The trail the configuration asks for (``AUDIT_STORAGE_BACKEND``).
+
+    With ``AUDIT_SIGNING_KEY`` the store is first checked against its newest checkpoint (see
+    :mod:`.checkpoint_setup`); a log shorter than a signed checkpoint raises
+    :class:`~.errors.AuditCorruptionError` and no trail is opened.
+    """
+    if not config.checkpoints_enabled and config.audit_storage_backend == "local":
+        return LocalAuditTrail(config.audit_storage_path, enabled=config.audit_enabled, clock=clock)
+    from .checkpoint_setup import CheckpointedLog, open_checkpoints
+
+    store: CheckpointedLog
     if config.audit_storage_backend == "s3":
         from .storage.s3.store import open_s3_store
 
-        store: AuditStore = open_s3_store(config)
-        return AuditTrail(store, enabled=config.audit_enabled, clock=clock)
-    return LocalAuditTrail(config.audit_storage_path, enabled=config.audit_enabled, clock=clock)
+        store = open_s3_store(config)
+    else:
+        from .storage.local.store import LocalStore
+
+        store = LocalStore(config.audit_storage_path)
+    try:
+        plan = open_checkpoints(config, store, clock)
+    except BaseException:
+        store.close()
+        raise
+    return AuditTrail(store, enabled=config.audit_enabled, clock=clock, checkpoints=plan)

@@ -24,6 +24,11 @@ def serve(settings: BridgeSettings, config: AppConfig) -> int:
     problems = startup_problems(settings, config)
     if problems:
         raise ConfigError(problems)
+    if config.unsigned_in_production:
+        logger.warning(
+            "AUDIT_SIGNING_KEY is not set in ENVIRONMENT=production: no signed checkpoints, so "
+            "removed or appended audit records cannot be detected (docs/mcp-bridge/audit-trail.md)"
+        )
     upstreams = load_upstreams(settings.bridge_config)
     trail = open_audit_trail(config)
     try:

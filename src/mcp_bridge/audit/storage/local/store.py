@@ -24,17 +24,20 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ...checkpoint_store import LogEntry, WriteOnceCheckpoints
 from ...errors import AuditCorruptionError, AuditStorageError
 from ...layout import local_partition_path
 from ...records import MalformedLine, body_hash, parse_header
 from ...sequencing import EMPTY_TAIL, ChainTail, PendingEvent, SealedRecord, seal_batch
+from .checkpoints import local_checkpoints
+from .entries import entries_since
 from .files import (
     FileTail,
     fsync_directory,
@@ -213,6 +216,25 @@ class LocalStore:
             self.root.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         return self._lock_fd
+
+    def log_size(self) -> int:
+        """How many records the log holds now (read under the writers' lock)."""
+        with self._mutex:
+            lock_fd = self._lock()
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            try:
+                return self._scan().tail.next_seq
+            except OSError as exc:
+                raise _storage_error(self.root, exc) from exc
+            finally:
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+
+    def entries_since(self, seq: int) -> Iterator[LogEntry]:
+        return entries_since(self.root, seq)
+
+    def checkpoints(self) -> WriteOnceCheckpoints:
+        """Checkpoints and tiles beside this log (``root/_checkpoints``, ``root/_tiles``)."""
+        return local_checkpoints(self.root)
 
     def fetch_events(self, limit: int, event_type: str | None) -> list[dict[str, Any]]:
         """The newest ``limit`` records (optionally of one type), oldest first."""

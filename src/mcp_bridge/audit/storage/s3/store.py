@@ -26,10 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...checkpoint_store import LogEntry, WriteOnceCheckpoints
 from ...errors import AuditStorageError, AuditUsageError
 from ...layout import day_key
 from ...records import decode_record
 from ...sequencing import PendingEvent, SealedRecord, seal_batch
+from .checkpoints import s3_checkpoints
 from .client import (
     ClientOptions,
     S3Connection,
@@ -38,6 +40,7 @@ from .client import (
     connect,
     put_once,
 )
+from .entries import entries_since
 from .layout import FORWARD_META, segment_key
 from .spool import Spool
 from .tail import Position, TailFinder
@@ -212,6 +215,18 @@ class S3Store:
         wait = self._last_put + self.settings.segment_max_delay - time.monotonic()
         if wait > 0:
             time.sleep(wait)
+
+    def log_size(self) -> int:
+        """How many records the log holds now (newest segment, then a walk forward)."""
+        return self._finder.discover().tail.next_seq
+
+    def entries_since(self, seq: int) -> Iterator[LogEntry]:
+        return entries_since(self._finder, self.settings.prefix, seq)
+
+    def checkpoints(self) -> WriteOnceCheckpoints:
+        """Checkpoints and tiles beside this log (``prefix/_checkpoints/``, ``prefix/_tiles/``)."""
+        settings = self.settings
+        return s3_checkpoints(self.connection, settings.bucket, settings.prefix, settings.policy)
 
     def fetch_events(self, limit: int, event_type: str | None) -> list[dict[str, Any]]:
         """The newest ``limit`` records (optionally of one type), oldest first."""

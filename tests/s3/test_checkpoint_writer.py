@@ -1,0 +1,134 @@
+"""The checkpoint writer on SeaweedFS: checkpoints and tiles in the bucket match the roots
+recomputed from the segments, the S3 mirror, a truncated bucket refused, several writer
+processes publishing one consistent sequence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcp_bridge.audit import AuditTrail, open_audit_trail
+from mcp_bridge.audit.checkpoint_store import WriteOnceCheckpoints
+from mcp_bridge.audit.errors import AuditCorruptionError
+from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
+from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
+from mcp_bridge.audit.storage.s3.layout import parse_segment_key
+
+from ..audit.checkpoint_helpers import check_checkpoints, hashes_in_seq_order, wait_for, write_key
+from ..conftest import REPO, acked_seqs
+from .conftest import FAST, s3_config
+from .seaweed import SeaweedServer
+
+WRITER = REPO / "tests" / "audit" / "checkpoint_writer_process.py"
+
+
+def _config(bucket: str, tmp_path: Path, **overrides: Any) -> Any:
+    values: dict[str, Any] = {
+        "audit_signing_key": str(write_key(tmp_path)),
+        "audit_checkpoint_interval_seconds": 0.05,
+    }
+    values.update(overrides)
+    return s3_config(bucket, tmp_path / "spool", **values)
+
+
+def _store(bucket: str, prefix: str = "audit") -> WriteOnceCheckpoints:
+    return s3_checkpoints(connect(FAST), bucket, prefix, WritePolicy("governance", 1, None))
+
+
+def _segment_keys(seaweed: SeaweedServer, bucket: str) -> list[str]:
+    paginator = seaweed.client().get_paginator("list_objects_v2")
+    keys = [
+        item["Key"]
+        for page in paginator.paginate(Bucket=bucket, Prefix="audit/")
+        for item in page.get("Contents", [])
+    ]
+    return sorted(
+        (k for k in keys if parse_segment_key("audit", k)),
+        key=lambda k: parse_segment_key("audit", k).seq,  # type: ignore[union-attr]
+    )
+
+
+def _record_hashes(seaweed: SeaweedServer, bucket: str) -> list[str]:
+    client = seaweed.client()
+    lines = []
+    for key in _segment_keys(seaweed, bucket):
+        lines += client.get_object(Bucket=bucket, Key=key)["Body"].read().split(b"\n")
+    return hashes_in_seq_order(line for line in lines if line)
+
+
+def _write(trail: AuditTrail, count: int, start: int = 0) -> None:
+    for n in range(start, start + count):
+        trail.record_event("test.write", {"n": n})
+
+
+def test_checkpoints_and_tiles_in_the_bucket_match_the_segments(
+    bucket: str, seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    mirror = f"s3://{bucket}/mirror"
+    trail = open_audit_trail(_config(bucket, tmp_path, audit_checkpoint_mirror=mirror))
+    _write(trail, 300)
+    wait_for(lambda: _store(bucket).newest_size() == 300)
+    _write(trail, 100, 300)
+    trail.close()
+    store = _store(bucket)
+    assert store.newest_size() == 400  # the shutdown checkpoint
+    hashes = _record_hashes(seaweed, bucket)
+    sizes = check_checkpoints(store, hashes)
+    assert _store(bucket, "mirror").checkpoint_sizes() == sizes
+    check_checkpoints(_store(bucket, "mirror"), hashes, tiles=False)
+
+
+def test_a_bucket_whose_newest_segments_were_removed_is_refused(
+    bucket: str, seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    config = _config(bucket, tmp_path)
+    trail = open_audit_trail(config)
+    _write(trail, 30)
+    trail.close()
+    size = _store(bucket).newest_size()
+    assert size == 30
+    client = seaweed.client()
+    newest = _segment_keys(seaweed, bucket)[-1]
+    for version in client.list_object_versions(Bucket=bucket, Prefix=newest)["Versions"]:
+        client.delete_object(  # the insider with governance bypass
+            Bucket=bucket,
+            Key=newest,
+            VersionId=version["VersionId"],
+            BypassGovernanceRetention=True,
+        )
+    with pytest.raises(AuditCorruptionError) as caught:
+        open_audit_trail(config)
+    assert "covers 30" in str(caught.value)
+    assert f"s3://{bucket}/audit/_checkpoints/00000000000000000030" in str(caught.value)
+    assert _segment_keys(seaweed, bucket)[-1] < newest  # nothing was written in its place
+
+
+def test_several_writer_processes_publish_one_consistent_sequence(
+    bucket: str, seaweed: SeaweedServer, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    env = {
+        **cli_env,
+        **seaweed.env(),
+        "AUDIT_STORAGE_BACKEND": "s3",
+        "AUDIT_S3_BUCKET": bucket,
+        "AUDIT_S3_OBJECT_LOCK_MODE": "governance",
+        "AUDIT_S3_OBJECT_LOCK_DAYS": "1",
+        "AUDIT_S3_SEGMENT_MAX_DELAY_MS": "1",
+        "AUDIT_SIGNING_KEY": str(write_key(tmp_path)),
+        "AUDIT_CHECKPOINT_INTERVAL_SECONDS": "0.05",
+    }
+    procs = []
+    for index in range(3):
+        proc_env = {**env, "AUDIT_SPOOL_PATH": str(tmp_path / f"spool-{index}")}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(WRITER), "400", "8"], env=proc_env, stdout=subprocess.PIPE
+            )
+        )
+    assert sorted(acked_seqs(procs)) == list(range(1200))
+    sizes = check_checkpoints(_store(bucket), _record_hashes(seaweed, bucket))
+    assert sizes[-1] == 1200 and len(sizes) > 3
