@@ -84,13 +84,23 @@ def faulty_trail(path: Path) -> tuple[AuditTrail, FaultyStore]:
 
 @asynccontextmanager
 async def connect(
-    url: str, headers: dict[str, str] | None = None, *, mode: str = "auto", name: str = "pytest"
+    url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    mode: str = "auto",
+    name: str = "pytest",
+    **callbacks: Any,
 ) -> AsyncIterator[Client]:
-    """The official client over streamable HTTP, with extra headers (e.g. Authorization)."""
+    """The official client over streamable HTTP, with extra headers (e.g. Authorization).
+
+    ``callbacks`` go to ``mcp.Client`` (``sampling_callback``, ``logging_callback``, …).
+    """
     async with httpx2.AsyncClient(headers=headers or {}, timeout=60) as http:
         transport = streamable_http_client(f"{url}/mcp", http_client=http)
         info = Implementation(name=name, version="9.9.9")
-        async with Client(transport, mode=mode, client_info=info, cache=None) as client:
+        async with Client(
+            transport, mode=mode, client_info=info, cache=None, **callbacks
+        ) as client:
             yield client
 
 

@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+_NO_TASKS: dict[str, Any] = {"execution": None}
+"""Listed tools lose ``execution.taskSupport``: the bridge calls tools only without tasks."""
+
+
 @dataclass(frozen=True)
 class Target:
     """Where an exposed tool/prompt/resource name routes to."""
@@ -44,11 +48,22 @@ class UpstreamPool:
     """All upstreams, their cached tool catalogs and the routing between exposed and real names."""
 
     def __init__(
-        self, specs: list[UpstreamSpec], *, timeout: float, on_lifecycle: LifecycleHook
+        self,
+        specs: list[UpstreamSpec],
+        *,
+        timeout: float,
+        on_lifecycle: LifecycleHook,
+        client_hooks: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self._timeout = timeout
         self.upstreams = {
-            s.name: Upstream(s, timeout=timeout, on_lifecycle=on_lifecycle) for s in specs
+            s.name: Upstream(
+                s,
+                timeout=timeout,
+                on_lifecycle=on_lifecycle,
+                client_hooks=client_hooks(s.name) if client_hooks else None,
+            )
+            for s in specs
         }
         self._tools: dict[str, dict[str, types.Tool]] = {name: {} for name in self.upstreams}
 
@@ -80,9 +95,16 @@ class UpstreamPool:
                 continue
             self._tools[upstream.name] = {t.name: t for t in listed}
             tools.extend(
-                t.model_copy(update={"name": naming.expose(upstream.name, t.name)}) for t in listed
+                t.model_copy(update={"name": naming.expose(upstream.name, t.name), **_NO_TASKS})
+                for t in listed
             )
         return tools
+
+    def requires_task(self, target: Target) -> bool:
+        """Whether the upstream runs this tool only as a task (which the bridge does not do)."""
+        tool = self._tools.get(target.upstream, {}).get(target.name)
+        execution = tool.execution if tool is not None else None
+        return execution is not None and execution.task_support == "required"
 
     async def tool_target(self, exposed: str) -> Target:
         """Route an exposed tool name; the catalog is refreshed once if the tool is not known."""
@@ -195,6 +217,16 @@ class UpstreamPool:
         upstream = self._upstream(target)
         with _upstream_errors(upstream, self._timeout):
             return await upstream.client().read_resource(target.name)
+
+    async def forward(self, target: Target, call: Callable[[Client], Awaitable[_T]]) -> _T:
+        """Run ``call`` with the target upstream's client, with the pool's error mapping."""
+        upstream = self._upstream(target)
+        with _upstream_errors(upstream, self._timeout):
+            return await call(upstream.client())
+
+    def ready_clients(self) -> list[tuple[str, Client]]:
+        """``(name, client)`` of every connected upstream."""
+        return [(u.name, u.client()) for u in self._ready_upstreams()]
 
     # -- plumbing -----------------------------------------------------------------------------
 
