@@ -19,6 +19,7 @@ from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from . import naming
 from .errors import UNKNOWN_TARGET, UPSTREAM_TIMEOUT, UPSTREAM_UNAVAILABLE
@@ -33,6 +34,14 @@ _T = TypeVar("_T")
 
 _NO_TASKS: dict[str, Any] = {"execution": None}
 """Listed tools lose ``execution.taskSupport``: the bridge calls tools only without tasks."""
+
+
+@dataclass(frozen=True)
+class InputRound:
+    """A 2026-07-28 client's answers to an ``InputRequiredResult``, passed on unchanged."""
+
+    input_responses: types.InputResponses | None = None
+    request_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,11 +135,15 @@ class UpstreamPool:
         target: Target,
         arguments: dict[str, Any] | None,
         on_progress: ProgressFnT | None = None,
+        resume: InputRound | None = None,
     ) -> Any:
         """Forward a call; progress from the upstream goes to ``on_progress`` and keeps it alive.
 
         The upstream timeout (``BRIDGE_UPSTREAM_TIMEOUT_SECONDS``) counts from the last sign of
-        life, so a long call that reports progress is not cut off.
+        life, so a long call that reports progress is not cut off. With ``resume`` (a 2026-07-28
+        client) an upstream that also speaks 2026-07-28 may answer ``InputRequiredResult``, which
+        is returned as is for the client to answer; the client's retry brings the answers back
+        in ``resume``. Otherwise the SDK resolves such rounds through the relay's callbacks.
         """
         upstream = self._upstream(target)
         with (
@@ -143,7 +156,18 @@ class UpstreamPool:
                 if on_progress is not None:
                     await on_progress(progress, total, message)
 
-            return await upstream.client().call_tool(
+            client = upstream.client()
+            if resume is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return await client.session.call_tool(
+                    target.name,
+                    arguments,
+                    read_timeout_seconds=math.inf,
+                    progress_callback=progress,
+                    input_responses=resume.input_responses,
+                    request_state=resume.request_state,
+                    allow_input_required=True,
+                )
+            return await client.call_tool(
                 target.name, arguments, read_timeout_seconds=math.inf, progress_callback=progress
             )
 
@@ -332,4 +356,4 @@ async def _list_all_templates(client: Client) -> list[types.ResourceTemplate]:
     return await _paginate(page)
 
 
-__all__ = ["Target", "UpstreamPool"]
+__all__ = ["InputRound", "Target", "UpstreamPool"]

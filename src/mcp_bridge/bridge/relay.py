@@ -20,7 +20,8 @@ gets what an upstream sends outside a plain answer:
   ``mcp.upstream.<method>``.
 
 2026-07-28 clients have no session to carry notifications; they get progress and their call's
-own messages only (documented in docs/mcp-bridge/bridge.md).
+own messages only. Their ``InputRequiredResult`` round trips with 2026-07-28 upstreams pass
+through the pool untouched (``pool.InputRound``); see docs/mcp-bridge/bridge.md.
 """
 
 from __future__ import annotations

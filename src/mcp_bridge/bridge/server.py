@@ -16,6 +16,7 @@ from mcp.server.models import InitializationOptions
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_bridge import __version__
 
@@ -24,7 +25,7 @@ from .errors import UNKNOWN_TARGET
 from .exchange import exchange_of
 from .extras import add_extra_handlers
 from .middleware import AuditMiddleware
-from .pool import Target, UpstreamPool
+from .pool import InputRound, Target, UpstreamPool
 from .relay import Relay
 
 SERVER_NAME = "mcp-bridge"
@@ -84,8 +85,11 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
         target = _known(await pool.tool_target(params.name), "tool")
         if params.task is not None or pool.requires_task(target):
             raise MCPError(code=INVALID_PARAMS, message=TASKS_UNSUPPORTED)
+        resume = None
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            resume = InputRound(params.input_responses, params.request_state)
         with relay.running(target.upstream, ctx):
-            result = await pool.call_tool(target, params.arguments, progress_relay(ctx))
+            result = await pool.call_tool(target, params.arguments, progress_relay(ctx), resume)
         return naming.expose_tool_result(target.upstream, result)
 
     async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
