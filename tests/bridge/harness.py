@@ -104,6 +104,15 @@ async def connect(
             yield client
 
 
+def wait_until_recovered(url: str, timeout: float = 30.0) -> None:
+    """Until ``/health`` says no records are held for the trail (written late after an outage)."""
+    deadline = time.monotonic() + timeout
+    while httpx2.get(f"{url}/health").json()["audit"]["outage"]["active"]:
+        if time.monotonic() > deadline:
+            raise AssertionError("the bridge still holds records for the audit trail")
+        time.sleep(0.05)
+
+
 def make_repo(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@example.com"]

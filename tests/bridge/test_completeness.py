@@ -28,7 +28,14 @@ from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE
 from mcp_bridge.bridge.serving import STOP_SIGNALS, BridgeServer
 
 from .conftest import API_KEY, BUFFER, Bridge, Tokens, bridge_settings, sample_spec
-from .harness import connect, events, faulty_trail, free_port, initialize_request
+from .harness import (
+    connect,
+    events,
+    faulty_trail,
+    free_port,
+    initialize_request,
+    wait_until_recovered,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -96,12 +103,6 @@ def _health(bridge: Bridge) -> dict[str, Any]:
     return httpx.get(f"{bridge.url}/health").json()  # type: ignore[no-any-return]
 
 
-async def _until_recovered(bridge: Bridge) -> None:
-    with anyio.fail_after(30):
-        while _health(bridge)["audit"]["outage"]["active"]:
-            await anyio.sleep(0.05)
-
-
 async def test_read_only_calls_in_an_outage_are_recorded_late_or_refused(lone: Bridge) -> None:
     async with connect(lone.url, lone.auth(), name="outage-client") as client:
         await client.call_tool("library__wait", {"seconds": 0.1})
@@ -118,7 +119,7 @@ async def test_read_only_calls_in_an_outage_are_recorded_late_or_refused(lone: B
             assert _health(lone)["audit"]["outage"]["active"] is True
         finally:
             lone.store.broken = False
-        await _until_recovered(lone)
+        await anyio.to_thread.run_sync(wait_until_recovered, lone.url)
     delayed = [
         p
         for p in _calls(lone, "library__wait")

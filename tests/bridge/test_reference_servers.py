@@ -44,7 +44,8 @@ def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
         server_spec("files", "mcp-server-filesystem", str(shared)),
     ]
     trail, store = faulty_trail(tmp / "audit")
-    app = create_app(bridge_settings(tmp), trail, upstreams, ready_timeout=60)
+    settings = bridge_settings(tmp, bridge_upstream_start_wait_seconds=60)
+    app = create_app(settings, trail, upstreams)
     with serve_in_thread(app) as url:
         yield Bridge(url, trail, store, shared, tmp / "audit")
     trail.close()
