@@ -114,14 +114,33 @@ def faulty_trail(path: Path) -> tuple[AuditTrail, FaultyStore]:
 
 @asynccontextmanager
 async def connect(
-    url: str, headers: dict[str, str] | None = None, *, mode: str = "auto", name: str = "pytest"
+    url: str,
+    headers: dict[str, str] | None = None,
+    *,
+    mode: str = "auto",
+    name: str = "pytest",
+    **callbacks: Any,
 ) -> AsyncIterator[Client]:
-    """The official client over streamable HTTP, with extra headers (e.g. Authorization)."""
+    """The official client over streamable HTTP, with extra headers (e.g. Authorization).
+
+    ``callbacks`` go to ``mcp.Client`` (``sampling_callback``, ``logging_callback``, …).
+    """
     async with httpx2.AsyncClient(headers=headers or {}, timeout=60) as http:
         transport = streamable_http_client(f"{url}/mcp", http_client=http)
         info = Implementation(name=name, version="9.9.9")
-        async with Client(transport, mode=mode, client_info=info, cache=None) as client:
+        async with Client(
+            transport, mode=mode, client_info=info, cache=None, **callbacks
+        ) as client:
             yield client
+
+
+def wait_until_recovered(url: str, timeout: float = 30.0) -> None:
+    """Until ``/health`` says no records are held for the trail (written late after an outage)."""
+    deadline = time.monotonic() + timeout
+    while httpx2.get(f"{url}/health").json()["audit"]["outage"]["active"]:
+        if time.monotonic() > deadline:
+            raise AssertionError("the bridge still holds records for the audit trail")
+        time.sleep(0.05)
 
 
 def make_repo(path: Path) -> Path:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
+from mcp.server.mcpserver.resolve import Resolve, Sample
+from mcp.types import CreateMessageResult, SamplingMessage, TextContent, ToolAnnotations
 
 
 def notes_server() -> MCPServer:
@@ -83,6 +85,14 @@ def library_server() -> MCPServer:
         shelf.append(title)
         return f"{len(shelf)} books"
 
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def muse(
+        topic: str, answer: Annotated[CreateMessageResult, Resolve(_ask_the_model)]
+    ) -> str:
+        """Ask the client's model about a topic (sampling; an InputRequiredResult in 2026-07-28)."""
+        text = answer.content.text if isinstance(answer.content, TextContent) else "?"
+        return f"mused: {text}"
+
     @server.prompt()
     def review(book: str) -> str:
         """Ask for a review of a book."""
@@ -94,6 +104,11 @@ def library_server() -> MCPServer:
         return "catalog: " + ", ".join(shelf or ["(empty)"])
 
     return server
+
+
+def _ask_the_model(topic: str) -> Sample:
+    question = TextContent(type="text", text=f"a line about {topic}")
+    return Sample([SamplingMessage(role="user", content=question)], max_tokens=20)
 
 
 async def _slowly(seconds: float, ctx: Context, marker: str, done: str) -> str:

@@ -32,6 +32,7 @@ from .harness import (
     free_port,
     initialize_request,
     serve_until_healthy_then_signal,
+    wait_until_recovered,
 )
 
 pytestmark = pytest.mark.anyio
@@ -40,6 +41,16 @@ pytestmark = pytest.mark.anyio
 def _calls(bridge: Bridge, tool: str, event_type: str = "mcp.tools.call") -> list[dict[str, Any]]:
     found = [e["payload"] for e in events(bridge.trail, event_type)]
     return [p for p in found if (p.get("target") or {}).get("name") == tool]
+
+
+async def _outcomes(bridge: Bridge, tool: str, marker: Path) -> list[dict[str, Any]]:
+    """The call's outcome records, once written (the upstream may stop before that)."""
+    with anyio.fail_after(20):
+        while True:
+            found = [p for p in _calls(bridge, tool) if p["arguments"]["marker"] == str(marker)]
+            if found:
+                return found
+            await anyio.sleep(0.05)
 
 
 async def _wait_for_file(path: Path) -> None:
@@ -65,7 +76,7 @@ async def test_cancelled_read_only_call_is_recorded_and_reaches_the_upstream(
     marker = tmp_path / f"wait-{mode}"
     await _cancel_after_start(lone, mode, "library__wait", {"seconds": 30, "marker": str(marker)})
     await _wait_for_file(marker)
-    mine = [p for p in _calls(lone, "library__wait") if p["arguments"]["marker"] == str(marker)]
+    mine = await _outcomes(lone, "library__wait", marker)
     assert len(mine) == 1
     assert mine[0]["decision"]["outcome"] == "cancelled"
     assert mine[0]["requestId"] is not None
@@ -85,9 +96,7 @@ async def test_cancelled_mutating_call_has_intent_and_cancelled_outcome(
         for p in _calls(lone, "library__slow_shelve", "mcp.tools.call.intent")
         if p["arguments"]["marker"] == str(marker)
     ]
-    outcomes = [
-        p for p in _calls(lone, "library__slow_shelve") if p["arguments"]["marker"] == str(marker)
-    ]
+    outcomes = await _outcomes(lone, "library__slow_shelve", marker)
     assert len(intents) == 1 and len(outcomes) == 1
     assert outcomes[0]["decision"]["outcome"] == "cancelled"
     assert outcomes[0]["requestId"] == intents[0]["requestId"]
@@ -98,12 +107,6 @@ async def test_cancelled_mutating_call_has_intent_and_cancelled_outcome(
 
 def _health(bridge: Bridge) -> dict[str, Any]:
     return httpx.get(f"{bridge.url}/health").json()  # type: ignore[no-any-return]
-
-
-async def _until_recovered(bridge: Bridge) -> None:
-    with anyio.fail_after(30):
-        while _health(bridge)["audit"]["outage"]["active"]:
-            await anyio.sleep(0.05)
 
 
 async def test_read_only_calls_in_an_outage_are_recorded_late_or_refused(lone: Bridge) -> None:
@@ -122,7 +125,7 @@ async def test_read_only_calls_in_an_outage_are_recorded_late_or_refused(lone: B
             assert _health(lone)["audit"]["outage"]["active"] is True
         finally:
             lone.store.broken = False
-        await _until_recovered(lone)
+        await anyio.to_thread.run_sync(wait_until_recovered, lone.url)
     delayed = [
         p
         for p in _calls(lone, "library__wait")

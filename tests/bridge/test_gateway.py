@@ -10,7 +10,7 @@ from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE
 from mcp_bridge.bridge.recorder import TOOL_CALL_INTENT
 
 from .conftest import Bridge
-from .harness import commit_count, connect, events
+from .harness import commit_count, connect, events, wait_until_recovered
 
 pytestmark = pytest.mark.anyio
 
@@ -121,6 +121,7 @@ async def test_fail_closed_when_the_trail_cannot_persist(bridge: Bridge) -> None
             assert not status.is_error
         finally:
             bridge.store.broken = False
+            wait_until_recovered(bridge.url)
         assert commit_count(bridge.repo) == before
         staged = await client.call_tool("git__git_diff_staged", {"repo_path": str(bridge.repo)})
         assert "blocked.txt" not in staged.content[0].text  # type: ignore[union-attr]
@@ -139,6 +140,7 @@ async def test_refusal_is_logged_recorded_and_explained_to_the_client(
                 await client.call_tool("library__shelve", {"title": "Refused"})
     finally:
         bridge.store.failing_types = frozenset()
+        wait_until_recovered(bridge.url)
     assert refused.value.code == AUDIT_UNAVAILABLE
     assert "could not make the intent of this mutating call durable" in refused.value.message
     assert "injected" in refused.value.message
@@ -184,6 +186,7 @@ async def test_fail_closed_when_the_real_store_refuses_writes(bridge: Bridge) ->
             assert not status.is_error
         finally:
             subprocess.run(["chattr", "-i", *map(str, frozen)], check=True)
+            wait_until_recovered(bridge.url)
         assert commit_count(bridge.repo) == before
         staged = await client.call_tool("git__git_diff_staged", {"repo_path": str(bridge.repo)})
         assert "frozen.txt" not in staged.content[0].text  # type: ignore[union-attr]

@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import mcp_types as types
 import pytest
+from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 
 from mcp_bridge.bridge import errors
 
 from .conftest import API_KEY, UPSTREAM_TIMEOUT, Bridge
-from .harness import connect, initialize_request
+from .harness import connect, events, initialize_request
 
 pytestmark = pytest.mark.anyio
 
@@ -77,3 +79,34 @@ def test_session_calls_stream_only_when_they_asked_for_progress(lone: Bridge) ->
     assert streamed.headers["content-type"].startswith("text/event-stream")
     assert streamed.text.count('"progressToken":"tok-1"') == 2
     assert '"text":"waited"' in streamed.text
+
+
+async def _sample(ctx: ClientRequestContext, params: Any) -> types.CreateMessageResult:
+    answer = types.TextContent(type="text", text=f"sampled {params.messages[0].content.text}")
+    return types.CreateMessageResult(role="assistant", content=answer, model="t")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_sampling_reaches_the_client_in_both_protocols(lone: Bridge, mode: str) -> None:
+    """The upstream speaks 2026-07-28 and asks with an InputRequiredResult: a 2026-07-28 client
+    gets it passed through and retries with its answer; a session client is asked mid-call."""
+    async with connect(
+        lone.url, lone.auth(), mode=mode, name=f"muse-{mode}", sampling_callback=_sample
+    ) as client:
+        result = await client.call_tool("library__muse", {"topic": "tea"})
+    assert result.content[0].text == "mused: sampled a line about tea"  # type: ignore[union-attr]
+    calls = [
+        e["payload"]
+        for e in events(lone.trail, "mcp.tools.call")
+        if (e["payload"]["client"] or {}).get("name") == f"muse-{mode}"
+    ]
+    asked = [
+        e["payload"]
+        for e in events(lone.trail, "mcp.upstream.sampling.createMessage")
+        if e["payload"]["correlationId"] in {c["correlationId"] for c in calls}
+    ]
+    if mode == "legacy":
+        assert len(calls) == 1 and len(asked) == 1
+        assert asked[0]["decision"]["outcome"] == "forwarded"
+    else:
+        assert len(calls) == 2 and not asked

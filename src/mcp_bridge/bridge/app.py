@@ -30,6 +30,7 @@ from .outage import Outage
 from .pool import UpstreamPool
 from .recorder import Recorder
 from .refusals import SessionBook
+from .relay import Relay
 from .server import SERVER_VERSION, build_server
 from .settings import BridgeSettings, is_loopback
 from .transport import BridgeSessionManager
@@ -68,13 +69,15 @@ def create_app(
         Capture(digest_key(settings), settings.audit_capture),
         Outage(limit=settings.bridge_outage_buffer_records),
     )
+    relay = Relay(recorder, lambda session_id: manager.session_is_open(session_id))
     pool = UpstreamPool(
         upstreams,
         timeout=settings.bridge_upstream_timeout_seconds,
         on_lifecycle=recorder.background,
+        client_hooks=relay.client_hooks,
     )
     middleware = AuditMiddleware(recorder, pool)
-    server = build_server(pool, middleware)
+    server = build_server(pool, middleware, relay)
     manager = BridgeSessionManager(
         app=server,
         max_request_body_size=settings.bridge_max_body_bytes,

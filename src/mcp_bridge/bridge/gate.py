@@ -43,6 +43,10 @@ logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "x-request-id"
 
 
+_CLIENT_FEATURES = ("sampling", "elicitation", "roots")
+_MAY_ASK_THE_CLIENT = frozenset({"tools/call", "prompts/get", "resources/read"})
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -56,6 +60,8 @@ class Peek:
     problem: str | None = None
     wants_progress: bool = False
     request_id: str | int | None = None
+    back_channel: bool = False
+    """An ``initialize`` whose client declared sampling, elicitation or roots."""
 
 
 @dataclass
@@ -83,11 +89,15 @@ def peek(body: bytes) -> Peek:
     params = document.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
     request_id = document.get("id")
+    capabilities = params.get("capabilities") if isinstance(params, dict) else None
     return Peek(
         method=method,
         is_notification=method is not None and "id" not in document,
         wants_progress=isinstance(meta, dict) and meta.get("progressToken") is not None,
         request_id=request_id if isinstance(request_id, str | int) else None,
+        back_channel=method == "initialize"
+        and isinstance(capabilities, dict)
+        and any(capabilities.get(k) is not None for k in _CLIENT_FEATURES),
     )
 
 
@@ -166,7 +176,14 @@ class Gate:
                 await self._refuse(scope, receive, send, exchange, refusal, seen)
                 return
             receive = _replay(body, receive)
-            exchange.streamed = seen.wants_progress or _is_modern(headers)
+            exchange.streamed = (
+                seen.wants_progress
+                or _is_modern(headers)
+                or (
+                    seen.method in _MAY_ASK_THE_CLIENT
+                    and self._sessions.can_be_asked(headers.get("mcp-session-id"))
+                )
+            )
             answer_with(json=not exchange.streamed)
         try:
             await self._app(scope, receive, send)
@@ -174,7 +191,8 @@ class Gate:
             await self._failed(exchange, seen, answer, exc)
             raise
         if answer.session_id:
-            self._sessions.saw(answer.session_id)
+            opened = seen.method == "initialize"
+            self._sessions.saw(answer.session_id, seen.back_channel if opened else None)
         await self._after(exchange, headers, seen, answer)
 
     async def _after(

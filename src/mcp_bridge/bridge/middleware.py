@@ -30,6 +30,7 @@ from .errors import AUDIT_UNAVAILABLE, READ_ONLY_MODE, refused
 from .exchange import exchange_of
 from .pool import Target, UpstreamPool
 from .recorder import TOOL_CALL_INTENT, Recorder, event_type_for
+from .relay import session_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class AuditMiddleware:
             **(exchange.base_payload() if exchange else {"correlationId": None, "identity": None}),
             "method": ctx.method,
             "requestId": ctx.request_id,
-            "sessionId": _session_id(ctx),
+            "sessionId": session_id_of(ctx),
             "protocolVersion": ctx.protocol_version,
             "client": _client_info(ctx, params),
             "upstream": target.upstream or None if target else None,
@@ -290,12 +291,6 @@ def _client_info(ctx: ServerRequestContext[Any, Any], params: Mapping[str, Any])
     if not isinstance(info, Mapping):
         return None
     return {"name": info.get("name"), "version": info.get("version")}
-
-
-def _session_id(ctx: ServerRequestContext[Any, Any]) -> str | None:
-    connection = getattr(ctx.session, "_connection", None)
-    session_id = getattr(connection, "session_id", None)
-    return session_id if isinstance(session_id, str) else None
 
 
 __all__ = ["AuditMiddleware", "Operation"]

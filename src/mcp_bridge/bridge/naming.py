@@ -7,6 +7,10 @@ where ``<uri>`` is the upstream's URI unchanged, so two upstreams may use the sa
 
 from __future__ import annotations
 
+from typing import Any
+
+import mcp_types as types
+
 from .upstream_config import SEPARATOR
 
 RESOURCE_SCHEME = "mcp-bridge://"
@@ -34,4 +38,45 @@ def split_uri(exposed: str) -> tuple[str, str] | None:
     return (upstream, uri) if sep and upstream and uri else None
 
 
-__all__ = ["RESOURCE_SCHEME", "expose", "expose_uri", "split", "split_uri"]
+def expose_content(upstream: str, block: Any) -> Any:
+    """A content block with its resource URI (link or embedded resource) in the bridge's scheme.
+
+    So that a client can read back, through the bridge, a resource a tool or prompt points at.
+    """
+    if isinstance(block, types.ResourceLink):
+        return block.model_copy(update={"uri": expose_uri(upstream, str(block.uri))})
+    if isinstance(block, types.EmbeddedResource):
+        inner = block.resource.model_copy(
+            update={"uri": expose_uri(upstream, str(block.resource.uri))}
+        )
+        return block.model_copy(update={"resource": inner})
+    return block
+
+
+def expose_tool_result(upstream: str, result: Any) -> Any:
+    if not isinstance(result, types.CallToolResult):
+        return result
+    content = [expose_content(upstream, block) for block in result.content]
+    return result.model_copy(update={"content": content})
+
+
+def expose_prompt_result(upstream: str, result: Any) -> Any:
+    if not isinstance(result, types.GetPromptResult):
+        return result
+    messages = [
+        m.model_copy(update={"content": expose_content(upstream, m.content)})
+        for m in result.messages
+    ]
+    return result.model_copy(update={"messages": messages})
+
+
+__all__ = [
+    "RESOURCE_SCHEME",
+    "expose",
+    "expose_content",
+    "expose_prompt_result",
+    "expose_tool_result",
+    "expose_uri",
+    "split",
+    "split_uri",
+]

@@ -19,6 +19,7 @@ from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from . import naming
 from .errors import UNKNOWN_TARGET, UPSTREAM_TIMEOUT, UPSTREAM_UNAVAILABLE
@@ -29,6 +30,18 @@ from .upstreams import LifecycleHook, Upstream, UpstreamUnavailable, is_connecti
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+
+_NO_TASKS: dict[str, Any] = {"execution": None}
+"""Listed tools lose ``execution.taskSupport``: the bridge calls tools only without tasks."""
+
+
+@dataclass(frozen=True)
+class InputRound:
+    """A 2026-07-28 client's answers to an ``InputRequiredResult``, passed on unchanged."""
+
+    input_responses: types.InputResponses | None = None
+    request_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,11 +57,22 @@ class UpstreamPool:
     """All upstreams, their cached tool catalogs and the routing between exposed and real names."""
 
     def __init__(
-        self, specs: list[UpstreamSpec], *, timeout: float, on_lifecycle: LifecycleHook
+        self,
+        specs: list[UpstreamSpec],
+        *,
+        timeout: float,
+        on_lifecycle: LifecycleHook,
+        client_hooks: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self._timeout = timeout
         self.upstreams = {
-            s.name: Upstream(s, timeout=timeout, on_lifecycle=on_lifecycle) for s in specs
+            s.name: Upstream(
+                s,
+                timeout=timeout,
+                on_lifecycle=on_lifecycle,
+                client_hooks=client_hooks(s.name) if client_hooks else None,
+            )
+            for s in specs
         }
         self._tools: dict[str, dict[str, types.Tool]] = {name: {} for name in self.upstreams}
 
@@ -80,9 +104,16 @@ class UpstreamPool:
                 continue
             self._tools[upstream.name] = {t.name: t for t in listed}
             tools.extend(
-                t.model_copy(update={"name": naming.expose(upstream.name, t.name)}) for t in listed
+                t.model_copy(update={"name": naming.expose(upstream.name, t.name), **_NO_TASKS})
+                for t in listed
             )
         return tools
+
+    def requires_task(self, target: Target) -> bool:
+        """Whether the upstream runs this tool only as a task (which the bridge does not do)."""
+        tool = self._tools.get(target.upstream, {}).get(target.name)
+        execution = tool.execution if tool is not None else None
+        return execution is not None and execution.task_support == "required"
 
     async def tool_target(self, exposed: str) -> Target:
         """Route an exposed tool name; the catalog is refreshed once if the tool is not known."""
@@ -104,11 +135,15 @@ class UpstreamPool:
         target: Target,
         arguments: dict[str, Any] | None,
         on_progress: ProgressFnT | None = None,
+        resume: InputRound | None = None,
     ) -> Any:
         """Forward a call; progress from the upstream goes to ``on_progress`` and keeps it alive.
 
         The upstream timeout (``BRIDGE_UPSTREAM_TIMEOUT_SECONDS``) counts from the last sign of
-        life, so a long call that reports progress is not cut off.
+        life, so a long call that reports progress is not cut off. With ``resume`` (a 2026-07-28
+        client) an upstream that also speaks 2026-07-28 may answer ``InputRequiredResult``, which
+        is returned as is for the client to answer; the client's retry brings the answers back
+        in ``resume``. Otherwise the SDK resolves such rounds through the relay's callbacks.
         """
         upstream = self._upstream(target)
         with (
@@ -121,7 +156,18 @@ class UpstreamPool:
                 if on_progress is not None:
                     await on_progress(progress, total, message)
 
-            return await upstream.client().call_tool(
+            client = upstream.client()
+            if resume is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return await client.session.call_tool(
+                    target.name,
+                    arguments,
+                    read_timeout_seconds=math.inf,
+                    progress_callback=progress,
+                    input_responses=resume.input_responses,
+                    request_state=resume.request_state,
+                    allow_input_required=True,
+                )
+            return await client.call_tool(
                 target.name, arguments, read_timeout_seconds=math.inf, progress_callback=progress
             )
 
@@ -195,6 +241,16 @@ class UpstreamPool:
         upstream = self._upstream(target)
         with _upstream_errors(upstream, self._timeout):
             return await upstream.client().read_resource(target.name)
+
+    async def forward(self, target: Target, call: Callable[[Client], Awaitable[_T]]) -> _T:
+        """Run ``call`` with the target upstream's client, with the pool's error mapping."""
+        upstream = self._upstream(target)
+        with _upstream_errors(upstream, self._timeout):
+            return await call(upstream.client())
+
+    def ready_clients(self) -> list[tuple[str, Client]]:
+        """``(name, client)`` of every connected upstream."""
+        return [(u.name, u.client()) for u in self._ready_upstreams()]
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -300,4 +356,4 @@ async def _list_all_templates(client: Client) -> list[types.ResourceTemplate]:
     return await _paginate(page)
 
 
-__all__ = ["Target", "UpstreamPool"]
+__all__ = ["InputRound", "Target", "UpstreamPool"]

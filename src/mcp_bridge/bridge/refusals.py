@@ -53,17 +53,27 @@ def error_text(body: bytes) -> str:
 
 
 class SessionBook:
-    """Which session ids the bridge has handed out (bounded), to tell expired from unknown."""
+    """The session ids the bridge handed out (bounded), and whether each client can be asked.
+
+    Tells an expired session from an unknown one, and tells the gate which sessions' calls
+    need a stream because their client declared sampling, elicitation or roots.
+    """
 
     def __init__(self, is_open: Callable[[str], bool]) -> None:
         self._is_open = is_open
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: OrderedDict[str, bool] = OrderedDict()
 
-    def saw(self, session_id: str) -> None:
-        self._seen[session_id] = None
+    def saw(self, session_id: str, back_channel: bool | None = None) -> None:
+        """Note a session id; ``back_channel`` when its ``initialize`` declared client features."""
+        known = self._seen.get(session_id, False)
+        self._seen[session_id] = known if back_channel is None else back_channel
         self._seen.move_to_end(session_id)
         if len(self._seen) > _REMEMBERED_SESSIONS:
             self._seen.popitem(last=False)
+
+    def can_be_asked(self, session_id: str | None) -> bool:
+        """Whether the session's client declared sampling, elicitation or roots."""
+        return session_id is not None and self._seen.get(session_id, False)
 
     def classify(self, session_id: str) -> str:
         if self._is_open(session_id):

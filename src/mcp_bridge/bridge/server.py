@@ -11,22 +11,33 @@ from typing import Any
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel.server import Server
+from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_bridge import __version__
 
 from . import naming
 from .errors import UNKNOWN_TARGET
 from .exchange import exchange_of
+from .extras import add_extra_handlers
 from .middleware import AuditMiddleware
-from .pool import Target, UpstreamPool
+from .pool import InputRound, Target, UpstreamPool
+from .relay import Relay
 
 SERVER_NAME = "mcp-bridge"
 SERVER_VERSION = __version__
 
 Ctx = ServerRequestContext[Any, Any]
+
+
+TASKS_UNSUPPORTED = (
+    "mcp-bridge does not support tasks (task-augmented tool calls): call the tool without "
+    "`task`; tools that the upstream runs only as tasks cannot be called through the bridge"
+)
 
 
 def _known(target: Target, kind: str) -> Target:
@@ -52,25 +63,47 @@ def progress_relay(ctx: Ctx) -> ProgressFnT | None:
     return relay
 
 
-def build_server(pool: UpstreamPool, middleware: AuditMiddleware) -> Server[Any]:
+class _BridgeServer(Server[Any]):
+    """Advertises list-changed notifications, which the relay forwards from the upstreams."""
+
+    def create_initialization_options(self, *args: Any, **kwargs: Any) -> InitializationOptions:
+        if not args and "notification_options" not in kwargs:
+            kwargs["notification_options"] = NotificationOptions(
+                prompts_changed=True, resources_changed=True, tools_changed=True
+            )
+        return super().create_initialization_options(*args, **kwargs)
+
+
+def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) -> Server[Any]:
     """A low-level SDK server whose every handler routes through ``pool``."""
 
     async def list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
+        relay.register(ctx)
         return types.ListToolsResult(tools=await pool.list_tools())
 
     async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> Any:
         target = _known(await pool.tool_target(params.name), "tool")
-        return await pool.call_tool(target, params.arguments, progress_relay(ctx))
+        if params.task is not None or pool.requires_task(target):
+            raise MCPError(code=INVALID_PARAMS, message=TASKS_UNSUPPORTED)
+        resume = None
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            resume = InputRound(params.input_responses, params.request_state)
+        with relay.running(target.upstream, ctx):
+            result = await pool.call_tool(target, params.arguments, progress_relay(ctx), resume)
+        return naming.expose_tool_result(target.upstream, result)
 
     async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
+        relay.register(ctx)
         return types.ListPromptsResult(prompts=await pool.list_prompts())
 
     async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> Any:
-        return await pool.get_prompt(
-            _known(pool.prompt_target(params.name), "prompt"), params.arguments
-        )
+        target = _known(pool.prompt_target(params.name), "prompt")
+        with relay.running(target.upstream, ctx):
+            result = await pool.get_prompt(target, params.arguments)
+        return naming.expose_prompt_result(target.upstream, result)
 
     async def list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
+        relay.register(ctx)
         return types.ListResourcesResult(resources=await pool.list_resources())
 
     async def list_templates(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
@@ -80,14 +113,15 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware) -> Server[Any]
 
     async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> Any:
         target = _known(pool.resource_target(str(params.uri)), "resource")
-        result = await pool.read_resource(target)
+        with relay.running(target.upstream, ctx):
+            result = await pool.read_resource(target)
         contents = [
             c.model_copy(update={"uri": naming.expose_uri(target.upstream, str(c.uri))})
             for c in result.contents
         ]
         return result.model_copy(update={"contents": contents})
 
-    server: Server[Any] = Server(
+    server = _BridgeServer(
         SERVER_NAME,
         version=SERVER_VERSION,
         instructions=(
@@ -103,6 +137,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware) -> Server[Any]
         on_list_resource_templates=list_templates,
         on_read_resource=read_resource,
     )
+    add_extra_handlers(server, pool, relay)
     server.middleware.append(middleware)
     return server
 

@@ -8,8 +8,9 @@ when the client drops the connection, which is how a 2026-07-28 client cancels a
 Session-protocol (``initialize``) transports commit to JSON or SSE before the handler runs, and
 an SSE stream costs about 1.8 ms per call. So the gate decides per POST (:func:`answer_with`):
 an SSE stream only for a request that can receive something while it runs (it carries a
-progress token), one JSON body otherwise. The handlers send request-scoped messages only on
-streamed requests (:func:`streams`), since a JSON answer has room for the response alone.
+progress token, or it is a call from a client that declared sampling, elicitation or roots),
+one JSON body otherwise. The handlers send request-scoped messages only on streamed requests
+(``Exchange.streamed``), since a JSON answer has room for the response alone.
 """
 
 from __future__ import annotations

@@ -176,8 +176,16 @@ class Upstream:
     backoff) and ``refused`` when retrying cannot help (HTTP 401: a credential is missing).
     """
 
-    def __init__(self, spec: UpstreamSpec, *, timeout: float, on_lifecycle: LifecycleHook) -> None:
+    def __init__(
+        self,
+        spec: UpstreamSpec,
+        *,
+        timeout: float,
+        on_lifecycle: LifecycleHook,
+        client_hooks: dict[str, Any] | None = None,
+    ) -> None:
         self.spec = spec
+        self._client_hooks = client_hooks or {}
         self.state = "starting"
         self.restarts = 0
         self.last_error: str | None = None
@@ -257,7 +265,11 @@ class Upstream:
         transport = watched_transport(self.spec, self._ended, self._timeout, attempt)
         try:
             async with Client(
-                transport, read_timeout_seconds=self._timeout, cache=None, client_info=CLIENT_INFO
+                transport,
+                read_timeout_seconds=self._timeout,
+                cache=None,
+                client_info=CLIENT_INFO,
+                **self._client_hooks,
             ) as client:
                 self._client = client
                 self.state = "ready"

@@ -1,0 +1,97 @@
+"""Handlers for the MCP methods beyond listing and calling: completions, logs, subscriptions.
+
+Each maps the bridge's names to the upstream's (see ``naming.py``) and forwards with the pool.
+What the upstreams send back outside an answer is routed by :class:`relay.Relay`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp_types import INVALID_PARAMS
+
+from .errors import UNKNOWN_TARGET
+from .pool import Target, UpstreamPool
+from .relay import LEVELS, Relay
+
+Ctx = ServerRequestContext[Any, Any]
+
+
+def _route(pool: UpstreamPool, ref: types.ResourceTemplateReference | types.PromptReference) -> Any:
+    """The upstream target and the reference in the upstream's own names."""
+    if isinstance(ref, types.PromptReference):
+        target = pool.prompt_target(ref.name)
+        renamed: Any = ref.model_copy(update={"name": target.name})
+    else:
+        target = pool.resource_target(ref.uri)
+        renamed = ref.model_copy(update={"uri": target.name})
+    if not target.upstream:
+        raise MCPError(code=UNKNOWN_TARGET, message=f"Unknown reference: {ref}")
+    return target, renamed
+
+
+def _subscribable(pool: UpstreamPool, uri: str) -> Target:
+    target = pool.resource_target(uri)
+    if not target.upstream:
+        raise MCPError(code=UNKNOWN_TARGET, message=f"Unknown resource: {uri}")
+    upstream = pool.upstreams[target.upstream]
+    ready = upstream.state == "ready"
+    capability = upstream.client().server_capabilities.resources if ready else None
+    if capability is None or not capability.subscribe:
+        raise MCPError(
+            code=INVALID_PARAMS,
+            message=f"upstream {target.upstream!r} does not support resource subscriptions",
+        )
+    return target
+
+
+def add_extra_handlers(server: Server[Any], pool: UpstreamPool, relay: Relay) -> None:
+    """Register ``completion/complete``, ``logging/setLevel``, ``resources/(un)subscribe``."""
+
+    async def complete(ctx: Ctx, params: types.CompleteRequestParams) -> Any:
+        target, ref = _route(pool, params.ref)
+        context = params.context.arguments if params.context else None
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        return await pool.forward(target, lambda c: c.complete(ref, argument, context))
+
+    async def set_level(ctx: Ctx, params: types.SetLevelRequestParams) -> Any:
+        relay.set_level(ctx, params.level)
+        lowest = relay.lowest_level() or params.level
+        for _name, client in pool.ready_clients():
+            if client.server_capabilities.logging is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", MCPDeprecationWarning)
+                    await client.set_logging_level(lowest)
+        return types.EmptyResult()
+
+    async def subscribe(ctx: Ctx, params: types.SubscribeRequestParams) -> Any:
+        target = _subscribable(pool, params.uri)
+        if relay.subscribe(ctx, params.uri):
+            await pool.forward(target, lambda c: _quietly(c.subscribe_resource, target.name))
+        return types.EmptyResult()
+
+    async def unsubscribe(ctx: Ctx, params: types.UnsubscribeRequestParams) -> Any:
+        target = _subscribable(pool, params.uri)
+        if relay.unsubscribe(ctx, params.uri):
+            await pool.forward(target, lambda c: _quietly(c.unsubscribe_resource, target.name))
+        return types.EmptyResult()
+
+    server.add_request_handler("completion/complete", types.CompleteRequestParams, complete)
+    server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+    server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
+    server.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
+
+
+async def _quietly(call: Any, *args: Any) -> Any:
+    """Call a method the SDK marks deprecated for 2026-07-28 (it is the session protocol's)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        return await call(*args)
+
+
+__all__ = ["LEVELS", "add_extra_handlers"]
