@@ -30,6 +30,7 @@ from .outage import Outage
 from .pool import UpstreamPool
 from .recorder import Recorder
 from .refusals import SessionBook
+from .resource_metadata import metadata_routes
 from .server import SERVER_VERSION, build_server
 from .settings import BridgeSettings, is_loopback
 from .transport import BridgeSessionManager
@@ -108,7 +109,11 @@ def create_app(
         return JSONResponse(body, status_code=200 if body["status"] != "failing" else 503)
 
     return Starlette(
-        routes=[Route("/mcp", gate), Route("/health", health, methods=["GET"])],
+        routes=[
+            Route("/mcp", gate),
+            Route("/health", health, methods=["GET"]),
+            *metadata_routes(settings),
+        ],
         lifespan=lifespan,
     )
 

@@ -21,7 +21,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT
 
 from . import naming
+from .auth import Identity
 from .errors import UNKNOWN_TARGET, UPSTREAM_TIMEOUT, UPSTREAM_UNAVAILABLE
+from .policy import Decision, decide
 from .timeouts import idle_deadline
 from .upstream_config import UpstreamSpec
 from .upstreams import LifecycleHook, Upstream, UpstreamUnavailable, is_connection_lost
@@ -124,6 +126,15 @@ class UpstreamPool:
             return await upstream.client().call_tool(
                 target.name, arguments, read_timeout_seconds=math.inf, progress_callback=progress
             )
+
+    def decide(self, target: Target | None, method: str, identity: Identity) -> Decision | None:
+        """The access decision for a call to a known upstream (None: nothing to decide)."""
+        upstream = self.upstreams.get(target.upstream) if target is not None else None
+        if target is None or upstream is None:
+            return None
+        return decide(
+            upstream.spec.access, target.name if method == "tools/call" else None, identity
+        )
 
     def _is_mutating(self, upstream: str, name: str) -> bool:
         override = self.upstreams[upstream].spec.read_only.get(name)

@@ -2,7 +2,8 @@
 
 Each entry is either a stdio server (``command``, ``args``, ``env``, ``cwd``) or a streamable-HTTP
 server (``url``, ``headers``). The bridge-only key ``readOnly`` maps a tool name to ``true`` or
-``false`` and overrides the upstream's ``readOnlyHint`` for that tool.
+``false`` and overrides the upstream's ``readOnlyHint`` for that tool; ``access`` holds who may use
+the upstream and its tools (``policy.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp_bridge.config import ConfigError
+
+from .policy import Access, Level, parse_access
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
 SEPARATOR = "__"
@@ -31,6 +34,7 @@ class UpstreamSpec:
     url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     read_only: dict[str, bool] = field(default_factory=dict)
+    access: Access = field(default_factory=lambda: Access(Level("access")))
 
     @property
     def kind(self) -> str:
@@ -80,6 +84,7 @@ def _parse_entry(name: str, entry: Any, problems: list[str]) -> UpstreamSpec:
         url=_str(entry.get("url"), f"mcpServers.{name}.url", problems),
         headers=_str_map(entry.get("headers", {}), f"mcpServers.{name}.headers", problems),
         read_only=dict(read_only),
+        access=parse_access(f"mcpServers.{name}.access", entry.get("access"), problems),
     )
 
 
