@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
+import anyio
 from pydantic import BaseModel
 
 from mcp_bridge import __version__
-from mcp_bridge.audit import AuditError, open_audit_trail
+from mcp_bridge.audit import AuditError, AuditTrail, open_audit_trail
 from mcp_bridge.audit.commands import run as run_audit_command
 from mcp_bridge.config import AppConfig, ConfigError, load_config
 
@@ -22,7 +24,8 @@ from . import serving
 from .app import create_app
 from .check import check
 from .settings import BridgeSettings, load_bridge_settings, startup_problems
-from .upstream_config import load_upstreams
+from .stdio_front import serve_stdio
+from .upstream_config import UpstreamSpec, load_upstreams
 
 logger = logging.getLogger(__name__)
 
@@ -30,20 +33,43 @@ COMMANDS = {
     "serve": "serve MCP over streamable HTTP at /mcp (the default)",
     "check": "validate settings, upstreams, authentication and the audit store; do not serve "
     "(exit 0 ready, 2 configuration problems listed, 3 audit store unreachable)",
+    "stdio": "serve one client over stdin/stdout, identified as the local OS user",
     "audit": "audit commands (verify, jobs, incident, ...); see `mcp-bridge audit --help`",
 }
 
 
 def serve(settings: BridgeSettings, config: AppConfig) -> int:
-    """Serve until interrupted; refuse to start on an unsafe configuration."""
+    """Serve HTTP until interrupted; refuse to start on an unsafe configuration."""
+
+    def http(trail: AuditTrail, upstreams: list[UpstreamSpec]) -> None:
+        app = create_app(settings, trail, upstreams)
+        serving.run(app, host=settings.host, port=settings.port)
+
+    return _with_trail(settings, config, http)
+
+
+def stdio(settings: BridgeSettings, config: AppConfig) -> int:
+    """Serve one stdio client; the same refusals as ``serve``, logs on stderr."""
+
+    def on_stdio(trail: AuditTrail, upstreams: list[UpstreamSpec]) -> None:
+        anyio.run(serve_stdio, settings, trail, upstreams)
+
+    return _with_trail(settings, config, on_stdio)
+
+
+def _with_trail(
+    settings: BridgeSettings,
+    config: AppConfig,
+    front_end: Callable[[AuditTrail, list[UpstreamSpec]], None],
+) -> int:
+    """Check the startup rules, load the upstreams, open the trail, run, close the trail."""
     problems = startup_problems(settings, config)
     if problems:
         raise ConfigError(problems)
     upstreams = load_upstreams(settings.bridge_config)
     trail = open_audit_trail(config)
     try:
-        app = create_app(settings, trail, upstreams)
-        serving.run(app, host=settings.host, port=settings.port)
+        front_end(trail, upstreams)
     finally:
         trail.close()
     return 0
@@ -74,7 +100,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--config", help="upstream file (overrides BRIDGE_CONFIG)")
     common.add_argument("--host", help="listen address (overrides HOST)")
     common.add_argument("--port", type=int, help="listen port (overrides PORT)")
-    commands = main_parser.add_subparsers(dest="command", metavar="{serve,check,audit}")
+    commands = main_parser.add_subparsers(dest="command", metavar="{serve,check,stdio,audit}")
     for name, text in COMMANDS.items():
         commands.add_parser(
             name,
@@ -108,10 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        return serve(load_bridge_settings(**overrides(parsed)), load_config())
+        settings, config = load_bridge_settings(**overrides(parsed)), load_config()
+        if parsed.command == "stdio":
+            return stdio(settings, config)
+        return serve(settings, config)
     except (ConfigError, AuditError) as exc:
         print(f"mcp-bridge: {exc.render()}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
 
 
-__all__ = ["environment_help", "main", "serve"]
+__all__ = ["environment_help", "main", "serve", "stdio"]
