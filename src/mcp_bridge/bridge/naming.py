@@ -3,11 +3,16 @@
 Tools and prompts: ``<upstream>__<name>`` (``git__git_status``). Upstream names cannot contain
 ``_``, so the first ``__`` always splits correctly. Resources: ``mcp-bridge://<upstream>/<uri>``
 where ``<uri>`` is the upstream's URI unchanged, so two upstreams may use the same URI.
+
+A bridge with a single upstream whose entry says ``"prefix": false`` exposes its names and URIs
+unchanged (:class:`Naming` with ``sole`` set), so a client sees exactly what the upstream serves.
 """
 
 from __future__ import annotations
 
-from .upstream_config import SEPARATOR
+from dataclasses import dataclass
+
+from .upstream_config import SEPARATOR, UpstreamSpec
 
 RESOURCE_SCHEME = "mcp-bridge://"
 
@@ -34,4 +39,28 @@ def split_uri(exposed: str) -> tuple[str, str] | None:
     return (upstream, uri) if sep and upstream and uri else None
 
 
-__all__ = ["RESOURCE_SCHEME", "expose", "expose_uri", "split", "split_uri"]
+@dataclass(frozen=True)
+class Naming:
+    """The scheme in force: prefixed, or (``sole`` = the only upstream) names unchanged."""
+
+    sole: str | None = None
+
+    @classmethod
+    def for_upstreams(cls, specs: list[UpstreamSpec]) -> Naming:
+        unprefixed = len(specs) == 1 and not specs[0].prefix
+        return cls(sole=specs[0].name if unprefixed else None)
+
+    def expose(self, upstream: str, name: str) -> str:
+        return name if self.sole else expose(upstream, name)
+
+    def split(self, exposed: str) -> tuple[str, str] | None:
+        return (self.sole, exposed) if self.sole else split(exposed)
+
+    def expose_uri(self, upstream: str, uri: str) -> str:
+        return uri if self.sole else expose_uri(upstream, uri)
+
+    def split_uri(self, exposed: str) -> tuple[str, str] | None:
+        return (self.sole, exposed) if self.sole else split_uri(exposed)
+
+
+__all__ = ["RESOURCE_SCHEME", "Naming", "expose", "expose_uri", "split", "split_uri"]

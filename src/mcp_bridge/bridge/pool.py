@@ -20,9 +20,9 @@ from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT
 
-from . import naming
 from .auth import Identity
 from .errors import UNKNOWN_TARGET, UPSTREAM_TIMEOUT, UPSTREAM_UNAVAILABLE
+from .naming import Naming
 from .policy import Decision, decide
 from .timeouts import idle_deadline
 from .upstream_config import UpstreamSpec
@@ -49,6 +49,7 @@ class UpstreamPool:
         self, specs: list[UpstreamSpec], *, timeout: float, on_lifecycle: LifecycleHook
     ) -> None:
         self._timeout = timeout
+        self.naming = Naming.for_upstreams(specs)
         self.upstreams = {
             s.name: Upstream(s, timeout=timeout, on_lifecycle=on_lifecycle) for s in specs
         }
@@ -82,13 +83,14 @@ class UpstreamPool:
                 continue
             self._tools[upstream.name] = {t.name: t for t in listed}
             tools.extend(
-                t.model_copy(update={"name": naming.expose(upstream.name, t.name)}) for t in listed
+                t.model_copy(update={"name": self.naming.expose(upstream.name, t.name)})
+                for t in listed
             )
         return tools
 
     async def tool_target(self, exposed: str) -> Target:
         """Route an exposed tool name; the catalog is refreshed once if the tool is not known."""
-        parts = naming.split(exposed)
+        parts = self.naming.split(exposed)
         if parts is None or parts[0] not in self.upstreams:
             return Target(upstream="", name=exposed, mutating=True)
         upstream, name = parts
@@ -97,7 +99,7 @@ class UpstreamPool:
         return Target(upstream, name, self._is_mutating(upstream, name))
 
     def tool_input_schema(self, exposed: str) -> dict[str, Any] | None:
-        parts = naming.split(exposed)
+        parts = self.naming.split(exposed)
         tool = self._tools.get(parts[0], {}).get(parts[1]) if parts else None
         return tool.input_schema if tool is not None else None
 
@@ -158,19 +160,19 @@ class UpstreamPool:
         for upstream in self._ready_upstreams():
             listed = await self._collect(upstream, _list_all_prompts, "prompts")
             prompts.extend(
-                p.model_copy(update={"name": naming.expose(upstream.name, p.name)})
+                p.model_copy(update={"name": self.naming.expose(upstream.name, p.name)})
                 for p in listed or []
             )
         return prompts
 
     def prompt_target(self, exposed: str) -> Target:
-        parts = naming.split(exposed)
+        parts = self.naming.split(exposed)
         if parts is None or parts[0] not in self.upstreams:
             return Target(upstream="", name=exposed)
         return Target(*parts)
 
     def resource_target(self, exposed_uri: str) -> Target:
-        parts = naming.split_uri(exposed_uri)
+        parts = self.naming.split_uri(exposed_uri)
         if parts is None or parts[0] not in self.upstreams:
             return Target(upstream="", name=exposed_uri)
         return Target(*parts)
@@ -185,7 +187,7 @@ class UpstreamPool:
         for upstream in self._ready_upstreams():
             listed = await self._collect(upstream, _list_all_resources, "resources")
             resources.extend(
-                r.model_copy(update={"uri": naming.expose_uri(upstream.name, str(r.uri))})
+                r.model_copy(update={"uri": self.naming.expose_uri(upstream.name, str(r.uri))})
                 for r in listed or []
             )
         return resources
@@ -196,7 +198,7 @@ class UpstreamPool:
             listed = await self._collect(upstream, _list_all_templates, "resources")
             templates.extend(
                 t.model_copy(
-                    update={"uri_template": naming.expose_uri(upstream.name, t.uri_template)}
+                    update={"uri_template": self.naming.expose_uri(upstream.name, t.uri_template)}
                 )
                 for t in listed or []
             )

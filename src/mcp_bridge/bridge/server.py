@@ -17,7 +17,6 @@ from mcp.shared.exceptions import MCPError
 
 from mcp_bridge import __version__
 
-from . import naming
 from .errors import UNKNOWN_TARGET
 from .exchange import exchange_of
 from .middleware import AuditMiddleware
@@ -82,7 +81,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware) -> Server[Any]
         target = _known(pool.resource_target(str(params.uri)), "resource")
         result = await pool.read_resource(target)
         contents = [
-            c.model_copy(update={"uri": naming.expose_uri(target.upstream, str(c.uri))})
+            c.model_copy(update={"uri": pool.naming.expose_uri(target.upstream, str(c.uri))})
             for c in result.contents
         ]
         return result.model_copy(update={"contents": contents})

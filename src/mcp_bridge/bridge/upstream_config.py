@@ -35,6 +35,7 @@ class UpstreamSpec:
     headers: dict[str, str] = field(default_factory=dict)
     read_only: dict[str, bool] = field(default_factory=dict)
     access: Access = field(default_factory=lambda: Access(Level("access")))
+    prefix: bool = True
 
     @property
     def kind(self) -> str:
@@ -54,6 +55,12 @@ def load_upstreams(path: Path) -> list[UpstreamSpec]:
         raise ConfigError([f"BRIDGE_CONFIG={path} needs a non-empty object under 'mcpServers'"])
     problems: list[str] = []
     specs = [_parse_entry(name, entry, problems) for name, entry in servers.items()]
+    problems += [
+        f"mcpServers.{s.name}.prefix is false, which needs {s.name} to be the only upstream "
+        "(unprefixed names of several upstreams could collide)"
+        for s in specs
+        if not s.prefix and len(specs) > 1
+    ]
     if problems:
         raise ConfigError([f"BRIDGE_CONFIG={path}: {p}" for p in problems])
     return specs
@@ -85,7 +92,15 @@ def _parse_entry(name: str, entry: Any, problems: list[str]) -> UpstreamSpec:
         headers=_str_map(entry.get("headers", {}), f"mcpServers.{name}.headers", problems),
         read_only=dict(read_only),
         access=parse_access(f"mcpServers.{name}.access", entry.get("access"), problems),
+        prefix=_bool(entry.get("prefix", True), f"mcpServers.{name}.prefix", problems),
     )
+
+
+def _bool(value: Any, where: str, problems: list[str]) -> bool:
+    if isinstance(value, bool):
+        return value
+    problems.append(f"{where} must be true or false")
+    return True
 
 
 def _str(value: Any, where: str, problems: list[str]) -> str | None:
