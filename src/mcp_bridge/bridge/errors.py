@@ -23,6 +23,9 @@ UPSTREAM_TIMEOUT = -32033
 UNAUTHORIZED = -32034
 """The caller presented no valid credential (HTTP 401)."""
 
+POLICY_DENIED = -32035
+"""The ``access`` rules in BRIDGE_CONFIG do not allow this caller to use the upstream or tool."""
+
 UNKNOWN_TARGET = -32602
 """An unknown tool/prompt/resource name: INVALID_PARAMS, as the MCP spec asks."""
 
@@ -33,6 +36,7 @@ def refused(code: int, reason: str) -> MCPError:
 
 __all__ = [
     "AUDIT_UNAVAILABLE",
+    "POLICY_DENIED",
     "READ_ONLY_MODE",
     "UNAUTHORIZED",
     "UNKNOWN_TARGET",

@@ -36,6 +36,7 @@ from .refusals import (
     error_text,
     reason_for,
 )
+from .resource_metadata import challenge
 from .transport import answer_with
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,9 @@ class Gate:
             },
         )
         response = _jsonrpc_error(401, UNAUTHORIZED, f"unauthorized: {reason}")
-        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        response.headers["WWW-Authenticate"] = challenge(
+            self._auth.settings, scope, token_presented=scheme is not None
+        )
         await response(scope, receive, send)
 
     async def _reject_too_large(

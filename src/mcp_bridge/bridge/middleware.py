@@ -25,8 +25,9 @@ from pydantic import BaseModel, ValidationError
 
 from mcp_bridge.audit.errors import AuditError
 
+from .auth import ANONYMOUS, Identity
 from .capture import Capture
-from .errors import AUDIT_UNAVAILABLE, READ_ONLY_MODE, refused
+from .errors import AUDIT_UNAVAILABLE, POLICY_DENIED, READ_ONLY_MODE, refused
 from .exchange import exchange_of
 from .pool import Target, UpstreamPool
 from .recorder import TOOL_CALL_INTENT, Recorder, event_type_for
@@ -63,9 +64,13 @@ class AuditMiddleware:
     to the upstream), or ``aborted`` when the bridge stops with it still running.
     """
 
-    def __init__(self, recorder: Recorder, pool: UpstreamPool) -> None:
+    def __init__(
+        self, recorder: Recorder, pool: UpstreamPool, local_identity: Identity | None = None
+    ) -> None:
         self._recorder = recorder
         self._pool = pool
+        self._local_identity = local_identity
+        """The caller when there is no HTTP exchange (the stdio front end: the OS user)."""
         self._in_flight: set[Operation] = set()
         self.stopping = False
 
@@ -76,6 +81,7 @@ class AuditMiddleware:
         if exchange is not None:
             exchange.recorded = True
         op = await self._describe(ctx)
+        await self._enforce_policy(op, exchange.identity if exchange else self._local_identity)
         if not self._recorder.enabled:
             if op.mutating:
                 raise refused(
@@ -109,6 +115,21 @@ class AuditMiddleware:
             await self._finish(op, None, None, "aborted")
         return len(running)
 
+    async def _enforce_policy(self, op: Operation, identity: Identity | None) -> None:
+        """Refuse (and record, with the rule) what the ``access`` rules do not allow."""
+        decision = self._pool.decide(op.target, op.method, identity or ANONYMOUS)
+        if decision is None:
+            return
+        op.payload["policy"] = decision.as_payload()
+        if decision.allowed:
+            return
+        reason = f"access policy: {decision.reason}"
+        await self._recorder.background(
+            event_type_for(op.method),
+            {**op.payload, "decision": {**_refusal(reason), "rule": decision.rule}},
+        )
+        raise refused(POLICY_DENIED, f"{reason} (rule {decision.rule} in BRIDGE_CONFIG)")
+
     async def _admit_during_outage(self, op: Operation) -> None:
         """While the trail is down, serve a read-only request only if its record can be held."""
         outage = self._recorder.outage
@@ -130,7 +151,7 @@ class AuditMiddleware:
         target = await self._target(ctx.method, params)
         exchange = exchange_of(ctx.request)
         payload: dict[str, Any] = {
-            **(exchange.base_payload() if exchange else {"correlationId": None, "identity": None}),
+            **(exchange.base_payload() if exchange else self._local_payload()),
             "method": ctx.method,
             "requestId": ctx.request_id,
             "sessionId": session_id_of(ctx),
@@ -148,6 +169,10 @@ class AuditMiddleware:
         if ctx.method in _WITH_ARGUMENTS:
             payload["arguments"] = self._recorder.capture.arguments(subject)
         return Operation(ctx.method, ctx.request_id is not None, target, payload)
+
+    def _local_payload(self) -> dict[str, Any]:
+        identity = self._local_identity.as_payload() if self._local_identity else None
+        return {"correlationId": None, "identity": identity}
 
     async def _target(self, method: str, params: Mapping[str, Any]) -> Target | None:
         name = params.get("name")

@@ -21,8 +21,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import REQUEST_TIMEOUT
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from . import naming
+from .auth import Identity
 from .errors import UNKNOWN_TARGET, UPSTREAM_TIMEOUT, UPSTREAM_UNAVAILABLE
+from .naming import Naming
+from .policy import Decision, decide
 from .timeouts import idle_deadline
 from .upstream_config import UpstreamSpec
 from .upstreams import LifecycleHook, Upstream, UpstreamUnavailable, is_connection_lost
@@ -65,6 +67,7 @@ class UpstreamPool:
         client_hooks: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self._timeout = timeout
+        self.naming = Naming.for_upstreams(specs)
         self.upstreams = {
             s.name: Upstream(
                 s,
@@ -104,7 +107,9 @@ class UpstreamPool:
                 continue
             self._tools[upstream.name] = {t.name: t for t in listed}
             tools.extend(
-                t.model_copy(update={"name": naming.expose(upstream.name, t.name), **_NO_TASKS})
+                t.model_copy(
+                    update={"name": self.naming.expose(upstream.name, t.name), **_NO_TASKS}
+                )
                 for t in listed
             )
         return tools
@@ -117,7 +122,7 @@ class UpstreamPool:
 
     async def tool_target(self, exposed: str) -> Target:
         """Route an exposed tool name; the catalog is refreshed once if the tool is not known."""
-        parts = naming.split(exposed)
+        parts = self.naming.split(exposed)
         if parts is None or parts[0] not in self.upstreams:
             return Target(upstream="", name=exposed, mutating=True)
         upstream, name = parts
@@ -126,7 +131,7 @@ class UpstreamPool:
         return Target(upstream, name, self._is_mutating(upstream, name))
 
     def tool_input_schema(self, exposed: str) -> dict[str, Any] | None:
-        parts = naming.split(exposed)
+        parts = self.naming.split(exposed)
         tool = self._tools.get(parts[0], {}).get(parts[1]) if parts else None
         return tool.input_schema if tool is not None else None
 
@@ -171,6 +176,15 @@ class UpstreamPool:
                 target.name, arguments, read_timeout_seconds=math.inf, progress_callback=progress
             )
 
+    def decide(self, target: Target | None, method: str, identity: Identity) -> Decision | None:
+        """The access decision for a call to a known upstream (None: nothing to decide)."""
+        upstream = self.upstreams.get(target.upstream) if target is not None else None
+        if target is None or upstream is None:
+            return None
+        return decide(
+            upstream.spec.access, target.name if method == "tools/call" else None, identity
+        )
+
     def _is_mutating(self, upstream: str, name: str) -> bool:
         override = self.upstreams[upstream].spec.read_only.get(name)
         if override is not None:
@@ -193,19 +207,19 @@ class UpstreamPool:
         for upstream in self._ready_upstreams():
             listed = await self._collect(upstream, _list_all_prompts, "prompts")
             prompts.extend(
-                p.model_copy(update={"name": naming.expose(upstream.name, p.name)})
+                p.model_copy(update={"name": self.naming.expose(upstream.name, p.name)})
                 for p in listed or []
             )
         return prompts
 
     def prompt_target(self, exposed: str) -> Target:
-        parts = naming.split(exposed)
+        parts = self.naming.split(exposed)
         if parts is None or parts[0] not in self.upstreams:
             return Target(upstream="", name=exposed)
         return Target(*parts)
 
     def resource_target(self, exposed_uri: str) -> Target:
-        parts = naming.split_uri(exposed_uri)
+        parts = self.naming.split_uri(exposed_uri)
         if parts is None or parts[0] not in self.upstreams:
             return Target(upstream="", name=exposed_uri)
         return Target(*parts)
@@ -220,7 +234,7 @@ class UpstreamPool:
         for upstream in self._ready_upstreams():
             listed = await self._collect(upstream, _list_all_resources, "resources")
             resources.extend(
-                r.model_copy(update={"uri": naming.expose_uri(upstream.name, str(r.uri))})
+                r.model_copy(update={"uri": self.naming.expose_uri(upstream.name, str(r.uri))})
                 for r in listed or []
             )
         return resources
@@ -231,7 +245,7 @@ class UpstreamPool:
             listed = await self._collect(upstream, _list_all_templates, "resources")
             templates.extend(
                 t.model_copy(
-                    update={"uri_template": naming.expose_uri(upstream.name, t.uri_template)}
+                    update={"uri_template": self.naming.expose_uri(upstream.name, t.uri_template)}
                 )
                 for t in listed or []
             )

@@ -20,7 +20,6 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_bridge import __version__
 
-from . import naming
 from .errors import UNKNOWN_TARGET
 from .exchange import exchange_of
 from .extras import add_extra_handlers
@@ -116,7 +115,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
         with relay.running(target.upstream, ctx):
             result = await pool.read_resource(target)
         contents = [
-            c.model_copy(update={"uri": naming.expose_uri(target.upstream, str(c.uri))})
+            c.model_copy(update={"uri": pool.naming.expose_uri(target.upstream, str(c.uri))})
             for c in result.contents
         ]
         return result.model_copy(update={"contents": contents})

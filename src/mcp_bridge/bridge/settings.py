@@ -50,6 +50,7 @@ class BridgeSettings(BaseSettings):
     auth_dev_secret: SecretStr | None = None
     auth_api_keys_file: Path | None = None
     auth_roles_claim: str = "roles"
+    auth_resource_url: str | None = None
     auth_clock_skew_seconds: int = Field(30, ge=0, le=300)
     audit_digest_key: SecretStr | None = None
     audit_capture: CaptureMode = "redacted"
@@ -63,6 +64,7 @@ class BridgeSettings(BaseSettings):
         "auth_jwks_url",
         "auth_issuer_url",
         "auth_audience",
+        "auth_resource_url",
         "auth_dev_secret",
         "auth_api_keys_file",
         "audit_digest_key",

@@ -2,7 +2,8 @@
 
 Each entry is either a stdio server (``command``, ``args``, ``env``, ``cwd``) or a streamable-HTTP
 server (``url``, ``headers``). The bridge-only key ``readOnly`` maps a tool name to ``true`` or
-``false`` and overrides the upstream's ``readOnlyHint`` for that tool.
+``false`` and overrides the upstream's ``readOnlyHint`` for that tool; ``access`` holds who may use
+the upstream and its tools (``policy.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp_bridge.config import ConfigError
+
+from .policy import Access, Level, parse_access
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
 SEPARATOR = "__"
@@ -31,6 +34,8 @@ class UpstreamSpec:
     url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     read_only: dict[str, bool] = field(default_factory=dict)
+    access: Access = field(default_factory=lambda: Access(Level("access")))
+    prefix: bool = True
 
     @property
     def kind(self) -> str:
@@ -50,6 +55,12 @@ def load_upstreams(path: Path) -> list[UpstreamSpec]:
         raise ConfigError([f"BRIDGE_CONFIG={path} needs a non-empty object under 'mcpServers'"])
     problems: list[str] = []
     specs = [_parse_entry(name, entry, problems) for name, entry in servers.items()]
+    problems += [
+        f"mcpServers.{s.name}.prefix is false, which needs {s.name} to be the only upstream "
+        "(unprefixed names of several upstreams could collide)"
+        for s in specs
+        if not s.prefix and len(specs) > 1
+    ]
     if problems:
         raise ConfigError([f"BRIDGE_CONFIG={path}: {p}" for p in problems])
     return specs
@@ -80,7 +91,16 @@ def _parse_entry(name: str, entry: Any, problems: list[str]) -> UpstreamSpec:
         url=_str(entry.get("url"), f"mcpServers.{name}.url", problems),
         headers=_str_map(entry.get("headers", {}), f"mcpServers.{name}.headers", problems),
         read_only=dict(read_only),
+        access=parse_access(f"mcpServers.{name}.access", entry.get("access"), problems),
+        prefix=_bool(entry.get("prefix", True), f"mcpServers.{name}.prefix", problems),
     )
+
+
+def _bool(value: Any, where: str, problems: list[str]) -> bool:
+    if isinstance(value, bool):
+        return value
+    problems.append(f"{where} must be true or false")
+    return True
 
 
 def _str(value: Any, where: str, problems: list[str]) -> str | None:

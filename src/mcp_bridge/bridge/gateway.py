@@ -1,0 +1,109 @@
+"""The gateway without its front door: recorder, upstream pool, audit middleware, MCP server.
+
+Both front ends (streamable HTTP in ``app.py``, stdio in ``stdio_front.py``) assemble the same
+parts here and run them with :func:`running`, so the audit and fail-closed rules, the lifecycle
+records and the shutdown sequence are one implementation.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from mcp.server.lowlevel.server import Server
+
+from mcp_bridge.audit import AuditTrail
+
+from .auth import Identity
+from .capture import Capture
+from .middleware import AuditMiddleware
+from .outage import Outage
+from .pool import UpstreamPool
+from .recorder import Recorder
+from .server import SERVER_VERSION, build_server
+from .settings import BridgeSettings
+from .upstream_config import UpstreamSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    settings: BridgeSettings
+    recorder: Recorder
+    pool: UpstreamPool
+    middleware: AuditMiddleware
+    server: Server[Any]
+
+
+def digest_key(settings: BridgeSettings) -> bytes:
+    """``AUDIT_DIGEST_KEY``, or (outside production, checked at startup) a per-process key."""
+    if settings.audit_digest_key is not None:
+        return settings.audit_digest_key.get_secret_value().encode()
+    logger.warning(
+        "AUDIT_DIGEST_KEY is not set: using a random per-process key, so digests cannot be "
+        "compared across restarts"
+    )
+    return secrets.token_bytes(32)
+
+
+def assemble(
+    settings: BridgeSettings,
+    trail: AuditTrail,
+    upstreams: list[UpstreamSpec],
+    local_identity: Identity | None = None,
+) -> Gateway:
+    """The parts around an open trail; ``local_identity`` is the caller when there is no HTTP."""
+    recorder = Recorder(
+        trail,
+        Capture(digest_key(settings), settings.audit_capture),
+        Outage(limit=settings.bridge_outage_buffer_records),
+    )
+    pool = UpstreamPool(
+        upstreams,
+        timeout=settings.bridge_upstream_timeout_seconds,
+        on_lifecycle=recorder.background,
+    )
+    middleware = AuditMiddleware(recorder, pool, local_identity)
+    return Gateway(settings, recorder, pool, middleware, build_server(pool, middleware))
+
+
+@asynccontextmanager
+async def running(gateway: Gateway, started: dict[str, Any]) -> AsyncIterator[None]:
+    """Upstreams supervised and the trail's recovery running; ``bridge.started``/``stopped``."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(gateway.recorder.recover)
+        gateway.pool.start(tg)
+        await gateway.pool.wait_settled(gateway.settings.bridge_upstream_start_wait_seconds)
+        payload = {"version": SERVER_VERSION, **started, "upstreams": gateway.pool.health()}
+        await gateway.recorder.background("bridge.started", payload)
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _record_stop(gateway)
+            tg.cancel_scope.cancel()
+
+
+async def _record_stop(gateway: Gateway) -> None:
+    """``aborted`` for the calls still running, then ``bridge.stopped``, however the stop came.
+
+    The stop record is made durable (bounded wait) so that it is on disk before the trail is
+    closed; when the trail is down it is held like any other record and the loss is logged.
+    """
+    aborted = await gateway.middleware.abort_in_flight()
+    payload = {"upstreams": gateway.pool.health(), "abortedCalls": aborted}
+    with anyio.move_on_after(10):
+        try:
+            await gateway.recorder.durable("bridge.stopped", payload)
+        except Exception as exc:
+            logger.error("bridge.stopped could not be recorded: %s", exc)
+    gateway.recorder.outage.abandon()
+
+
+__all__ = ["Gateway", "assemble", "digest_key", "running"]

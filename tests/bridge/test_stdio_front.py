@@ -1,0 +1,93 @@
+"""``mcp-bridge stdio`` driven by the official SDK's stdio client, as an MCP host launches it.
+
+The bridge runs as a real subprocess in front of the ``library`` stdio server; the trail it wrote
+is read back after the client closes the connection.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+
+from mcp_bridge.audit import LocalAuditTrail
+from mcp_bridge.bridge.errors import POLICY_DENIED, READ_ONLY_MODE
+
+from .conftest import sample_spec
+
+pytestmark = pytest.mark.anyio
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _launch(tmp: Path, access: dict[str, Any] | None = None, **env: str) -> StdioServerParameters:
+    library = sample_spec("library")
+    entry: dict[str, Any] = {"command": library.command, "args": list(library.args)}
+    if access is not None:
+        entry["access"] = access
+    config = tmp / "bridge.json"
+    config.write_text(json.dumps({"mcpServers": {"library": entry}}))
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mcp_bridge", "stdio", "--config", str(config)],
+        env={
+            "PYTHONPATH": str(REPO / "src"),
+            "AUDIT_STORAGE_PATH": str(tmp / "audit"),
+            "AUDIT_DIGEST_KEY": "stdio-test-key",
+            **env,
+        },
+        cwd=str(tmp),
+    )
+
+
+def _events(tmp: Path, event_type: str) -> list[dict[str, Any]]:
+    trail = LocalAuditTrail(tmp / "audit")
+    try:
+        return [e["payload"] for e in trail.fetch_events(limit=1000, event_type=event_type)]
+    finally:
+        trail.close()
+
+
+async def test_stdio_client_is_served_and_recorded_as_the_os_user(tmp_path: Path) -> None:
+    async with Client(stdio_client(_launch(tmp_path))) as client:
+        tools = {t.name for t in (await client.list_tools()).tools}
+        result = await client.call_tool("library__shelve", {"title": "Stdio"})
+        prompt = await client.get_prompt("library__review", {"book": "Dune"})
+    assert "library__shelve" in tools
+    assert result.content[0].text == "1 books"  # type: ignore[union-attr]
+    assert "Dune" in prompt.messages[0].content.text  # type: ignore[union-attr]
+    (intent,) = _events(tmp_path, "mcp.tools.call.intent")
+    (call,) = _events(tmp_path, "mcp.tools.call")
+    me = getpass.getuser()
+    for record in (intent, call):
+        assert record["identity"]["subject"] == me
+        assert record["identity"]["authMethod"] == "os_user"
+    assert intent["decision"]["outcome"] == "pending"
+    assert call["decision"]["outcome"] == "allowed"
+    (started,) = _events(tmp_path, "bridge.started")
+    assert started["frontEnd"] == "stdio"
+    assert len(_events(tmp_path, "bridge.stopped")) == 1
+
+
+async def test_stdio_keeps_the_fail_closed_and_access_rules(tmp_path: Path) -> None:
+    read_only = _launch(tmp_path, AUDIT_ENABLED="false")
+    async with Client(stdio_client(read_only)) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("library__shelve", {"title": "Refused"})
+    assert refused.value.code == READ_ONLY_MODE
+    guarded = _launch(tmp_path, access={"deny": [{"subjects": [getpass.getuser()]}]})
+    async with Client(stdio_client(guarded)) as client:
+        with pytest.raises(MCPError) as denied:
+            await client.get_prompt("library__review", {"book": "Dune"})
+    assert denied.value.code == POLICY_DENIED
+    (record,) = _events(tmp_path, "mcp.prompts.get")
+    assert record["decision"]["rule"] == "mcpServers.library.access.deny[0]"
+    assert os.path.isdir(tmp_path / "audit")
