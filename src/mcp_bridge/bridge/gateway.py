@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +22,11 @@ from mcp_bridge.audit import AuditTrail
 from .auth import Identity
 from .capture import Capture
 from .middleware import AuditMiddleware
+from .naming import Naming
 from .outage import Outage
 from .pool import UpstreamPool
 from .recorder import Recorder
+from .relay import Relay
 from .server import SERVER_VERSION, build_server
 from .settings import BridgeSettings
 from .upstream_config import UpstreamSpec
@@ -38,6 +40,7 @@ class Gateway:
     recorder: Recorder
     pool: UpstreamPool
     middleware: AuditMiddleware
+    relay: Relay
     server: Server[Any]
 
 
@@ -57,20 +60,29 @@ def assemble(
     trail: AuditTrail,
     upstreams: list[UpstreamSpec],
     local_identity: Identity | None = None,
+    session_is_open: Callable[[str], bool] = lambda _: True,
 ) -> Gateway:
-    """The parts around an open trail; ``local_identity`` is the caller when there is no HTTP."""
+    """The parts around an open trail; ``local_identity`` is the caller when there is no HTTP.
+
+    ``session_is_open`` tells the relay whether a downstream session can still take
+    notifications and server-to-client requests (the HTTP front end asks its session manager;
+    the stdio front end has its one session for as long as it runs).
+    """
     recorder = Recorder(
         trail,
         Capture(digest_key(settings), settings.audit_capture),
         Outage(limit=settings.bridge_outage_buffer_records),
     )
+    relay = Relay(recorder, session_is_open, Naming.for_upstreams(upstreams))
     pool = UpstreamPool(
         upstreams,
         timeout=settings.bridge_upstream_timeout_seconds,
         on_lifecycle=recorder.background,
+        client_hooks=relay.client_hooks,
     )
     middleware = AuditMiddleware(recorder, pool, local_identity)
-    return Gateway(settings, recorder, pool, middleware, build_server(pool, middleware))
+    server = build_server(pool, middleware, relay)
+    return Gateway(settings, recorder, pool, middleware, relay, server)
 
 
 @asynccontextmanager

@@ -40,8 +40,8 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
 from pydantic import BaseModel
 
-from . import naming
 from .exchange import exchange_of
+from .naming import Naming
 from .recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -80,9 +80,10 @@ class _Session:
 class Relay:
     """Downstream sessions, upstream calls in flight, and the routing between them."""
 
-    def __init__(self, recorder: Recorder, is_open: Callable[[str], bool]) -> None:
+    def __init__(self, recorder: Recorder, is_open: Callable[[str], bool], naming: Naming) -> None:
         self._recorder = recorder
         self._is_open = is_open
+        self._naming = naming
         self._sessions: dict[str, _Session] = {}
         self._calls: dict[str, list[Ctx]] = {}
 
@@ -137,7 +138,7 @@ class Relay:
         if isinstance(message, _LIST_CHANGED):
             sent = await self._send(self._live(), message)
         elif isinstance(message, types.ResourceUpdatedNotification):
-            exposed = naming.expose_uri(upstream, str(message.params.uri))
+            exposed = self._naming.expose_uri(upstream, str(message.params.uri))
             params = message.params.model_copy(update={"uri": exposed})
             updated = message.model_copy(update={"params": params})
             sent = await self._send(self.subscribers(exposed), updated)

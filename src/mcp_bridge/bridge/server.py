@@ -89,7 +89,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
             resume = InputRound(params.input_responses, params.request_state)
         with relay.running(target.upstream, ctx):
             result = await pool.call_tool(target, params.arguments, progress_relay(ctx), resume)
-        return naming.expose_tool_result(target.upstream, result)
+        return pool.naming.expose_tool_result(target.upstream, result)
 
     async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
         relay.register(ctx)
@@ -99,7 +99,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
         target = _known(pool.prompt_target(params.name), "prompt")
         with relay.running(target.upstream, ctx):
             result = await pool.get_prompt(target, params.arguments)
-        return naming.expose_prompt_result(target.upstream, result)
+        return pool.naming.expose_prompt_result(target.upstream, result)
 
     async def list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
         relay.register(ctx)
