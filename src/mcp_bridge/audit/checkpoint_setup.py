@@ -102,8 +102,11 @@ def open_checkpoints(
         mirror=open_mirror(config),
     )
     tree.resume()
+    from .witness.attest import attestors_from_config
+
     return CheckpointPlan(
         tree,
         interval=config.audit_checkpoint_interval_seconds,
         heartbeat=config.audit_checkpoint_heartbeat_seconds,
+        attestors=attestors_from_config(config, store.checkpoints()),
     )

@@ -27,15 +27,20 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AuditCorruptionError, AuditStorageError
 from .sequencing import SealedRecord
 from .tree_writer import TreeWriter
 
+if TYPE_CHECKING:
+    from .witness.attest import Attestors
+
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVENT = "chain.heartbeat"
+#: On close, how long the last checkpoint may wait for its cosignatures and timestamp.
+ATTEST_SHUTDOWN_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,7 @@ class CheckpointPlan:
     tree: TreeWriter
     interval: float
     heartbeat: float
+    attestors: Attestors | None = None  # witnesses and TSA (issue 12)
 
 
 class CheckpointScheduler:
@@ -62,6 +68,7 @@ class CheckpointScheduler:
         self._interval = plan.interval
         self._heartbeat = plan.heartbeat
         self._append = append
+        self.attestors = plan.attestors
         self._on_fatal = on_fatal
         self._monotonic = monotonic
         self._batches: collections.deque[list[SealedRecord]] = collections.deque()
@@ -88,6 +95,9 @@ class CheckpointScheduler:
         self._stopping = True
         self._wake.set()
         self._thread.join()
+        if self.attestors is not None:
+            self.attestors.wait_idle(ATTEST_SHUTDOWN_SECONDS)
+            self.attestors.close()
 
     def _run(self) -> None:
         try:
@@ -127,11 +137,18 @@ class CheckpointScheduler:
                 self._tree.catch_up(others)
             if self._tree.publish():
                 self.published += 1
+                self._attest()
         except AuditCorruptionError:
             raise
         except AuditStorageError as exc:
             logger.error("audit checkpoint not published, retrying in %gs: %s", self._interval, exc)
             self._pending = True
+
+    def _attest(self) -> None:
+        """Hand the new checkpoint to the witnesses and the TSA (background; never blocks)."""
+        note = self._tree.last_note
+        if self.attestors is not None and note is not None:
+            self.attestors.submit(note, self._tree.published)
 
     def _beat(self, now: float) -> None:
         """Prove a quiet period: a heartbeat record and a checkpoint covering it.

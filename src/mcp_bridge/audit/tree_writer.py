@@ -74,6 +74,7 @@ class TreeWriter:
         self._unmirrored: list[int] = []
         self._tail_hash = GENESIS_HASH
         self.published = 0
+        self.last_note: bytes | None = None  # the newest note this writer published
 
     @property
     def size(self) -> int:
@@ -266,6 +267,7 @@ class TreeWriter:
         published_at = format_timestamp(self._clock())
         self._store.put_checkpoint(self.size, note, published_at, self._origin)
         self.published = self.size
+        self.last_note = note
         self._to_mirror(self.size, note, published_at)
         return True
 

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_bridge.audit import AuditTrail
+from mcp_bridge.audit.witness.attest import attestation_health
 
 from .auth import Authenticator
 from .gate import Gate
@@ -107,6 +108,7 @@ def health_report(
             "healthy": trail.healthy,
             "lastDurableSeq": trail.last_durable_seq,
             "outage": outage.status() if outage is not None else None,
+            "attestations": attestation_health(trail),
         },
         "upstreams": upstreams,
     }

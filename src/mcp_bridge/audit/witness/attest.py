@@ -120,6 +120,14 @@ class Attestors:
             self.timestamps.close()
 
 
+def attestation_health(trail: object) -> dict[str, Any] | None:
+    """Witness lag and TSA progress of an open trail's checkpoint writer, for ``/health``
+    (``None`` when the trail publishes no checkpoints or has no witnesses and no TSA)."""
+    scheduler = getattr(trail, "checkpoints", None)
+    attestors = getattr(scheduler, "attestors", None)
+    return attestors.health() if isinstance(attestors, Attestors) else None
+
+
 def attestors_from_config(
     config: AppConfig, store: CheckpointStore, *, backoff: Backoff | None = None
 ) -> Attestors | None:

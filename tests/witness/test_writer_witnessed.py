@@ -1,0 +1,59 @@
+"""The checkpoint writer hands each checkpoint it publishes to the witnesses (AUDIT_WITNESSES):
+a real trail, two real witness processes, verification with quorum 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mcp_bridge.audit.trail import open_audit_trail
+from mcp_bridge.audit.verify import main as verify_main
+from mcp_bridge.config import load_config
+
+from ..audit.checkpoint_helpers import SIGNER, wait_for, write_key
+from .support import WitnessProcess
+
+ORIGIN = "audit.test/witnessed"
+
+
+def test_the_writer_submits_every_checkpoint_and_never_waits_for_a_witness(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = (ORIGIN, SIGNER.verifier.to_text())
+    witnesses = [WitnessProcess(tmp_path / f"w{n}", f"w{n}.test", [log]).start() for n in (1, 2)]
+    witnesses[1].stop()  # one witness is down when the writer starts
+    try:
+        config = load_config(
+            audit_storage_path=tmp_path / "audit",
+            audit_signing_key=str(write_key(tmp_path)),
+            audit_checkpoint_origin=ORIGIN,
+            audit_checkpoint_interval_seconds=0.05,
+            audit_witnesses=", ".join(f"{w.url} {w.vkey}" for w in witnesses),
+        )
+        trail = open_audit_trail(config)
+        for number in range(30):
+            assert trail.record_event("test.event", {"n": number}) is not None
+        scheduler = trail.checkpoints
+        assert scheduler is not None and scheduler.attestors is not None
+        attestors = scheduler.attestors
+
+        def lag() -> dict[str, dict[str, object]]:
+            return {w["url"]: w for w in attestors.health()["witnesses"]}
+
+        wait_for(lambda: lag()[witnesses[0].url]["behind"] == 0)
+        assert lag()[witnesses[1].url]["failures"] > 0
+        witnesses[1].start()
+        trail.record_event("test.event", {"n": "after"})
+        wait_for(lambda: all(entry["behind"] == 0 for entry in lag().values()))
+        trail.close()
+        args = [str(tmp_path / "audit"), "--json", "--witness-quorum", "2"]
+        for witness in witnesses:
+            args += ["--witness", witness.vkey]
+        assert verify_main(args) == 0
+        report = json.loads(capsys.readouterr().out)["attestations"]
+        assert len(report["cosignedBy"]) == 2
+    finally:
+        for witness in witnesses:
+            witness.stop()
