@@ -14,10 +14,12 @@ import pytest
 
 from mcp_bridge.audit import AuditTrail, open_audit_trail
 from mcp_bridge.audit.checkpoint import Checkpoint, sign_checkpoint
+from mcp_bridge.audit.checkpoint_check import CheckpointOptions
 from mcp_bridge.audit.checkpointing import HEARTBEAT_EVENT
 from mcp_bridge.audit.errors import AuditCorruptionError, AuditUsageError
 from mcp_bridge.audit.records import encode_json, seal_record
 from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
+from mcp_bridge.audit.verification import verify_audit_trail
 from mcp_bridge.config import AppConfig
 
 from ..conftest import PYTHON, Clock, acked_seqs
@@ -219,3 +221,8 @@ def test_several_writer_processes_publish_one_consistent_sequence(
     store = local_checkpoints(tmp_path / "audit")
     sizes = check_checkpoints(store, hashes_in_seq_order(local_lines(tmp_path / "audit")))
     assert sizes[-1] == 6400 and len(sizes) > 4
+    verified = verify_audit_trail(
+        tmp_path / "audit", checkpoints=CheckpointOptions(SIGNER.verifier.to_text())
+    )
+    assert verified.ok, verified.render_text()
+    assert verified.stats["checkpoints"]["newest"]["treeSize"] == 6400

@@ -11,14 +11,21 @@ from typing import Any
 
 import pytest
 
-from mcp_bridge.audit import AuditTrail, open_audit_trail
+from mcp_bridge.audit import AuditTrail, open_audit_trail, verify_audit_trail
+from mcp_bridge.audit.checkpoint_check import CheckpointOptions
 from mcp_bridge.audit.checkpoint_store import WriteOnceCheckpoints
 from mcp_bridge.audit.errors import AuditCorruptionError
 from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
 from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
 from mcp_bridge.audit.storage.s3.layout import parse_segment_key
 
-from ..audit.checkpoint_helpers import check_checkpoints, hashes_in_seq_order, wait_for, write_key
+from ..audit.checkpoint_helpers import (
+    SIGNER,
+    check_checkpoints,
+    hashes_in_seq_order,
+    wait_for,
+    write_key,
+)
 from ..conftest import REPO, acked_seqs
 from .conftest import FAST, s3_config
 from .seaweed import SeaweedServer
@@ -132,3 +139,8 @@ def test_several_writer_processes_publish_one_consistent_sequence(
     assert sorted(acked_seqs(procs)) == list(range(1200))
     sizes = check_checkpoints(_store(bucket), _record_hashes(seaweed, bucket))
     assert sizes[-1] == 1200 and len(sizes) > 3
+    verified = verify_audit_trail(
+        f"s3://{bucket}/audit", checkpoints=CheckpointOptions(SIGNER.verifier.to_text())
+    )
+    assert verified.ok, verified.render_text()
+    assert verified.stats["checkpoints"]["newest"]["treeSize"] == 1200
