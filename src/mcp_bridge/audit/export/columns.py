@@ -33,7 +33,7 @@ def _path(*keys: str) -> Callable[[ExportRow, Mapping[str, Any]], Any]:
     def get(_row: ExportRow, payload: Mapping[str, Any]) -> Any:
         value: Any = payload
         for key in keys:
-            if not isinstance(value, Mapping):
+            if not isinstance(value, dict):  # decoded JSON: a dict (not the slower ABC check)
                 return None
             value = value.get(key)
         return value
@@ -43,7 +43,7 @@ def _path(*keys: str) -> Callable[[ExportRow, Mapping[str, Any]], Any]:
 
 def _tool(_row: ExportRow, payload: Mapping[str, Any]) -> Any:
     target = payload.get("target")
-    if isinstance(target, Mapping) and target.get("kind") == "tool":
+    if isinstance(target, dict) and target.get("kind") == "tool":
         return target.get("name")
     return None
 
@@ -120,7 +120,7 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 def flatten(row: ExportRow) -> dict[str, Any]:
     """Column name → value for one row, each value coerced to its column's kind."""
-    payload = row.payload if isinstance(row.payload, Mapping) else {}
+    payload = row.payload if isinstance(row.payload, dict) else {}
     return {column.name: _coerce(column.kind, column.value(row, payload)) for column in COLUMNS}
 
 
