@@ -343,3 +343,11 @@ def test_a_window_after_the_newest_checkpoint(log3: Log) -> None:
     late = verify_audit_trail(log3.root, start=DAYS[2], checkpoints=strict)
     assert reasons(late) == [Reason.UNCOVERED_RECORDS]
     assert "20 records (seq 10..29, 2025-10-25T12:00:00.000000Z" in late.failures[0].message
+
+
+def test_seq_capture_finds_a_wanted_record_before_a_gap_in_its_chunk() -> None:
+    """seq 1 deleted: the chunk [0, 2] ends at 2, yet seq 0 sits before where it would be."""
+    lines = _lines(3)
+    capture = SeqCapture({0})
+    list(capture.lines([lines[0], lines[2]], "here"))
+    assert sorted(capture.found) == [0]

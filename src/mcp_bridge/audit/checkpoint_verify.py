@@ -79,16 +79,22 @@ class SeqCapture:
             last = _last_seq(chunk)
             if last is None or last < wanted[pointer]:
                 continue
-            self._take(chunk, last, location)
+            due = pointer
             while pointer < len(wanted) and wanted[pointer] <= last:
                 pointer += 1
+            self._take(chunk, last, wanted[due:pointer], location)
         yield lines  # nothing more wanted: the rest passes straight through
 
-    def _take(self, chunk: list[bytes], last: int, location: str) -> None:
-        """Capture the wanted records of a chunk that ends at ``last``."""
+    def _take(self, chunk: list[bytes], last: int, due: list[int], location: str) -> None:
+        """Capture the wanted records ``due`` (all ≤ ``last``) of a chunk that ends at ``last``.
+
+        Each is first looked for where an intact chunk holds it; a chunk with a gap or a torn
+        line moves records, so then every line is looked at.
+        """
         found = self.found
-        for seq in self._wanted_set.intersection(range(last - len(chunk) + 1, last + 1)):
-            record = _captured(chunk[len(chunk) - 1 - (last - seq)], location)
+        for seq in due:
+            index = len(chunk) - 1 - (last - seq)
+            record = _captured(chunk[index], location) if index >= 0 else None
             if record is not None and record.seq == seq:
                 found[seq] = record
             else:  # damaged chunk: look at every line
