@@ -132,6 +132,8 @@ def open_checkpoint_store(location: str, **s3_options: Any) -> CheckpointStore:
             bucket, prefix = parse_s3_url(location)
         except ValueError as exc:
             raise AuditUsageError(f"{location!r}: {exc}") from None
+        if not bucket:
+            raise AuditUsageError(f"{location!r} names no bucket", hint="use s3://bucket/prefix")
         options = ClientOptions(
             region=s3_options.get("region"), endpoint_url=s3_options.get("endpoint_url")
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import AppConfig, load_config
-from .checkpoint_check import CheckpointOptions
+from .checkpoint_check import CheckpointOptions, open_checkpoint_store
 from .cli_support import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
@@ -156,7 +156,6 @@ def _attestations(config: AppConfig, location: str) -> AttestationReport | None:
     if not policy.active:
         return None
     from .witness.check import verify_attestations
-    from .witness.stores import open_checkpoint_store
 
     store = open_checkpoint_store(
         location, region=config.audit_s3_region, endpoint_url=config.audit_s3_endpoint_url

@@ -65,8 +65,8 @@ def wants_attestations(args: argparse.Namespace) -> bool:
 
 def check_attestations(args: argparse.Namespace, policy: WitnessPolicy) -> AttestationReport:
     """Check the cosignatures and timestamps of the log ``verify`` was given."""
+    from ..checkpoint_check import open_checkpoint_store
     from .check import verify_attestations
-    from .stores import open_checkpoint_store
 
     store = open_checkpoint_store(args.path, region=args.region, endpoint_url=args.endpoint_url)
     return verify_attestations(store, policy)
