@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
 
 from ..conftest import DAYS, REPO, build_log
+from ..terminal import run_on_a_pty
 
 # Runs the CLI with the "long run" threshold lowered so a small log counts as long.
 _SCRIPT = (
@@ -19,27 +18,10 @@ _SCRIPT = (
 
 def test_progress_bar_on_a_terminal(tmp_path: Path, cli_env: dict[str, str]) -> None:
     build_log(tmp_path / "audit", DAYS, 200)
-    main, child = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")],
-        env={**cli_env, "COLUMNS": "100", "TERM": "xterm"},
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=child,
+    code, out, seen = run_on_a_pty(
+        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")], cli_env, REPO
     )
-    os.close(child)
-    out, _ = process.communicate(timeout=60)
-    seen = b""
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        seen += data
-    os.close(main)
-    assert process.returncode == 0
+    assert code == 0
     assert b"verifying" in seen
     assert out.startswith(b"verified: 600 events")
 

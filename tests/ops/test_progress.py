@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import DAYS, REPO, build_log
+from ..terminal import run_on_a_pty
 
 # Runs `locate` with the "long run" threshold lowered so a small log counts as long.
 _SCRIPT = (
@@ -20,27 +19,7 @@ _SCRIPT = (
 
 
 def _run_on_a_pty(args: list[str], env: dict[str, str]) -> tuple[int, bytes, bytes]:
-    main, child = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-c", _SCRIPT, *args],
-        env={**env, "COLUMNS": "100", "TERM": "xterm"},
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=child,
-    )
-    os.close(child)
-    out, _ = process.communicate(timeout=60)
-    seen = b""
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        seen += data
-    os.close(main)
-    return process.returncode, out, seen
+    return run_on_a_pty([sys.executable, "-c", _SCRIPT, *args], env, REPO)
 
 
 @pytest.mark.parametrize("as_json", [False, True])
