@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .checkpoint_store import CheckpointStore
 from .checkpoint_verify import (
@@ -30,6 +30,9 @@ from .engine import RecordSource
 from .errors import AuditUsageError
 from .note import NoteError, Verifier
 from .results import VerificationResult
+
+if TYPE_CHECKING:
+    from ..config import AppConfig
 
 NOT_COVERED = (
     "checkpoints not checked (no verifier key: --vkey or AUDIT_VERIFY_KEY): records cut from "
@@ -48,6 +51,10 @@ class CheckpointOptions:
     grace_seconds: float = 300.0
     now: datetime | None = None
     setting: str = "--vkey"
+    #: Read the checkpoints from this store instead of the one beside the log: a restore's
+    #: scratch preview and a drill's scratch copy hold no checkpoints of their own; they are
+    #: checked against those of the trail or backup their data came from.
+    store: CheckpointStore | None = field(default=None, compare=False)
 
 
 def _seconds(text: str) -> float:
@@ -84,6 +91,23 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
         default=300.0,
         help="with --vkey: AUDIT_CHECKPOINT_GRACE_SECONDS before uncovered records fail "
         "(default 300)",
+    )
+
+
+def config_checkpoint_options(
+    config: AppConfig, now: datetime | None = None
+) -> CheckpointOptions | None:
+    """``AUDIT_VERIFY_KEY`` turns the checkpoint checks on, with the writer's timing rules
+    (``AUDIT_CHECKPOINT_MIRROR``, ``…_INTERVAL_SECONDS``, ``…_GRACE_SECONDS``)."""
+    if config.audit_verify_key is None:
+        return None
+    return CheckpointOptions(
+        config.audit_verify_key,
+        mirror=config.audit_checkpoint_mirror,
+        interval_seconds=config.audit_checkpoint_interval_seconds,
+        grace_seconds=config.audit_checkpoint_grace_seconds,
+        now=now,
+        setting="AUDIT_VERIFY_KEY",
     )
 
 
@@ -183,7 +207,7 @@ class CheckpointRun:
         if options is None:
             return cls(source, None)
         load_verifier(options.verify_key, setting=options.setting)  # a bad key fails first
-        store = open_checkpoint_store(location, **s3_options)
+        store = options.store or open_checkpoint_store(location, **s3_options)
         mirror = open_checkpoint_store(options.mirror, **s3_options) if options.mirror else None
         return cls(source, options, store, store.checkpoint_sizes(), mirror)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import AppConfig, load_config
-from .checkpoint_check import CheckpointOptions, open_checkpoint_store
+from .checkpoint_check import config_checkpoint_options, open_checkpoint_store
 from .cli_support import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
@@ -94,20 +94,6 @@ def trail_location(
     return str(config.audit_storage_path), {}
 
 
-def _checkpoints(config: AppConfig, now: datetime) -> CheckpointOptions | None:
-    """``AUDIT_VERIFY_KEY`` turns the checkpoint checks on, with the writer's timing rules."""
-    if config.audit_verify_key is None:
-        return None
-    return CheckpointOptions(
-        config.audit_verify_key,
-        mirror=config.audit_checkpoint_mirror,
-        interval_seconds=config.audit_checkpoint_interval_seconds,
-        grace_seconds=config.audit_checkpoint_grace_seconds,
-        now=now,
-        setting="AUDIT_VERIFY_KEY",
-    )
-
-
 def run_scheduled_verification(
     config: AppConfig,
     *,
@@ -137,7 +123,7 @@ def run_scheduled_verification(
         start=start,
         end=end,
         allow_empty=allow_empty,
-        checkpoints=_checkpoints(config, now),
+        checkpoints=config_checkpoint_options(config, now),
         **options,
     )
     outcome = ScheduledVerificationResult(result, day_key(start), day_key(end), ran_at=ran_at)

@@ -8,12 +8,16 @@ from typing import Any
 
 from ..layout import day_key
 
+#: Actions on an S3 trail's own versions (the original stays where it is; what hides it goes):
+#: the chain check already reads the original versions, so they add nothing to its overlay.
+IN_PLACE = frozenset({"unhide", "revert"})
+
 
 @dataclass(slots=True)
 class Action:
     """One planned change: what it restores, from where, and what became of it."""
 
-    kind: str  # fill | replace | unhide
+    kind: str  # fill | replace | unhide | revert
     target: str
     source: str
     day: date

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from ..checkpoint_check import CheckpointOptions
 from ..layout import local_partition_path
 from ..results import VerificationResult
 from ..verification import verify_audit_trail
@@ -52,9 +53,13 @@ def scratch_layout(
 
 
 def verify_days(
-    days: Mapping[date, DayContent], label: str, anchor: tuple[date, DayContent] | None = None
+    days: Mapping[date, DayContent],
+    label: str,
+    anchor: tuple[date, DayContent] | None = None,
+    checkpoints: CheckpointOptions | None = None,
 ) -> VerificationResult:
-    """Verify ``days`` as one stretch of chain.
+    """Verify ``days`` as one stretch of chain (and against the signed checkpoints of
+    ``checkpoints.store``, the trail's own, when a verifier key is given).
 
     ``anchor`` is the partition just before them (if there is one): laid out too but not
     verified, its last record is what the first day must link to, exactly as ``verify --start``
@@ -64,11 +69,21 @@ def verify_days(
     if anchor is not None:
         layout[anchor[0]] = anchor[1]
     with scratch_layout(layout) as root:
-        result = verify_audit_trail(root, start=min(days), end=max(days), parallel=False)
+        result = verify_audit_trail(
+            root, start=min(days), end=max(days), parallel=False, checkpoints=checkpoints
+        )
     scratch = str(root)
+
+    def named(location: str) -> str:
+        return location.replace(scratch, label, 1)
+
     result.source = f"{label} (scratch preview)"
     result.failures = [
-        replace(failure, location=failure.location.replace(scratch, label, 1))
+        replace(
+            failure,
+            location=named(failure.location),
+            related=tuple(named(name) for name in failure.related),
+        )
         for failure in result.failures
     ]
     return result

@@ -4,11 +4,14 @@ Sources: a backup directory (local trail), a replica bucket (``--from s3://repli
 or the earlier versions in the trail's own versioned bucket (``--from versions``). A restore
 only fills what is missing, replaces a damaged local day file whose damaged copy is already
 quarantined (evidence is never replaced before it is copied), or, on S3, removes the delete
-markers that hide an original version (each one quarantined first). Every candidate is first
-verified together with its neighbours in a scratch layout (:mod:`.overlay`); one that does not
-chain is refused. Dry run by default; ``--apply`` acts. Either way the window is verified again
-afterwards ("replay": the store itself after ``--apply``, the scratch preview in a dry run) and
-an incident record (JSON plus Markdown with the verification log) goes to the ops records.
+markers and newer versions that hide an original version (each one quarantined first), so the
+original, untouched, is current again. Every candidate is first verified together with its
+neighbours in a scratch layout (:mod:`.overlay`), and against the trail's signed checkpoints
+when a verifier key is given (``--vkey`` or ``AUDIT_VERIFY_KEY``); one that does not chain
+(``does_not_chain``) or does not match them (``checkpoint_mismatch``) is refused. Dry run by
+default; ``--apply`` acts. Either way the window is verified again afterwards ("replay": the
+store itself after ``--apply``, the scratch preview in a dry run) and an incident record (JSON
+plus Markdown with the verification log) goes to the ops records.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from ..checkpoint_check import CheckpointOptions
 from ..cli_support import EXIT_FAILED, EXIT_OK
 from ..errors import AuditUsageError
 from ..results import Failure, Reason, VerificationResult
+from . import checkpoints as ops_checkpoints
 from . import cli
-from .actions import Action
+from .actions import IN_PLACE, Action
+from .checkpoints import CHECKPOINT_REASONS, against, failure_days
 from .forensic import open_target
 from .overlay import DayContent, verify_days
 from .records import OpsRecords
@@ -83,6 +89,7 @@ class RestoreResult:
         label = "after restore" if self.applied else "preview after --apply"
         if self.after is not None:
             lines.append(f"{label}: {self.after.render_text()}")
+        lines.append(ops_checkpoints.summary(self.after or self.before))
         return "\n".join(lines)
 
     def markdown(self) -> str:
@@ -95,7 +102,8 @@ class RestoreResult:
         after = self.after.render_text() if self.after else "(not verified)"
         return (
             f"# {title}: {self.trail}\n\n"
-            f"- from: `{self.backup}`\n- result: {'OK' if self.ok else 'NOT OK'}\n\n"
+            f"- from: `{self.backup}`\n- result: {'OK' if self.ok else 'NOT OK'}\n"
+            f"- {ops_checkpoints.summary(self.after or self.before)}\n\n"
             "| status | kind | target | source | reason |\n|---|---|---|---|---|\n"
             f"{rows}\n\n## Verification before\n\n```\n{self.before.render_text()}\n```\n\n"
             f"## Verification after{' (preview)' if not self.applied else ''}\n\n"
@@ -112,25 +120,27 @@ def restore(
     apply: bool,
     s3: RunOptions,
     lock: LockSettings,
+    checkpoints: CheckpointOptions | None = None,
 ) -> RestoreResult:
-    """Plan, check that every candidate chains, apply if asked, verify again."""
+    """Plan, check that every candidate chains (and matches the trail's signed checkpoints
+    when ``checkpoints`` carries a verifier key), apply if asked, verify again."""
     target = open_target(forensic, s3) if forensic is not None else None
-    before = verify_window(trail, window, s3)
+    before = verify_window(trail, window, s3, checkpoints)
     result = RestoreResult(trail.text, backup, apply, before)
     if trail.is_s3:
-        result.actions = plan_s3(trail, backup, window, target, before, s3)
+        result.actions = plan_s3(trail, backup, window, target, before, s3, lock.bypass_governance)
     else:
         assert trail.root is not None
         source = cli.existing_dir(backup, "--from")
         result.actions = plan_local(trail.root, source, window, target, before)
-    overlay = _check_chain(trail, window, result.actions, s3)
+    overlay = _check_chain(trail, window, result.actions, s3, against(checkpoints, trail, s3))
     if apply:
         if trail.is_s3:
             apply_s3(trail, result.actions, s3, lock)
         else:
             assert trail.root is not None
             apply_local(trail.root, result.actions)
-        result.after = verify_window(trail, window, s3)
+        result.after = verify_window(trail, window, s3, checkpoints)
     else:
         result.after = overlay
     return result
@@ -171,39 +181,57 @@ def day_before(
     return days[-1], b"".join(segments[key] for key in sorted(segments))
 
 
-def _day_of(failure: Failure) -> date | None:
-    return day_of_local_name(failure.location)
-
-
 def _check_chain(
-    trail: Location, window: Window, actions: list[Action], s3: RunOptions
+    trail: Location,
+    window: Window,
+    actions: list[Action],
+    s3: RunOptions,
+    checkpoints: CheckpointOptions | None,
 ) -> VerificationResult | None:
-    """Refuse candidates that do not chain; return the overlay's verification (the preview).
+    """Refuse candidates that do not chain or do not match a signed checkpoint; return the
+    overlay's verification (the preview).
 
-    A candidate is refused when a failure lies in its day, or when the day after it fails on
-    its first line for a broken link (the candidate's last record does not lead there).
+    A candidate is refused when a chain failure lies in its day, when the day after it fails on
+    its first line for a broken link (the candidate's last record does not lead there), or when
+    a checkpoint failure names a record of its day (``checkpoint_mismatch``: the backup's
+    records are not the ones that were signed).
     """
     anchor = day_before(trail, window.start, s3)
     while True:
-        planned = [a for a in actions if a.status == "planned" and a.kind != "unhide"]
-        days = _overlay(trail, window, s3, planned)
+        planned = [a for a in actions if a.status == "planned"]
+        days = _overlay(trail, window, s3, [a for a in planned if a.kind not in IN_PLACE])
         if not days:
             return None
-        result = verify_days(days, trail.text.rstrip("/"), anchor)
-        candidates = {action.day: action for action in planned}
+        result = verify_days(days, trail.text.rstrip("/"), anchor, checkpoints)
+        candidates: dict[date, list[Action]] = {}
+        for action in planned:
+            candidates.setdefault(action.day, []).append(action)
         bad: dict[date, Failure] = {}
         for failure in result.failures:
-            day = _day_of(failure)
-            if day in candidates:
+            for day in _blamed(failure, days, candidates):
                 bad.setdefault(day, failure)
-            elif day is not None and failure.line == 1 and failure.reason in _LINK_REASONS:
-                earlier = [d for d in days if d < day]
-                if earlier and max(earlier) in candidates:
-                    bad.setdefault(max(earlier), failure)
         if not bad:
             return result
         for day, failure in bad.items():
-            candidates[day].refuse("does_not_chain", failure.render().splitlines()[0])
+            reason = failure.reason.value if failure.reason in CHECKPOINT_REASONS else None
+            for action in candidates[day]:
+                action.refuse(reason or "does_not_chain", failure.render().splitlines()[0])
+
+
+def _blamed(
+    failure: Failure, days: dict[date, DayContent], candidates: dict[date, list[Action]]
+) -> set[date]:
+    """The candidate days a failure of the overlay is the fault of."""
+    if failure.reason in CHECKPOINT_REASONS:
+        return failure_days(failure) & set(candidates)
+    day = day_of_local_name(failure.location)
+    if day in candidates:
+        return {day}
+    if day is not None and failure.line == 1 and failure.reason in _LINK_REASONS:
+        earlier = [d for d in days if d < day]
+        if earlier and max(earlier) in candidates:
+            return {max(earlier)}
+    return set()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,7 +255,14 @@ def add_arguments(made: argparse.ArgumentParser) -> None:
         help="the quarantine location: damaged data must be copied there before it is replaced",
     )
     made.add_argument("--apply", action="store_true", help="act (the default is a dry run)")
+    made.add_argument(
+        "--bypass-governance",
+        action="store_true",
+        help="S3 --from versions: a newer version under GOVERNANCE retention may be removed "
+        "(needs s3:BypassGovernanceRetention); COMPLIANCE retention cannot be bypassed",
+    )
     cli.add_lock_options(made, "of objects put back")
+    ops_checkpoints.add_arguments(made)
     cli.add_window(made)
     cli.add_s3(made)
     cli.add_incident(made)
@@ -245,6 +280,7 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
     lock = LockSettings(
         args.object_lock_mode or config.audit_s3_object_lock_mode,
         args.object_lock_days or config.audit_s3_object_lock_days,
+        args.bypass_governance,
     )
     forensic = parse_location(args.forensic, must_exist=False) if args.forensic else None
     with cli.options(args) as run:
@@ -256,6 +292,7 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
             apply=args.apply,
             s3=run,
             lock=lock,
+            checkpoints=ops_checkpoints.options_of(args, config),
         )
     document = result.to_dict()
     records = OpsRecords(config.audit_ops_records_path.expanduser())

@@ -12,6 +12,7 @@ from ..errors import AuditStorageError
 from ..results import Reason, VerificationResult
 from ..storage.local.files import fsync_directory, make_dirs_durably
 from .actions import Action
+from .checkpoints import CHECKPOINT_REASONS, failure_days
 from .forensic import ForensicTarget
 from .manifest import day_copy_name
 from .records import sha256_file
@@ -40,6 +41,9 @@ def plan_local(
         for failure in before.failures
         if failure.line != 1 or failure.reason not in _CAUSED_BY_A_GAP
     }
+    for failure in before.failures:  # records that differ from what a checkpoint signed
+        if failure.reason in CHECKPOINT_REASONS:
+            damaged.update(failure_days(failure))
     actions: list[Action] = []
     for day in local_days(backup, window):
         source, target = local_file(backup, day), local_file(root, day)

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..checkpoint_check import CheckpointOptions
 from ..engine import ProgressCallback
 from ..errors import AuditUsageError
 from ..layout import local_partition_path, parse_day_key
@@ -188,12 +189,19 @@ def iter_lines(
             yield segment.location, number, raw
 
 
-def verify_window(location: Location, window: Window, s3: RunOptions) -> VerificationResult:
-    """:func:`verify_audit_trail` over ``window`` of ``location``."""
+def verify_window(
+    location: Location,
+    window: Window,
+    s3: RunOptions,
+    checkpoints: CheckpointOptions | None = None,
+) -> VerificationResult:
+    """:func:`verify_audit_trail` over ``window`` of ``location`` (and its signed checkpoints
+    when ``checkpoints`` carries a verifier key)."""
     return verify_audit_trail(
         location.text,
         start=window.start,
         end=window.end,
         progress=s3.progress,
+        checkpoints=checkpoints,
         **s3.for_location(location),
     )
