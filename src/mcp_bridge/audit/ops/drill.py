@@ -3,9 +3,12 @@
 Picks a run of consecutive days (``--days N``, at a position drawn from ``--seed``) from the
 backup location (a backup directory, or ``s3://replica/prefix``: each day's segments, original
 versions, in seq order), restores them into a new scratch directory (under ``--scratch DIR``,
-default the system temp directory), verifies their chain with :func:`verify_audit_trail`, and
-reports how long each phase took. The scratch directory it created is removed afterwards, and
-nothing else; the result is filed as a drill record in the ops records.
+default the system temp directory) or, from an S3 backup, below a new sub-prefix of
+``--scratch s3://bucket/prefix`` (:mod:`.drill_s3`: the objects as they are, without
+retention), verifies their chain, and their signed checkpoints with a verifier key (``--vkey``
+or ``AUDIT_VERIFY_KEY``: the backup's checkpoints, which the scratch copy does not hold), with
+:func:`verify_audit_trail`, and reports how long each phase took. Only the scratch copies it
+made are removed afterwards; the result is filed as a drill record in the ops records.
 """
 
 from __future__ import annotations
@@ -19,14 +22,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..checkpoint_check import CheckpointOptions
 from ..cli_support import EXIT_FAILED, EXIT_OK
 from ..errors import AuditUsageError
 from ..layout import day_key
 from ..results import VerificationResult
 from ..verification import verify_audit_trail
+from . import checkpoints as ops_checkpoints
 from . import cli
+from .checkpoints import against
 from .overlay import DayContent, scratch_layout
+from .records import OpsRecords
 from .trail import (
+    WHOLE,
     Location,
     RunOptions,
     Window,
@@ -50,6 +58,7 @@ class DrillResult:
     timings: dict[str, float] = field(default_factory=dict)
     verification: VerificationResult | None = None
     cleaned_up: bool = False
+    scratch_objects: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -67,7 +76,11 @@ class DrillResult:
             "bytes": self.bytes,
             "timings": {name: round(value, 3) for name, value in self.timings.items()},
             "verification": self.verification.to_dict() if self.verification else None,
+            "checkpoints": (self.verification.stats if self.verification else {}).get(
+                "checkpoints"
+            ),
             "cleanedUp": self.cleaned_up,
+            "scratchObjects": self.scratch_objects,
         }
 
     def render_text(self) -> str:
@@ -77,7 +90,7 @@ class DrillResult:
         return (
             f"drill from {self.source}: sample {sample} (seed {self.seed}), {self.files} file(s), "
             f"{self.bytes:,} bytes restored into {self.scratch}\n"
-            f"timings: {times}\n{summary}\n"
+            f"timings: {times}\n{summary}\n{ops_checkpoints.summary(self.verification)}\n"
             f"scratch copies removed: {'yes' if self.cleaned_up else 'NO'}"
         )
 
@@ -99,27 +112,48 @@ def _contents(source: Location, s3: RunOptions, days: list[date]) -> dict[date, 
     return {day: b"".join(found[k] for k in sorted(found)) for day, found in segments.items()}
 
 
-def drill(
-    source: Location,
-    *,
-    days: int,
-    seed: int,
-    scratch: Path | None,
-    window: Window,
-    s3: RunOptions,
-) -> DrillResult:
-    available = _available_days(source, s3, window)
+@dataclass(frozen=True, slots=True)
+class DrillPlan:
+    """What to drill: how many days, where the sample starts, and where the copies go."""
+
+    days: int
+    seed: int
+    scratch: Location | None = None
+    window: Window = WHOLE
+    checkpoints: CheckpointOptions | None = None
+    bypass_governance: bool = False
+
+
+def drill(source: Location, plan: DrillPlan, s3: RunOptions) -> DrillResult:
+    available = _available_days(source, s3, plan.window)
     if not available:
         raise AuditUsageError(f"{source.text} holds no partition in the window: nothing to drill")
-    count = min(days, len(available))
-    first = random.Random(seed).randrange(len(available) - count + 1)
-    result = DrillResult(source.text, seed, available[first : first + count])
+    count = min(plan.days, len(available))
+    first = random.Random(plan.seed).randrange(len(available) - count + 1)
+    result = DrillResult(source.text, plan.seed, available[first : first + count])
+    anchor = available[first - 1] if first else None
+    checkpoints = against(plan.checkpoints, source, s3)
+    if plan.scratch is not None and plan.scratch.is_s3:
+        _into_prefix(source, plan, s3, result, anchor, checkpoints)
+    else:
+        root = plan.scratch.root if plan.scratch is not None else None
+        _into_directory(source, root, s3, result, anchor, checkpoints)
+    return result
+
+
+def _into_directory(
+    source: Location,
+    parent: Path | None,
+    s3: RunOptions,
+    result: DrillResult,
+    anchor: date | None,
+    checkpoints: CheckpointOptions | None,
+) -> None:
     began = time.perf_counter()
     contents = _contents(source, s3, result.days)
-    anchor = available[first - 1] if first else None
     if anchor is not None:  # the partition before the sample: what its first record links to
         contents.update(_contents(source, s3, [anchor]))
-    with scratch_layout(contents, scratch, copy=True) as root:
+    with scratch_layout(contents, parent, copy=True) as root:
         result.scratch = str(root)
         restored = [
             path
@@ -130,12 +164,54 @@ def drill(
         result.timings["restoreSeconds"] = time.perf_counter() - began
         started = time.perf_counter()
         result.verification = verify_audit_trail(
-            root, start=result.days[0], end=result.days[-1], parallel=False
+            root,
+            start=result.days[0],
+            end=result.days[-1],
+            parallel=False,
+            checkpoints=checkpoints,
         )
         result.timings["verifySeconds"] = time.perf_counter() - started
     result.cleaned_up = not Path(result.scratch).exists()
     result.timings["totalSeconds"] = time.perf_counter() - began
-    return result
+
+
+def _into_prefix(
+    source: Location,
+    plan: DrillPlan,
+    s3: RunOptions,
+    result: DrillResult,
+    anchor: date | None,
+    checkpoints: CheckpointOptions | None,
+) -> None:
+    """The sample (and the day before it, its anchor) copied below a scratch S3 prefix."""
+    from .drill_s3 import scratch_copy
+
+    assert plan.scratch is not None
+    if not source.is_s3:
+        raise AuditUsageError(
+            f"--scratch {plan.scratch.text}: a drill into S3 restores from an S3 backup; "
+            f"drill the backup directory {source.text} into a scratch directory"
+        )
+    began = time.perf_counter()
+    days = set(result.days) | ({anchor} if anchor else set())
+    with scratch_copy(source, plan.scratch, days, s3, bypass=plan.bypass_governance) as made:
+        result.scratch = made.url
+        result.files, result.bytes = len(made.made), made.bytes
+        result.timings["restoreSeconds"] = time.perf_counter() - began
+        started = time.perf_counter()
+        result.verification = verify_audit_trail(
+            made.url,
+            start=result.days[0],
+            end=result.days[-1],
+            checkpoints=checkpoints,
+            **s3.for_location(plan.scratch),
+        )
+        result.timings["verifySeconds"] = time.perf_counter() - started
+        cleanup = time.perf_counter()
+    result.timings["cleanupSeconds"] = time.perf_counter() - cleanup
+    result.scratch_objects = made.to_dict()
+    result.cleaned_up = not made.left_behind
+    result.timings["totalSeconds"] = time.perf_counter() - began
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,8 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
     made.add_argument("--days", type=int, default=3, help="consecutive days to sample (default 3)")
     made.add_argument("--seed", type=int, help="seed of the sample position (default: the time)")
     made.add_argument(
-        "--scratch", type=Path, help="where to create the scratch directory (default: temp)"
+        "--scratch",
+        help="where the copies go: a directory to create the scratch directory in (default: "
+        "temp), or s3://bucket/prefix (S3 backups; a new sub-prefix, copies without retention)",
     )
+    made.add_argument(
+        "--bypass-governance",
+        action="store_true",
+        help="S3 scratch: allow a bucket with default GOVERNANCE retention (the clean-up then "
+        "needs s3:BypassGovernanceRetention); COMPLIANCE default retention is always refused",
+    )
+    ops_checkpoints.add_arguments(made)
     cli.add_window(made)
     cli.add_s3(made)
     cli.add_incident(made)
@@ -153,19 +238,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from ...config import load_config
+
     if args.days < 1:
         raise AuditUsageError(f"--days {args.days}: must be ≥ 1")
-    scratch = cli.existing_dir(str(args.scratch), "--scratch") if args.scratch else None
-    records = cli.ops_records()
+    scratch = None
+    if args.scratch is not None and args.scratch.startswith("s3://"):
+        scratch = parse_location(args.scratch)
+    elif args.scratch is not None:
+        scratch = Location(args.scratch, root=cli.existing_dir(args.scratch, "--scratch"))
+    config = load_config()
+    records = OpsRecords(config.audit_ops_records_path.expanduser())
+    plan = DrillPlan(
+        args.days,
+        args.seed if args.seed is not None else time.time_ns() % 2**31,
+        scratch,
+        cli.window_of(args),
+        ops_checkpoints.options_of(args, config),
+        args.bypass_governance,
+    )
     with cli.options(args) as run:
-        result = drill(
-            parse_location(args.path, what="backup location"),
-            days=args.days,
-            seed=args.seed if args.seed is not None else time.time_ns() % 2**31,
-            scratch=scratch,
-            window=cli.window_of(args),
-            s3=run,
-        )
+        result = drill(parse_location(args.path, what="backup location"), plan, run)
     document = result.to_dict()
     log = result.verification.render_text() if result.verification else ""
     path = records.write(

@@ -11,7 +11,7 @@ from ..records import MalformedLine, parse_header
 from ..results import VerificationResult
 from .actions import Action
 from .forensic import ForensicTarget, s3_connection
-from .manifest import marker_copy_name
+from .manifest import marker_copy_name, version_copy_name
 from .s3_listing import KeyVersions, by_key, window_versions
 from .trail import NOT_CHAIN, Location, RunOptions, Window, parse_location
 
@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class LockSettings:
-    """Object Lock for objects a restore puts back (as the writer would have put them)."""
+    """Object Lock for objects a restore puts back (as the writer would have put them), and
+    whether removing a newer version may bypass its GOVERNANCE retention."""
 
     mode: str | None = None
     days: int | None = None
+    bypass_governance: bool = False
 
     def headers_for(self, body: bytes) -> tuple[str, datetime] | None:
         from ..storage.s3.client import retain_until
@@ -50,11 +52,14 @@ def plan_s3(
     forensic: ForensicTarget | None,
     before: VerificationResult,
     s3: RunOptions,
+    bypass: bool = False,
 ) -> list[Action]:
     conn = s3_connection(s3)
     store = by_key(trail, window_versions(conn, trail, window))
     if backup == "versions":
-        return _plan_unhide(store, forensic, before)
+        assert trail.bucket is not None
+        hidden = _plan_unhide(store, forensic, before)
+        return hidden + plan_revert(conn, trail.bucket, store, forensic, before, bypass)
     if backup.startswith("s3://"):
         replica = parse_location(backup)
         return _plan_fill(conn, trail, store, replica, window)
@@ -97,6 +102,70 @@ def _plan_unhide(
 
 def _kept(forensic: ForensicTarget | None, key: str, marker: str) -> bool:
     return forensic is not None and forensic.digest(marker_copy_name(key, marker)) is not None
+
+
+def plan_revert(
+    conn: S3Connection,
+    bucket: str,
+    store: dict[str, KeyVersions],
+    forensic: ForensicTarget | None,
+    before: VerificationResult,
+    bypass: bool,
+) -> list[Action]:
+    """Keys whose original version has newer versions over it: remove those (each one
+    quarantined first, none under retention we may not bypass) so the original is current."""
+    chain_failures = {f.location: f for f in before.failures if f.reason not in NOT_CHAIN}
+    actions = []
+    for key, entry in sorted(store.items()):
+        original, newer = entry.original, [v.version_id for v in entry.versions[1:]]
+        if original is None or not newer:
+            continue
+        action = Action(
+            "revert",
+            key,
+            f"{key}?versionId={original.version_id}",
+            entry.day,
+            detail=f"remove newer version(s) {', '.join(newer)}",
+            payload=newer,
+        )
+        missing = [v for v in newer if not _version_kept(forensic, key, v)]
+        locked = [why for v in newer if (why := _locked(conn, bucket, key, v, bypass))]
+        if missing:
+            action.refuse(
+                "not_quarantined",
+                f"newer version(s) {', '.join(missing)} not in the forensic location "
+                "(--forensic); run quarantine first: evidence is never removed before it is copied",
+            )
+        elif locked:
+            action.refuse("newer_version_locked", "; ".join(locked))
+        elif key in chain_failures:
+            action.refuse("does_not_chain", chain_failures[key].render().splitlines()[0])
+        actions.append(action)
+    return actions
+
+
+def _version_kept(forensic: ForensicTarget | None, key: str, version: str) -> bool:
+    return forensic is not None and forensic.digest(version_copy_name(key, version)) is not None
+
+
+def _locked(conn: S3Connection, bucket: str, key: str, version: str, bypass: bool) -> str:
+    """Why this version cannot be deleted now (its retention), or ``""`` if it can."""
+    from ..storage.s3.ops import head_version
+
+    head = head_version(conn, bucket, key, version)
+    until = head.retain_until
+    if head.legal_hold == "ON":
+        return f"version {version} is under legal hold (remove it first, if the case allows)"
+    if not head.lock_mode or until is None or until <= datetime.now(UTC):
+        return ""
+    if head.lock_mode.upper() == "GOVERNANCE":
+        if bypass:
+            return ""
+        return (
+            f"version {version} is under GOVERNANCE retention until {until.isoformat()}; "
+            "--bypass-governance removes it (needs s3:BypassGovernanceRetention)"
+        )
+    return f"version {version} is under COMPLIANCE retention until {until.isoformat()}"
 
 
 def _plan_fill(
@@ -150,8 +219,9 @@ def s3_overlay_days(
 
 
 def apply_s3(trail: Location, actions: list[Action], s3: RunOptions, lock: LockSettings) -> None:
-    """Remove quarantined delete markers; put missing keys back (create-only, locked)."""
-    from ..storage.s3.ops import put_new, remove_delete_marker
+    """Remove quarantined delete markers and newer versions (the original version becomes
+    current again); put missing keys back (create-only, locked)."""
+    from ..storage.s3.ops import delete_version, put_new, remove_delete_marker
 
     assert trail.bucket is not None
     conn = s3_connection(s3)
@@ -161,6 +231,16 @@ def apply_s3(trail: Location, actions: list[Action], s3: RunOptions, lock: LockS
         if action.kind == "unhide":
             for marker in action.payload:
                 remove_delete_marker(conn, trail.bucket, action.target, marker)
+        elif action.kind == "revert":
+            for version in action.payload:
+                delete_version(
+                    conn,
+                    trail.bucket,
+                    action.target,
+                    version,
+                    bypass_governance=lock.bypass_governance,
+                    what="newer version",
+                )
         else:
             body = action.payload
             lock_headers = lock.headers_for(body)

@@ -144,6 +144,20 @@ def put_new(
     lock: tuple[str, datetime] | None = None,
 ) -> bool:
     """Create ``key`` only if absent (``If-None-Match: *``); ``False`` if it already existed."""
+    return put_once(conn, bucket, key, body, metadata=metadata, lock=lock) is not None
+
+
+def put_once(
+    conn: S3Connection,
+    bucket: str,
+    key: str,
+    body: bytes,
+    *,
+    metadata: dict[str, str] | None = None,
+    lock: tuple[str, datetime] | None = None,
+) -> str | None:
+    """Create ``key`` only if absent: the new version's id (``"null"`` in an unversioned
+    bucket), or ``None`` when the key already existed (nothing written)."""
     args: dict[str, Any] = {
         "Bucket": bucket,
         "Key": key,
@@ -154,15 +168,15 @@ def put_new(
     if lock is not None:
         args["ObjectLockMode"], args["ObjectLockRetainUntilDate"] = lock
     try:
-        conn.client.put_object(**args)
+        response = conn.client.put_object(**args)
     except ClientError as exc:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if status == 412 or error_code(exc) == "PreconditionFailed":
-            return False
+            return None
         raise storage_error(exc, f"write s3://{bucket}/{key}") from exc
     except BotoCoreError as exc:
         raise storage_error(exc, f"write s3://{bucket}/{key}") from exc
-    return True
+    return str(response.get("VersionId") or "null")
 
 
 def place_legal_hold(conn: S3Connection, bucket: str, key: str, version_id: str) -> None:
@@ -177,9 +191,29 @@ def place_legal_hold(conn: S3Connection, bucket: str, key: str, version_id: str)
 
 def remove_delete_marker(conn: S3Connection, bucket: str, key: str, version_id: str) -> None:
     """Delete one delete marker by version id: the version below it becomes current again."""
+    delete_version(conn, bucket, key, version_id, what="delete marker")
+
+
+def delete_version(
+    conn: S3Connection,
+    bucket: str,
+    key: str,
+    version_id: str,
+    *,
+    bypass_governance: bool = False,
+    what: str = "version",
+) -> None:
+    """Delete exactly one version (never a plain DELETE, which would add a delete marker).
+
+    ``bypass_governance`` sends ``x-amz-bypass-governance-retention`` (the incident role's
+    ``s3:BypassGovernanceRetention``); a version under COMPLIANCE retention cannot be deleted.
+    """
+    args: dict[str, Any] = {"Bucket": bucket, "Key": key, "VersionId": version_id}
+    if bypass_governance:
+        args["BypassGovernanceRetention"] = True
     _call(
-        f"remove delete marker s3://{bucket}/{key}?versionId={version_id}",
-        lambda: conn.client.delete_object(Bucket=bucket, Key=key, VersionId=version_id),
+        f"remove {what} s3://{bucket}/{key}?versionId={version_id}",
+        lambda: conn.client.delete_object(**args),
     )
 
 

@@ -1,0 +1,167 @@
+"""A drill into a scratch S3 prefix: copy a sample of an S3 backup there, and remove exactly it.
+
+Safety rules (why each exists):
+
+* The copies go below a new sub-prefix (``<scratch prefix>/drill-<UTC time>-<random>/``) and
+  are created with ``If-None-Match: *``, so nothing already there is overwritten.
+* They are put **without** Object Lock retention, and the drill refuses a scratch bucket whose
+  Object Lock configuration applies a *default* retention: S3 would lock every copy and the drill
+  could not remove it. COMPLIANCE default retention is always refused (nobody can delete such a
+  copy before it expires); GOVERNANCE only with ``--bypass-governance`` (the deletes then send
+  ``x-amz-bypass-governance-retention``, which needs ``s3:BypassGovernanceRetention``).
+* Clean-up deletes each copy by the version id its own put returned (never a plain DELETE,
+  which would leave delete markers, never anything it did not create), then lists the
+  sub-prefix to prove nothing is left.
+* The scratch location must not overlap the backup's prefix in the same bucket.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AuditUsageError
+from .forensic import s3_connection
+from .s3_listing import by_key, window_versions
+from .trail import WHOLE, Location, RunOptions
+
+if TYPE_CHECKING:
+    from ..storage.s3.client import S3Connection
+
+
+@dataclass(slots=True)
+class ScratchPrefix:
+    """The sub-prefix a drill created, and every object version it put there."""
+
+    bucket: str
+    prefix: str
+    made: list[tuple[str, str]] = field(default_factory=list)
+    bytes: int = 0
+    left_behind: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "objects": [{"key": key, "versionId": version} for key, version in self.made],
+            "leftBehind": self.left_behind,
+        }
+
+
+def check_scratch(conn: S3Connection, scratch: Location, source: Location, bypass: bool) -> bool:
+    """Refuse a scratch location whose copies could not be removed; ``True`` if the deletes
+    must bypass GOVERNANCE retention (the bucket's default, allowed by ``--bypass-governance``).
+    """
+    from ..storage.s3.layout import normalise_prefix
+    from ..storage.s3.ops import object_lock_default
+
+    assert scratch.bucket is not None
+    ours, theirs = normalise_prefix(scratch.prefix), normalise_prefix(source.prefix)
+    if scratch.bucket == source.bucket and (ours.startswith(theirs) or theirs.startswith(ours)):
+        raise AuditUsageError(
+            f"--scratch {scratch.text} overlaps the backup {source.text}",
+            hint="use a prefix (or bucket) of its own for drill copies",
+        )
+    rule = ((object_lock_default(conn, scratch.bucket) or {}).get("Rule") or {}).get(
+        "DefaultRetention"
+    )
+    if not rule:
+        return False
+    mode = str(rule.get("Mode", "")).upper()
+    if mode == "GOVERNANCE" and bypass:
+        return True
+    fix = "use a scratch bucket without default retention"
+    if mode == "GOVERNANCE":
+        fix += ", or pass --bypass-governance (needs s3:BypassGovernanceRetention)"
+    raise AuditUsageError(
+        f"--scratch {scratch.text}: bucket {scratch.bucket} applies default {mode} retention "
+        f"({rule.get('Days') or rule.get('Years')} {'days' if rule.get('Days') else 'years'}): "
+        "every drill copy would be locked and could not be removed",
+        hint=fix,
+    )
+
+
+def sample_keys(conn: S3Connection, source: Location, days: set[date]) -> list[tuple[str, str]]:
+    """``(key, original version id)`` of every log object of ``days``, plus the segments their
+    forward markers point to (the verifier checks that each marker's target exists)."""
+    from ..storage.s3.layout import parse_segment_key, segment_key
+
+    entries = by_key(source, window_versions(conn, source, WHOLE))
+    originals = {key: e.original for key, e in entries.items() if e.original is not None}
+    chosen = {key for key in originals if entries[key].day in days}
+    pending = [key for key in chosen if originals[key].size == 0]  # forward markers
+    while pending:
+        key = pending.pop()
+        target = _forward_of(conn, source, key, originals[key].version_id)
+        parsed = parse_segment_key(source.prefix, key)
+        if target is None or parsed is None:
+            continue
+        follow = segment_key(source.prefix, target, parsed.seq)
+        if follow in originals and follow not in chosen:
+            chosen.add(follow)
+            if originals[follow].size == 0:
+                pending.append(follow)
+    return [(key, originals[key].version_id) for key in sorted(chosen)]
+
+
+def _forward_of(conn: S3Connection, source: Location, key: str, version: str) -> date | None:
+    from ..storage.s3.client import get_object
+    from ..storage.s3.tail import forward_target
+
+    assert source.bucket is not None
+    obj = get_object(conn, source.bucket, key, version)
+    return forward_target(obj) if obj is not None else None
+
+
+@contextmanager
+def scratch_copy(
+    source: Location,
+    scratch: Location,
+    days: set[date],
+    s3: RunOptions,
+    *,
+    bypass: bool,
+) -> Iterator[ScratchPrefix]:
+    """Copy the sample below a new scratch sub-prefix; on exit remove exactly those copies."""
+    from ..storage.s3.client import get_object
+    from ..storage.s3.layout import normalise_prefix
+    from ..storage.s3.ops import put_once
+
+    assert source.bucket is not None and scratch.bucket is not None
+    conn = s3_connection(s3)
+    bypassing = check_scratch(conn, scratch, source, bypass)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    made = ScratchPrefix(
+        scratch.bucket,
+        f"{normalise_prefix(scratch.prefix)}drill-{stamp}-{secrets.token_hex(4)}",
+    )
+    theirs = normalise_prefix(source.prefix)
+    try:
+        for key, version in sample_keys(conn, source, days):
+            obj = get_object(conn, source.bucket, key, version)
+            if obj is None:
+                continue
+            target = f"{made.prefix}/{key[len(theirs) :]}"
+            new = put_once(conn, made.bucket, target, obj.body, metadata=dict(obj.metadata))
+            if new is None:
+                raise AuditUsageError(f"scratch key s3://{made.bucket}/{target} already exists")
+            made.made.append((target, new))
+            made.bytes += len(obj.body)
+        yield made
+    finally:
+        _remove(conn, made, bypassing)
+
+
+def _remove(conn: S3Connection, made: ScratchPrefix, bypass: bool) -> None:
+    from ..storage.s3.ops import delete_version, list_version_details
+
+    for key, version in made.made:
+        delete_version(conn, made.bucket, key, version, bypass_governance=bypass)
+    left = list_version_details(conn, made.bucket, f"{made.prefix}/")
+    made.left_behind = [f"{v.key}?versionId={v.version_id}" for v in left]
