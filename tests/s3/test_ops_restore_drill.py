@@ -172,9 +172,7 @@ def test_a_replica_segment_that_chains_but_differs_from_a_checkpoint_is_refused(
     assert refused.code == 1 and "[checkpoint_mismatch]" in refused.out
     assert versions(seaweed, primary) == before
 
-    done = audit(
-        capsys, "restore", url, "--from", f"s3://{bucket}/audit", "--vkey", VKEY, "--json"
-    )
+    done = audit(capsys, "restore", url, "--from", f"s3://{bucket}/audit", "--vkey", VKEY, "--json")
     assert [a["status"] for a in done.json["actions"]] == ["planned"]
     assert done.code == 0 and checked(done.json["verificationAfter"]) >= 1
 

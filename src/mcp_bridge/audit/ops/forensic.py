@@ -106,9 +106,9 @@ class BucketTarget:
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def create(self, name: str, data: bytes) -> bool:
-        from ..storage.s3.ops import put_new
+        from ..storage.s3.ops import put_once
 
-        return put_new(self.connection, self.bucket, self._key(name), data)
+        return put_once(self.connection, self.bucket, self._key(name), data) is not None
 
     def create_from_file(self, name: str, path: Path) -> tuple[bool, str, int]:
         """One PUT needs the whole body: a day file is read into memory here."""

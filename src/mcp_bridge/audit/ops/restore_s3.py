@@ -58,8 +58,7 @@ def plan_s3(
     store = by_key(trail, window_versions(conn, trail, window))
     if backup == "versions":
         assert trail.bucket is not None
-        hidden = _plan_unhide(store, forensic, before)
-        return hidden + plan_revert(conn, trail.bucket, store, forensic, before, bypass)
+        return _plan_in_place(conn, trail.bucket, store, forensic, before, bypass)
     if backup.startswith("s3://"):
         replica = parse_location(backup)
         return _plan_fill(conn, trail, store, replica, window)
@@ -69,42 +68,7 @@ def plan_s3(
     )
 
 
-def _plan_unhide(
-    store: dict[str, KeyVersions], forensic: ForensicTarget | None, before: VerificationResult
-) -> list[Action]:
-    chain_failures = {f.location: f for f in before.failures if f.reason not in NOT_CHAIN}
-    actions = []
-    for key, entry in sorted(store.items()):
-        original = entry.original
-        if not entry.markers or original is None:
-            continue
-        markers = [marker.version_id for marker in entry.markers]
-        action = Action(
-            "unhide",
-            key,
-            f"{key}?versionId={original.version_id}",
-            entry.day,
-            detail=f"remove delete marker(s) {', '.join(markers)}",
-            payload=markers,
-        )
-        missing = [m for m in markers if not _kept(forensic, key, m)]
-        if missing:
-            action.refuse(
-                "not_quarantined",
-                f"delete marker(s) {', '.join(missing)} not in the forensic location (--forensic);"
-                " run quarantine first",
-            )
-        elif key in chain_failures:
-            action.refuse("does_not_chain", chain_failures[key].render().splitlines()[0])
-        actions.append(action)
-    return actions
-
-
-def _kept(forensic: ForensicTarget | None, key: str, marker: str) -> bool:
-    return forensic is not None and forensic.digest(marker_copy_name(key, marker)) is not None
-
-
-def plan_revert(
+def _plan_in_place(
     conn: S3Connection,
     bucket: str,
     store: dict[str, KeyVersions],
@@ -112,43 +76,60 @@ def plan_revert(
     before: VerificationResult,
     bypass: bool,
 ) -> list[Action]:
-    """Keys whose original version has newer versions over it: remove those (each one
-    quarantined first, none under retention we may not bypass) so the original is current."""
+    """Keys whose original version is hidden: ``unhide`` removes the delete markers over it,
+    ``revert`` the newer versions (so the original, untouched, is current again). Each one must
+    be quarantined first; a newer version under retention we may not bypass is left alone."""
     chain_failures = {f.location: f for f in before.failures if f.reason not in NOT_CHAIN}
     actions = []
     for key, entry in sorted(store.items()):
-        original, newer = entry.original, [v.version_id for v in entry.versions[1:]]
-        if original is None or not newer:
+        original = entry.original
+        if original is None:
             continue
-        action = Action(
-            "revert",
-            key,
-            f"{key}?versionId={original.version_id}",
-            entry.day,
-            detail=f"remove newer version(s) {', '.join(newer)}",
-            payload=newer,
-        )
-        missing = [v for v in newer if not _version_kept(forensic, key, v)]
-        locked = [why for v in newer if (why := _locked(conn, bucket, key, v, bypass))]
-        if missing:
-            action.refuse(
-                "not_quarantined",
-                f"newer version(s) {', '.join(missing)} not in the forensic location "
-                "(--forensic); run quarantine first: evidence is never removed before it is copied",
+        hiding = {
+            "unhide": [marker.version_id for marker in entry.markers],
+            "revert": [version.version_id for version in entry.versions[1:]],
+        }
+        for kind, versions in hiding.items():
+            if not versions:
+                continue
+            what = "delete marker(s)" if kind == "unhide" else "newer version(s)"
+            action = Action(
+                kind,
+                key,
+                f"{key}?versionId={original.version_id}",
+                entry.day,
+                detail=f"remove {what} {', '.join(versions)}",
+                payload=versions,
             )
-        elif locked:
-            action.refuse("newer_version_locked", "; ".join(locked))
-        elif key in chain_failures:
-            action.refuse("does_not_chain", chain_failures[key].render().splitlines()[0])
-        actions.append(action)
+            copy_name = marker_copy_name if kind == "unhide" else version_copy_name
+            missing = [v for v in versions if not _kept(forensic, copy_name(key, v))]
+            locked = [] if kind == "unhide" else _locked(conn, bucket, key, versions, bypass)
+            if missing:
+                action.refuse(
+                    "not_quarantined",
+                    f"{what} {', '.join(missing)} not in the forensic location (--forensic); run "
+                    "quarantine first: evidence is never removed before it is copied",
+                )
+            elif locked:
+                action.refuse("newer_version_locked", "; ".join(locked))
+            elif key in chain_failures:
+                action.refuse("does_not_chain", chain_failures[key].render().splitlines()[0])
+            actions.append(action)
     return actions
 
 
-def _version_kept(forensic: ForensicTarget | None, key: str, version: str) -> bool:
-    return forensic is not None and forensic.digest(version_copy_name(key, version)) is not None
+def _kept(forensic: ForensicTarget | None, name: str) -> bool:
+    return forensic is not None and forensic.digest(name) is not None
 
 
-def _locked(conn: S3Connection, bucket: str, key: str, version: str, bypass: bool) -> str:
+def _locked(
+    conn: S3Connection, bucket: str, key: str, versions: list[str], bypass: bool
+) -> list[str]:
+    """Why each of these versions cannot be deleted now (retention, legal hold)."""
+    return [why for version in versions if (why := _lock_of(conn, bucket, key, version, bypass))]
+
+
+def _lock_of(conn: S3Connection, bucket: str, key: str, version: str, bypass: bool) -> str:
     """Why this version cannot be deleted now (its retention), or ``""`` if it can."""
     from ..storage.s3.ops import head_version
 
@@ -221,7 +202,7 @@ def s3_overlay_days(
 def apply_s3(trail: Location, actions: list[Action], s3: RunOptions, lock: LockSettings) -> None:
     """Remove quarantined delete markers and newer versions (the original version becomes
     current again); put missing keys back (create-only, locked)."""
-    from ..storage.s3.ops import delete_version, put_new, remove_delete_marker
+    from ..storage.s3.ops import delete_version, put_once, remove_delete_marker
 
     assert trail.bucket is not None
     conn = s3_connection(s3)
@@ -244,8 +225,16 @@ def apply_s3(trail: Location, actions: list[Action], s3: RunOptions, lock: LockS
         else:
             body = action.payload
             lock_headers = lock.headers_for(body)
-            if not put_new(
-                conn, trail.bucket, action.target, body, metadata=action.metadata, lock=lock_headers
+            if (
+                put_once(
+                    conn,
+                    trail.bucket,
+                    action.target,
+                    body,
+                    metadata=action.metadata,
+                    lock=lock_headers,
+                )
+                is None
             ):
                 action.refuse("appeared", "an object appeared there meanwhile; left as found")
                 continue

@@ -134,19 +134,6 @@ def read_version(conn: S3Connection, bucket: str, key: str, version_id: str | No
     return bytes(body)
 
 
-def put_new(
-    conn: S3Connection,
-    bucket: str,
-    key: str,
-    body: bytes,
-    *,
-    metadata: dict[str, str] | None = None,
-    lock: tuple[str, datetime] | None = None,
-) -> bool:
-    """Create ``key`` only if absent (``If-None-Match: *``); ``False`` if it already existed."""
-    return put_once(conn, bucket, key, body, metadata=metadata, lock=lock) is not None
-
-
 def put_once(
     conn: S3Connection,
     bucket: str,
