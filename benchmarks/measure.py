@@ -26,6 +26,8 @@ class CallRun:
     events: int
     seconds: float
     latencies: list[float] = field(default_factory=list)
+    #: Process CPU seconds per event, when the caller measured it (0.0 = not measured).
+    cpu_per_event: float = 0.0
 
     @property
     def rate(self) -> float:

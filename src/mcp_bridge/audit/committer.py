@@ -8,6 +8,15 @@ so durability costs one fsync per batch rather than per event.
 Stores that can separate writing from syncing (:class:`StagingStore`, the local files) get a
 pipeline: the writer thread writes batch *k+1* while a sync thread waits for batch *k*'s fsync,
 so the CPU work of sealing overlaps the disk's flush.
+
+Asyncio callers share one future per batch and event loop (not one per event): resolving a
+batch costs one cross-thread wake-up, and a caller that does not wait for durability costs no
+future at all. A staged batch that nobody waits for (only background records) is not synced on
+its own: it is synced with the next batch someone waits for, or after at most
+``LAZY_SYNC_SECONDS``, whichever comes first. Its bytes are in the file (and survive the process
+being killed) from the moment it is staged; only a crash of the host inside that window can
+lose them. A batch is reported durable (futures, ``on_result``, hence checkpoints) only once
+synced.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import asyncio
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +40,8 @@ Sync = Callable[[], None]
 
 #: How often a failing trail retries with an empty append while no events arrive.
 PROBE_SECONDS = 2.0
+#: The longest a staged batch that nobody waits for stays unsynced (see the module docstring).
+LAZY_SYNC_SECONDS = 0.05
 
 
 class AppendStore(Protocol):
@@ -51,7 +63,17 @@ class StagingStore(Protocol):
         ...
 
 
-_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[SealedRecord]", int]
+class BatchFuture(asyncio.Future[list[SealedRecord]]):
+    """The future every asyncio caller of one batch (on one event loop) awaits.
+
+    It resolves with the batch's records once they are durable. It is shared, so one caller's
+    cancellation must not cancel it for the others: ``cancel`` refuses, and a cancelled
+    caller's task then raises ``CancelledError`` as soon as the batch is settled (within one
+    commit). Nothing else about cancellation changes.
+    """
+
+    def cancel(self, msg: object = None) -> bool:
+        return False
 
 
 @dataclass(slots=True)
@@ -60,9 +82,11 @@ class _Batch:
 
     events: list[PendingEvent] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
-    waiters: list[_Waiter] = field(default_factory=list)
+    futures: dict[asyncio.AbstractEventLoop, BatchFuture] = field(default_factory=dict)
     records: list[SealedRecord] = field(default_factory=list)
     error: BaseException | None = None
+    #: Someone waits for this batch to be durable (a blocking or awaiting caller): sync now.
+    awaited: bool = False
 
 
 class GroupCommitter:
@@ -98,20 +122,28 @@ class GroupCommitter:
         """Queue ``event`` and block until its batch is durable."""
         with self._lock:
             batch = self._enqueue(event)
+            batch.awaited = True
             index = len(batch.events) - 1
         batch.done.wait()
         if batch.error is not None:
             raise batch.error
         return batch.records[index]
 
-    def submit(self, event: PendingEvent) -> asyncio.Future[SealedRecord]:
-        """Queue ``event`` from a running event loop; the future resolves when durable."""
+    def submit(self, event: PendingEvent, *, awaited: bool = True) -> tuple[BatchFuture, int]:
+        """Queue ``event`` from a running event loop: its batch's future and its index there.
+
+        ``awaited=False`` says nobody waits for this record soon, so its batch may be synced
+        lazily (see the module docstring); the future still resolves only once it is durable.
+        """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[SealedRecord] = loop.create_future()
         with self._lock:
             batch = self._enqueue(event)
-            batch.waiters.append((loop, future, len(batch.events) - 1))
-        return future
+            if awaited:
+                batch.awaited = True
+            future = batch.futures.get(loop)
+            if future is None:
+                future = batch.futures[loop] = BatchFuture(loop=loop)
+            return future, len(batch.events) - 1
 
     def close(self) -> None:
         """Commit what is queued, then stop the threads."""
@@ -173,9 +205,7 @@ class GroupCommitter:
         """
         while True:
             self._staged_ready.acquire()
-            items = [self._staged.popleft()]
-            while self._staged_ready.acquire(blocking=False):
-                items.append(self._staged.popleft())
+            items = self._gather_staged([self._staged.popleft()])
             error: BaseException | None = None
             for item in items:
                 if item is None:
@@ -191,32 +221,47 @@ class GroupCommitter:
             if None in items:
                 return
 
+    def _gather_staged(
+        self, items: list[tuple[_Batch, Sync] | None]
+    ) -> list[tuple[_Batch, Sync] | None]:
+        """``items`` plus everything staged since; waits while nobody waits for any of them.
+
+        The wait ends at the first batch someone awaits, at close, or after
+        ``LAZY_SYNC_SECONDS``: background-only traffic costs one fsync per window, not one
+        per batch, and an awaited batch is never held back.
+        """
+        deadline: float | None = None
+        while True:
+            while self._staged_ready.acquire(blocking=False):
+                items.append(self._staged.popleft())
+            if any(item is None or item[0].awaited for item in items):
+                return items
+            now = time.monotonic()
+            deadline = deadline if deadline is not None else now + LAZY_SYNC_SECONDS
+            if now >= deadline or not self._staged_ready.acquire(timeout=deadline - now):
+                return items
+            items.append(self._staged.popleft())
+
     def _finish(self, batch: _Batch) -> None:
         self._failing = batch.error is not None
         if batch.error is not None and not isinstance(batch.error, AuditStorageError):
             logger.error("audit append failed: %r", batch.error)
         self._on_result(None if batch.error else batch.records, batch.error)
         batch.done.set()
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[SealedRecord], int]]]
-        by_loop = {}
-        for loop, future, index in batch.waiters:
-            by_loop.setdefault(loop, []).append((future, index))
-        for loop, futures in by_loop.items():
+        for loop, future in batch.futures.items():
             try:
-                loop.call_soon_threadsafe(_resolve, futures, batch.records, batch.error)
+                loop.call_soon_threadsafe(_resolve, future, batch.records, batch.error)
             except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
                 continue
 
 
-def _resolve(
-    futures: list[tuple[asyncio.Future[SealedRecord], int]],
-    records: list[SealedRecord],
-    error: BaseException | None,
-) -> None:
-    for future, index in futures:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(records[index])
+def _resolve(future: BatchFuture, records: list[SealedRecord], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+        # Background-only callers never look at it: that is not an "exception never
+        # retrieved" bug, the failure is reported through the trail's health and log.
+        future.exception()
+    else:
+        future.set_result(records)

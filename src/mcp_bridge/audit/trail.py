@@ -6,7 +6,6 @@ API of the original ``mcp_bridge.audit``); the driver decides where records go.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -14,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .checkpointing import CheckpointPlan, CheckpointScheduler
-from .committer import GroupCommitter
+from .committer import BatchFuture, GroupCommitter
 from .errors import AuditCorruptionError
 from .sequencing import PendingEvent, SealedRecord
 
@@ -65,7 +64,6 @@ class AuditTrail:
         self._last_durable_seq: int | None = None
         self._fatal: BaseException | None = None
         self._state_lock = threading.Lock()
-        self._background: set[asyncio.Future[SealedRecord]] = set()
         self._committer = GroupCommitter(store, clock, self._note_result) if enabled else None
         self._checkpoints = (
             CheckpointScheduler(checkpoints, append=self._append, on_fatal=self._fail_closed)
@@ -112,30 +110,38 @@ class AuditTrail:
     ) -> dict[str, Any] | None:
         """Async ``record_event``; with ``durable=False`` it queues and returns ``None`` at once.
 
-        A non-durable record is still sequenced and written with the next batch; a failure shows
-        in ``healthy`` and the log rather than in the caller.
+        This is the fast way in: callers of one batch share one future, and a non-durable
+        record costs no future at all. A non-durable record is still sequenced and written
+        with the next batch, and synced within ``LAZY_SYNC_SECONDS`` (see
+        :mod:`.committer`); a failure shows in ``healthy`` and the log rather than in the
+        caller.
         """
-        future = self.submit_event(event_type, payload)
-        if future is None:
+        submitted = self._submit(event_type, payload, durable)
+        if submitted is None or not durable:
             return None
-        if not durable:
-            self._background.add(future)
-            future.add_done_callback(self._forget)
-            return None
-        return (await future).as_dict()
+        future, index = submitted
+        return (await future)[index].as_dict()
 
     def submit_event(
-        self, event_type: str, payload: Mapping[str, Any]
-    ) -> asyncio.Future[SealedRecord] | None:
-        """Queue one event with the next batch at once; the future resolves when it is durable.
+        self, event_type: str, payload: Mapping[str, Any], *, awaited: bool = True
+    ) -> BatchFuture | None:
+        """Queue one event with the next batch at once; the future of its batch resolves with
+        the batch's records (or its error) once durable.
 
         For callers that must not wait but must learn whether the record made it (the bridge
-        keeps a record whose batch failed and writes it after the store recovers).
+        keeps a record whose batch failed and writes it after the store recovers). With
+        ``awaited=False`` the batch may be synced lazily (nobody is held up by it).
         """
+        submitted = self._submit(event_type, payload, awaited)
+        return None if submitted is None else submitted[0]
+
+    def _submit(
+        self, event_type: str, payload: Mapping[str, Any], awaited: bool
+    ) -> tuple[BatchFuture, int] | None:
         if self._committer is None:
             return None
         self._refuse_if_failed()
-        return self._committer.submit(PendingEvent.create(event_type, payload))
+        return self._committer.submit(PendingEvent.create(event_type, payload), awaited=awaited)
 
     def fetch_events(self, limit: int = 100, event_type: str | None = None) -> list[dict[str, Any]]:
         """The most recent ``limit`` records (optionally of one type), oldest first."""
@@ -186,11 +192,6 @@ class AuditTrail:
                 f"the audit trail refuses new records: {self._fatal}",
                 hint=AuditCorruptionError.hint,
             )
-
-    def _forget(self, future: asyncio.Future[SealedRecord]) -> None:
-        self._background.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            logger.error("background audit record failed: %s", future.exception())
 
 
 class LocalAuditTrail(AuditTrail):

@@ -77,7 +77,7 @@ class Recorder:
             self.outage.hold(event_type, payload, observed_at)
             return
         try:
-            future = self.trail.submit_event(event_type, payload)
+            future = self.trail.submit_event(event_type, payload, awaited=False)
         except Exception:
             logger.exception("could not queue audit event %s", event_type)
             return
