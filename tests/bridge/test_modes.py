@@ -92,6 +92,14 @@ def test_bad_capture_mode_names_the_variable() -> None:
     assert "digest, redacted, full" in str(error.value)
 
 
+def test_bad_access_log_setting_names_the_variable() -> None:
+    assert load_bridge_settings(_env_file=None).bridge_access_log is False  # off by default
+    with pytest.raises(ConfigError) as error:
+        load_bridge_settings(_env_file=None, bridge_access_log="sometimes")
+    assert "BRIDGE_ACCESS_LOG=sometimes" in str(error.value)
+    assert "true or false" in str(error.value)
+
+
 def test_config_file_problems_are_reported(tmp_path: Path) -> None:
     config = tmp_path / "bridge.json"
     config.write_text(json.dumps({"mcpServers": {"bad_name": {"command": "x", "url": "y"}}}))

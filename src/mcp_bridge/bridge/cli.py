@@ -43,7 +43,12 @@ def serve(settings: BridgeSettings, config: AppConfig) -> int:
 
     def http(trail: AuditTrail, upstreams: list[UpstreamSpec]) -> None:
         app = create_app(settings, trail, upstreams)
-        serving.run(app, host=settings.host, port=settings.port)
+        serving.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            access_log=settings.bridge_access_log,
+        )
 
     return _with_trail(settings, config, http)
 

@@ -233,15 +233,12 @@ class AuditMiddleware:
             payload = {**op.payload, "isError": None, "errorCode": None, "resultDigest": None}
         payload["durationMs"] = round((time.monotonic() - op.started) * 1000, 3)
         payload["decision"] = _decision(op, error) if stopped is None else _stopped(op, stopped)
-        event_type = event_type_for(op.method)
+        # Outcomes are not awaited, a mutating call's neither: its intent was durable before
+        # the upstream saw the call; the outcome joins the next group commit (held by the
+        # outage buffer if that batch fails, flushed by a clean stop). After a crash an intent
+        # without its outcome means "outcome unknown" (docs/mcp-bridge/bridge.md).
         try:
-            if not op.mutating:
-                await self._recorder.background(event_type, payload)
-                return
-            try:
-                await self._recorder.durable(event_type, payload)
-            except AuditError:
-                logger.exception("outcome of a mutating call could not be made durable")
+            await self._recorder.background(event_type_for(op.method), payload)
         finally:
             if op.holds_slot:
                 self._recorder.outage.release()

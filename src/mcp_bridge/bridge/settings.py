@@ -26,6 +26,7 @@ _ALLOWED = {
     "bridge_upstream_timeout_seconds": "seconds > 0",
     "bridge_upstream_start_wait_seconds": "seconds ≥ 0",
     "auth_clock_skew_seconds": "0-300 seconds",
+    "bridge_access_log": "true or false",
 }
 
 
@@ -43,6 +44,7 @@ class BridgeSettings(BaseSettings):
     bridge_upstream_timeout_seconds: float = Field(120.0, gt=0)
     bridge_outage_buffer_records: int = Field(default=DEFAULT_BUFFER_RECORDS, ge=1)
     bridge_upstream_start_wait_seconds: float = Field(10.0, ge=0)
+    bridge_access_log: bool = False
     auth_jwks_url: str | None = None
     auth_issuer_url: str | None = None
     auth_audience: str | None = None
