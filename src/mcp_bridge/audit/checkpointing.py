@@ -79,6 +79,8 @@ class CheckpointScheduler:
         self._last_publish = now - plan.interval
         self._last_activity = now
         self.published = 0
+        self.published_at: float | None = None
+        """``monotonic()`` of this writer's last published checkpoint (for metrics)."""
         self.heartbeats = 0
         self._thread = threading.Thread(target=self._run, name="audit-checkpoint", daemon=True)
         self._thread.start()
@@ -89,6 +91,10 @@ class CheckpointScheduler:
         if not self._pending:
             self._pending = True
             self._wake.set()
+
+    def seconds_since_published(self) -> float | None:
+        """Age of this writer's newest checkpoint (``None`` before its first), for metrics."""
+        return None if self.published_at is None else self._monotonic() - self.published_at
 
     def close(self) -> None:
         """Publish what is not covered yet, then stop the thread."""
@@ -137,6 +143,7 @@ class CheckpointScheduler:
                 self._tree.catch_up(others)
             if self._tree.publish():
                 self.published += 1
+                self.published_at = self._monotonic()
                 self._attest()
         except AuditCorruptionError:
             raise

@@ -145,6 +145,11 @@ class GroupCommitter:
                 future = batch.futures[loop] = BatchFuture(loop=loop)
             return future, len(batch.events) - 1
 
+    def depth(self) -> int:
+        """Events queued or staged and not yet durable (a racy snapshot, for metrics)."""
+        staged = sum(len(item[0].events) for item in list(self._staged) if item is not None)
+        return len(self._batch.events) + staged
+
     def close(self) -> None:
         """Commit what is queued, then stop the threads."""
         with self._lock:

@@ -64,6 +64,7 @@ class AuditTrail:
         self._last_durable_seq: int | None = None
         self._fatal: BaseException | None = None
         self._state_lock = threading.Lock()
+        self._batch_listeners: list[Callable[[int, bool], None]] = []
         self._committer = GroupCommitter(store, clock, self._note_result) if enabled else None
         self._checkpoints = (
             CheckpointScheduler(checkpoints, append=self._append, on_fatal=self._fail_closed)
@@ -97,6 +98,22 @@ class AuditTrail:
     @property
     def last_durable_seq(self) -> int | None:
         return self._last_durable_seq
+
+    @property
+    def queued_records(self) -> int:
+        """Records handed to the writer and not yet durable (for metrics)."""
+        return self._committer.depth() if self._committer is not None else 0
+
+    @property
+    def spooled_records(self) -> int | None:
+        """Records the store holds locally until its backend takes them (``None``: no spool)."""
+        depth = getattr(self._store, "spooled_records", None)
+        return depth if isinstance(depth, int) else None
+
+    def on_batch(self, listener: Callable[[int, bool], None]) -> None:
+        """Call ``listener(records, failed)`` after every committed batch (from the writer
+        thread: it must be cheap and thread-safe; metrics use it for batch sizes)."""
+        self._batch_listeners.append(listener)
 
     def record_event(self, event_type: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
         """Append one event and return the stored record once it is durable."""
@@ -173,6 +190,8 @@ class AuditTrail:
                 self._last_error = None
                 if records:
                     self._last_durable_seq = records[-1].seq
+        for listener in self._batch_listeners:
+            listener(len(records or ()), error is not None)
         if records and self._checkpoints is not None:
             self._checkpoints.records_durable(records)
 

@@ -69,6 +69,12 @@ class Spool:
         files = [*self._adopted.values(), *([self._own] if self._own else [])]
         return [(f, entry) for f in files for entry in f.entries[f.shipped :]]
 
+    def depth(self) -> int:
+        """Events held and not shipped yet, in the files this store has open (no I/O; a
+        racy snapshot from another thread, for metrics)."""
+        files = [*list(self._adopted.values()), *([self._own] if self._own else [])]
+        return sum(len(e.events) for f in files for e in f.entries[f.shipped :])
+
     def mark_shipped(self, spool_file: _SpoolFile) -> None:
         """Record durably that the next entry of ``spool_file`` is in S3."""
         spool_file.shipped += 1

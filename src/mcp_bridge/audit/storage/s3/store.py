@@ -106,6 +106,11 @@ class S3Store:
         self._position: Position | None = None
         self._last_put = float("-inf")
 
+    @property
+    def spooled_records(self) -> int:
+        """Events waiting in the local spool for S3 (for metrics)."""
+        return self._spool.depth()
+
     def append(self, events: Sequence[PendingEvent], now: datetime) -> list[SealedRecord]:
         with self._mutex:
             self._pace()
