@@ -15,15 +15,18 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from mcp_bridge.audit import AuditTrail
 from mcp_bridge.audit.witness.attest import attestation_health
 
-from .auth import Authenticator
-from .gate import Gate
+from .auth import AuthDenied, Authenticator
+from .exchange import Exchange, correlation_id_from
+from .gate import REQUEST_ID_HEADER, Gate, deny
 from .gateway import assemble, digest_key, running
+from .metrics import CONTENT_TYPE, BridgeMetrics
 from .outage import Outage
 from .pool import UpstreamPool
 from .refusals import SessionBook
@@ -54,6 +57,7 @@ def create_app(
         settings, trail, upstreams, session_is_open=lambda sid: manager.session_is_open(sid)
     )
     recorder, pool = gateway.recorder, gateway.pool
+    authenticator = authenticator or Authenticator.from_settings(settings)
     manager = BridgeSessionManager(
         app=gateway.server,
         max_request_body_size=settings.bridge_max_body_bytes,
@@ -61,7 +65,7 @@ def create_app(
     )
     gate = Gate(
         StreamableHTTPASGIApp(manager),
-        authenticator or Authenticator.from_settings(settings),
+        authenticator,
         recorder,
         settings.bridge_max_body_bytes,
         SessionBook(manager.session_is_open),
@@ -77,14 +81,36 @@ def create_app(
         body = health_report(trail, pool, recorder.outage)
         return JSONResponse(body, status_code=200 if body["status"] != "failing" else 503)
 
-    return Starlette(
-        routes=[
-            Route("/mcp", gate),
-            Route("/health", health, methods=["GET"]),
-            *metadata_routes(settings),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [Route("/mcp", gate), Route("/health", health, methods=["GET"])]
+    if gateway.telemetry.metrics is not None:
+        endpoint = MetricsEndpoint(gateway.telemetry.metrics, authenticator, recorder)
+        routes.append(Route("/metrics", endpoint, methods=["GET"]))
+    app = Starlette(routes=[*routes, *metadata_routes(settings)], lifespan=lifespan)
+    app.state.telemetry = gateway.telemetry
+    return app
+
+
+class MetricsEndpoint:
+    """``GET /metrics``: the Prometheus text format, behind the same authentication as ``/mcp``
+    (any valid credential; without ``AUTH_*`` the bridge listens on loopback only). A refused
+    scrape is answered 401 and recorded as ``auth.denied`` like any other."""
+
+    def __init__(self, metrics: BridgeMetrics, authenticator: Authenticator, recorder: Any) -> None:
+        self._metrics = metrics
+        self._auth = authenticator
+        self._recorder = recorder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        try:
+            await self._auth.authenticate(request.headers.get("authorization"))
+        except AuthDenied as denied:
+            correlation_id = correlation_id_from(request.headers.get(REQUEST_ID_HEADER))
+            exchange = Exchange(correlation_id, http_method=request.method)
+            await deny(scope, receive, send, self._auth, self._recorder, exchange, denied.reason)
+            return
+        response = Response(self._metrics.exposition(), media_type=CONTENT_TYPE)
+        await response(scope, receive, send)
 
 
 def health_report(

@@ -7,6 +7,8 @@ unauthorised caller from a slow upstream. The table is in docs/mcp-bridge/bridge
 from __future__ import annotations
 
 from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from pydantic import ValidationError
 
 UPSTREAM_UNAVAILABLE = -32030
 """The upstream is not connected, or its connection broke during the call."""
@@ -34,6 +36,15 @@ def refused(code: int, reason: str) -> MCPError:
     return MCPError(code=code, message=f"refused by mcp-bridge: {reason}")
 
 
+def code_and_message(error: BaseException) -> tuple[int, str]:
+    """The JSON-RPC error code and message a handler failure is answered (and recorded) with."""
+    if isinstance(error, MCPError):
+        return error.code, error.message
+    if isinstance(error, ValidationError):
+        return INVALID_PARAMS, "invalid params"
+    return INTERNAL_ERROR, type(error).__name__
+
+
 __all__ = [
     "AUDIT_UNAVAILABLE",
     "POLICY_DENIED",
@@ -42,5 +53,6 @@ __all__ = [
     "UNKNOWN_TARGET",
     "UPSTREAM_TIMEOUT",
     "UPSTREAM_UNAVAILABLE",
+    "code_and_message",
     "refused",
 ]

@@ -160,7 +160,7 @@ class Gate:
         try:
             exchange.identity = await self._auth.authenticate(headers.get("authorization"))
         except AuthDenied as denied:
-            await self._deny(scope, receive, send, exchange, headers, denied.reason)
+            await deny(scope, receive, send, self._auth, self._recorder, exchange, denied.reason)
             return
         attach(scope, exchange)
         _bind_principal(scope, exchange.identity)
@@ -234,35 +234,6 @@ class Gate:
         }
         await self._recorder.background(TRANSPORT_REJECTED, payload)
 
-    async def _deny(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        exchange: Exchange,
-        headers: Headers,
-        reason: str,
-    ) -> None:
-        scheme = (headers.get("authorization") or "").partition(" ")[0].lower() or None
-        client = scope.get("client")
-        await self._recorder.background(
-            AUTH_DENIED,
-            {
-                "correlationId": exchange.correlation_id,
-                "reason": reason,
-                "authScheme": scheme,
-                "httpMethod": exchange.http_method,
-                "path": scope.get("path"),
-                "remoteAddr": client[0] if client else None,
-                "decision": {"outcome": "refused", "reason": reason},
-            },
-        )
-        response = _jsonrpc_error(401, UNAUTHORIZED, f"unauthorized: {reason}")
-        response.headers["WWW-Authenticate"] = challenge(
-            self._auth.settings, scope, token_presented=scheme is not None
-        )
-        await response(scope, receive, send)
-
     async def _reject_too_large(
         self, scope: Scope, receive: Receive, send: Send, exchange: Exchange
     ) -> None:
@@ -292,6 +263,38 @@ class Gate:
             refusal.status, refusal.code, refusal.message, refusal.data, seen.request_id
         )
         await response(scope, receive, send)
+
+
+async def deny(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    auth: Authenticator,
+    recorder: Recorder,
+    exchange: Exchange,
+    reason: str,
+) -> None:
+    """Answer 401 with the ``WWW-Authenticate`` challenge and record ``auth.denied``."""
+    headers = Headers(scope=scope)
+    scheme = (headers.get("authorization") or "").partition(" ")[0].lower() or None
+    client = scope.get("client")
+    await recorder.background(
+        AUTH_DENIED,
+        {
+            "correlationId": exchange.correlation_id,
+            "reason": reason,
+            "authScheme": scheme,
+            "httpMethod": exchange.http_method,
+            "path": scope.get("path"),
+            "remoteAddr": client[0] if client else None,
+            "decision": {"outcome": "refused", "reason": reason},
+        },
+    )
+    response = _jsonrpc_error(401, UNAUTHORIZED, f"unauthorized: {reason}")
+    response.headers["WWW-Authenticate"] = challenge(
+        auth.settings, scope, token_presented=scheme is not None
+    )
+    await response(scope, receive, send)
 
 
 def _jsonrpc_error(
@@ -391,4 +394,4 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-__all__ = ["Gate", "Peek", "peek"]
+__all__ = ["REQUEST_ID_HEADER", "Gate", "Peek", "deny", "peek"]

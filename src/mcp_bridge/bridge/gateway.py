@@ -29,6 +29,7 @@ from .recorder import Recorder
 from .relay import Relay
 from .server import SERVER_VERSION, build_server
 from .settings import BridgeSettings
+from .telemetry import Telemetry
 from .upstream_config import UpstreamSpec
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Gateway:
     middleware: AuditMiddleware
     relay: Relay
     server: Server[Any]
+    telemetry: Telemetry
 
 
 def digest_key(settings: BridgeSettings) -> bytes:
@@ -68,10 +70,12 @@ def assemble(
     notifications and server-to-client requests (the HTTP front end asks its session manager;
     the stdio front end has its one session for as long as it runs).
     """
+    telemetry = Telemetry.from_settings(settings)
     recorder = Recorder(
         trail,
         Capture(digest_key(settings), settings.audit_capture),
         Outage(limit=settings.bridge_outage_buffer_records),
+        telemetry,
     )
     relay = Relay(recorder, session_is_open, Naming.for_upstreams(upstreams))
     pool = UpstreamPool(
@@ -80,9 +84,10 @@ def assemble(
         on_lifecycle=recorder.background,
         client_hooks=relay.client_hooks,
     )
-    middleware = AuditMiddleware(recorder, pool, local_identity)
+    telemetry.watch(trail, pool, recorder.outage, "tcp" if local_identity is None else "pipe")
+    middleware = AuditMiddleware(recorder, pool, local_identity, telemetry)
     server = build_server(pool, middleware, relay)
-    return Gateway(settings, recorder, pool, middleware, relay, server)
+    return Gateway(settings, recorder, pool, middleware, relay, server, telemetry)
 
 
 @asynccontextmanager
@@ -99,6 +104,7 @@ async def running(gateway: Gateway, started: dict[str, Any]) -> AsyncIterator[No
         finally:
             with anyio.CancelScope(shield=True):
                 await _record_stop(gateway)
+                await anyio.to_thread.run_sync(gateway.telemetry.close)
             tg.cancel_scope.cancel()
 
 

@@ -20,18 +20,19 @@ from typing import Any
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp_types import CLIENT_INFO_META_KEY, INTERNAL_ERROR, INVALID_PARAMS
-from pydantic import BaseModel, ValidationError
+from mcp_types import CLIENT_INFO_META_KEY
+from pydantic import BaseModel
 
 from mcp_bridge.audit.errors import AuditError
 
 from .auth import ANONYMOUS, Identity
 from .capture import Capture
-from .errors import AUDIT_UNAVAILABLE, POLICY_DENIED, READ_ONLY_MODE, refused
-from .exchange import exchange_of
+from .errors import AUDIT_UNAVAILABLE, POLICY_DENIED, READ_ONLY_MODE, code_and_message, refused
+from .exchange import Exchange, exchange_of
 from .pool import Target, UpstreamPool
 from .recorder import TOOL_CALL_INTENT, Recorder, event_type_for
 from .relay import session_id_of
+from .telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Operation:
     started: float = field(default_factory=time.monotonic)
     finished: bool = False
     holds_slot: bool = False
+    stopped: str | None = None
+    """``cancelled`` or ``aborted`` once recorded so."""
 
     @property
     def mutating(self) -> bool:
@@ -65,10 +68,15 @@ class AuditMiddleware:
     """
 
     def __init__(
-        self, recorder: Recorder, pool: UpstreamPool, local_identity: Identity | None = None
+        self,
+        recorder: Recorder,
+        pool: UpstreamPool,
+        local_identity: Identity | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._recorder = recorder
         self._pool = pool
+        self._telemetry = telemetry or Telemetry(None, None)
         self._local_identity = local_identity
         """The caller when there is no HTTP exchange (the stdio front end: the OS user)."""
         self._in_flight: set[Operation] = set()
@@ -81,6 +89,18 @@ class AuditMiddleware:
         if exchange is not None:
             exchange.recorded = True
         op = await self._describe(ctx)
+        params = ctx.params if isinstance(ctx.params, Mapping) else {}
+        headers = getattr(ctx.request, "headers", None)
+        with self._telemetry.request(op, params, headers) as watch:
+            return watch.result(await self._handle(ctx, call_next, op, exchange))
+
+    async def _handle(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        call_next: CallNext,
+        op: Operation,
+        exchange: Exchange | None,
+    ) -> HandlerResult:
         await self._enforce_policy(op, exchange.identity if exchange else self._local_identity)
         if not self._recorder.enabled:
             if op.mutating:
@@ -231,6 +251,7 @@ class AuditMiddleware:
             payload = {**op.payload, **_outcome(result, error, self._recorder.capture)}
         else:
             payload = {**op.payload, "isError": None, "errorCode": None, "resultDigest": None}
+            op.stopped = stopped
         payload["durationMs"] = round((time.monotonic() - op.started) * 1000, 3)
         payload["decision"] = _decision(op, error) if stopped is None else _stopped(op, stopped)
         # Outcomes are not awaited, a mutating call's neither: its intent was durable before
@@ -276,12 +297,7 @@ def _outcome(result: HandlerResult, error: Exception | None, capture: Capture) -
             result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
         is_error = bool(result.get("isError")) if isinstance(result, dict) else False
         return {"isError": is_error, "errorCode": None, "resultDigest": capture.digest(result)}
-    if isinstance(error, MCPError):
-        code, message = error.code, error.message
-    elif isinstance(error, ValidationError):
-        code, message = INVALID_PARAMS, "invalid params"
-    else:
-        code, message = INTERNAL_ERROR, type(error).__name__
+    code, message = code_and_message(error)
     return {"isError": True, "errorCode": code, "errorMessage": message[:500], "resultDigest": None}
 
 

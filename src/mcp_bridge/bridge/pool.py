@@ -11,7 +11,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import mcp_types as types
@@ -141,6 +141,8 @@ class UpstreamPool:
         arguments: dict[str, Any] | None,
         on_progress: ProgressFnT | None = None,
         resume: InputRound | None = None,
+        *,
+        meta: dict[str, Any] | None = None,
     ) -> Any:
         """Forward a call; progress from the upstream goes to ``on_progress`` and keeps it alive.
 
@@ -149,6 +151,7 @@ class UpstreamPool:
         client) an upstream that also speaks 2026-07-28 may answer ``InputRequiredResult``, which
         is returned as is for the client to answer; the client's retry brings the answers back
         in ``resume``. Otherwise the SDK resolves such rounds through the relay's callbacks.
+        ``meta`` (the trace context, when tracing is on) goes out as the request's ``_meta``.
         """
         upstream = self._upstream(target)
         with (
@@ -171,9 +174,14 @@ class UpstreamPool:
                     input_responses=resume.input_responses,
                     request_state=resume.request_state,
                     allow_input_required=True,
+                    meta=_meta(meta),
                 )
             return await client.call_tool(
-                target.name, arguments, read_timeout_seconds=math.inf, progress_callback=progress
+                target.name,
+                arguments,
+                read_timeout_seconds=math.inf,
+                progress_callback=progress,
+                meta=_meta(meta),
             )
 
     def decide(self, target: Target | None, method: str, identity: Identity) -> Decision | None:
@@ -224,10 +232,16 @@ class UpstreamPool:
             return Target(upstream="", name=exposed_uri)
         return Target(*parts)
 
-    async def get_prompt(self, target: Target, arguments: dict[str, str] | None) -> Any:
+    async def get_prompt(
+        self,
+        target: Target,
+        arguments: dict[str, str] | None,
+        *,
+        meta: dict[str, Any] | None = None,
+    ) -> Any:
         upstream = self._upstream(target)
         with _upstream_errors(upstream, self._timeout):
-            return await upstream.client().get_prompt(target.name, arguments)
+            return await upstream.client().get_prompt(target.name, arguments, meta=_meta(meta))
 
     async def list_resources(self) -> list[types.Resource]:
         resources: list[types.Resource] = []
@@ -251,10 +265,10 @@ class UpstreamPool:
             )
         return templates
 
-    async def read_resource(self, target: Target) -> Any:
+    async def read_resource(self, target: Target, *, meta: dict[str, Any] | None = None) -> Any:
         upstream = self._upstream(target)
         with _upstream_errors(upstream, self._timeout):
-            return await upstream.client().read_resource(target.name)
+            return await upstream.client().read_resource(target.name, meta=_meta(meta))
 
     async def forward(self, target: Target, call: Callable[[Client], Awaitable[_T]]) -> _T:
         """Run ``call`` with the target upstream's client, with the pool's error mapping."""
@@ -323,6 +337,11 @@ def _upstream_errors(upstream: Upstream, timeout: float) -> Iterator[None]:
             code=UPSTREAM_UNAVAILABLE,
             message=f"upstream {upstream.name!r} connection lost during the call; restarting it",
         ) from exc
+
+
+def _meta(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:
+    """The trace context as the SDK's ``_meta`` type (a TypedDict that allows any key)."""
+    return None if meta is None else cast(types.RequestParamsMeta, meta)
 
 
 async def _paginate(

@@ -20,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp_types import methods as spec_methods
 
@@ -28,6 +28,9 @@ from mcp_bridge.audit import AuditTrail
 
 from .capture import Capture
 from .outage import Outage, utc_timestamp
+
+if TYPE_CHECKING:
+    from .telemetry import AuditWatch, Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +53,17 @@ def event_type_for(method: str) -> str:
 class Recorder:
     """The trail plus the capture policy: everything needed to write one bridge event."""
 
-    def __init__(self, trail: AuditTrail, capture: Capture, outage: Outage | None = None) -> None:
+    def __init__(
+        self,
+        trail: AuditTrail,
+        capture: Capture,
+        outage: Outage | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.trail = trail
         self.capture = capture
         self.outage = outage or Outage()
+        self.telemetry = telemetry
 
     @property
     def enabled(self) -> bool:
@@ -61,7 +71,16 @@ class Recorder:
 
     async def durable(self, event_type: str, payload: Mapping[str, Any]) -> None:
         """Record and wait until durable; raises ``AuditError`` when it cannot be."""
-        await self.trail.arecord_event(event_type, payload, durable=True)
+        watch = self._watch(event_type, durable=True)
+        if watch is None:
+            await self.trail.arecord_event(event_type, payload, durable=True)
+            return
+        try:
+            record = await self.trail.arecord_event(event_type, payload, durable=True)
+        except BaseException as exc:
+            watch.done(None, exc)
+            raise
+        watch.done(record["seq"] if record else None, None)
 
     async def background(self, event_type: str, payload: Mapping[str, Any]) -> None:
         """Record without waiting for durability; never raises.
@@ -82,24 +101,41 @@ class Recorder:
             logger.exception("could not queue audit event %s", event_type)
             return
         if future is not None:
-            future.add_done_callback(partial(self._settled, event_type, payload, observed_at))
+            watch = self._watch(event_type, durable=False)
+            settled = partial(self._settled, event_type, payload, observed_at, watch)
+            future.add_done_callback(settled)
 
     def _settled(
         self,
         event_type: str,
         payload: Mapping[str, Any],
         observed_at: str,
+        watch: AuditWatch | None,
         future: asyncio.Future[Any],
     ) -> None:
         """A background record's batch finished; keep the record if the batch failed."""
-        if future.cancelled() or future.exception() is not None:
-            error = "cancelled" if future.cancelled() else future.exception()
+        error = _why(future) if future.cancelled() or future.exception() is not None else None
+        if watch is not None:
+            watch.done(None if error else future.result().seq, error)
+        if error is not None:
             logger.warning("audit record %s not written yet (%s); holding it", event_type, error)
             self.outage.hold(event_type, payload, observed_at)
+
+    def _watch(self, event_type: str, durable: bool) -> AuditWatch | None:
+        telemetry = self.telemetry
+        return None if telemetry is None else telemetry.audit_started(event_type, durable)
 
     async def recover(self) -> None:
         """Background task: write held records once the trail takes writes again."""
         await self.outage.recover(self.durable)
+
+
+def _why(future: asyncio.Future[Any]) -> BaseException:
+    if future.cancelled():
+        return asyncio.CancelledError("cancelled")
+    error = future.exception()
+    assert error is not None
+    return error
 
 
 __all__ = [

@@ -42,6 +42,7 @@ from pydantic import BaseModel
 
 from .exchange import exchange_of
 from .naming import Naming
+from .pool import Target
 from .recorder import Recorder
 
 logger = logging.getLogger(__name__)
@@ -184,12 +185,21 @@ class Relay:
     # -- server-to-client requests ---------------------------------------------------------------
 
     @contextmanager
-    def running(self, upstream: str, ctx: Ctx) -> Iterator[None]:
-        """Mark a client call as running on ``upstream`` (the candidates for routing)."""
-        calls = self._calls.setdefault(upstream, [])
+    def running(self, target: Target, ctx: Ctx) -> Iterator[dict[str, Any] | None]:
+        """Mark a client call as running on the target's upstream (the candidates for routing).
+
+        Yields the ``_meta`` to send upstream with the call (the trace context of its span when
+        tracing is on, else ``None``); the call is timed and traced as a whole.
+        """
+        calls = self._calls.setdefault(target.upstream, [])
         calls.append(ctx)
         try:
-            yield
+            telemetry = self._recorder.telemetry
+            if telemetry is None:
+                yield None
+            else:
+                with telemetry.upstream(target, ctx.method) as meta:
+                    yield meta
         finally:
             calls.remove(ctx)
 

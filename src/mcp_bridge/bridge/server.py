@@ -87,8 +87,10 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
         resume = None
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             resume = InputRound(params.input_responses, params.request_state)
-        with relay.running(target.upstream, ctx):
-            result = await pool.call_tool(target, params.arguments, progress_relay(ctx), resume)
+        with relay.running(target, ctx) as meta:
+            result = await pool.call_tool(
+                target, params.arguments, progress_relay(ctx), resume, meta=meta
+            )
         return pool.naming.expose_tool_result(target.upstream, result)
 
     async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
@@ -97,8 +99,8 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
 
     async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> Any:
         target = _known(pool.prompt_target(params.name), "prompt")
-        with relay.running(target.upstream, ctx):
-            result = await pool.get_prompt(target, params.arguments)
+        with relay.running(target, ctx) as meta:
+            result = await pool.get_prompt(target, params.arguments, meta=meta)
         return pool.naming.expose_prompt_result(target.upstream, result)
 
     async def list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
@@ -112,8 +114,8 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
 
     async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> Any:
         target = _known(pool.resource_target(str(params.uri)), "resource")
-        with relay.running(target.upstream, ctx):
-            result = await pool.read_resource(target)
+        with relay.running(target, ctx) as meta:
+            result = await pool.read_resource(target, meta=meta)
         contents = [
             c.model_copy(update={"uri": pool.naming.expose_uri(target.upstream, str(c.uri))})
             for c in result.contents

@@ -27,6 +27,11 @@ _ALLOWED = {
     "bridge_upstream_start_wait_seconds": "seconds ≥ 0",
     "auth_clock_skew_seconds": "0-300 seconds",
     "bridge_access_log": "true or false",
+    "bridge_metrics": "true or false",
+    "otel_traces_exporter": "otlp, none",
+    "otel_exporter_otlp_protocol": "http/protobuf",
+    "otel_exporter_otlp_traces_protocol": "http/protobuf",
+    "otel_sdk_disabled": "true or false",
 }
 
 
@@ -56,8 +61,21 @@ class BridgeSettings(BaseSettings):
     auth_clock_skew_seconds: int = Field(30, ge=0, le=300)
     audit_digest_key: SecretStr | None = None
     audit_capture: CaptureMode = "redacted"
+    bridge_metrics: bool = True
+    otel_sdk_disabled: bool = False
+    otel_traces_exporter: Literal["otlp", "none"] | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] | None = None
+    otel_exporter_otlp_traces_protocol: Literal["http/protobuf"] | None = None
 
-    @field_validator("audit_capture", mode="before")
+    @field_validator(
+        "audit_capture",
+        "otel_traces_exporter",
+        "otel_exporter_otlp_protocol",
+        "otel_exporter_otlp_traces_protocol",
+        mode="before",
+    )
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -70,6 +88,11 @@ class BridgeSettings(BaseSettings):
         "auth_dev_secret",
         "auth_api_keys_file",
         "audit_digest_key",
+        "otel_traces_exporter",
+        "otel_exporter_otlp_endpoint",
+        "otel_exporter_otlp_traces_endpoint",
+        "otel_exporter_otlp_protocol",
+        "otel_exporter_otlp_traces_protocol",
         mode="before",
     )
     @classmethod
