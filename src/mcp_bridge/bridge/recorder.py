@@ -116,7 +116,7 @@ class Recorder:
         """A background record's batch finished; keep the record if the batch failed."""
         error = _why(future) if future.cancelled() or future.exception() is not None else None
         if watch is not None:
-            watch.done(None if error else future.result().seq, error)
+            watch.done(None, error)
         if error is not None:
             logger.warning("audit record %s not written yet (%s); holding it", event_type, error)
             self.outage.hold(event_type, payload, observed_at)
