@@ -29,6 +29,7 @@ CORE = [
     "checkpoint_store",
     "tree_writer",
     "checkpoint_verify",
+    "tree_stream",
 ]
 FILE_SYSTEM = {"os", "pathlib", "io", "shutil", "fcntl", "tempfile", "glob"}
 

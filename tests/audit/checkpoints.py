@@ -13,6 +13,7 @@ from mcp_bridge.audit.checkpoint import Checkpoint, sign_checkpoint
 from mcp_bridge.audit.checkpoint_store import CheckpointStore
 from mcp_bridge.audit.merkle import CompactRange, leaf_hash
 from mcp_bridge.audit.note import Signer
+from mcp_bridge.audit.records import seal_record
 from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
 from mcp_bridge.audit.tiles import TileBuilder
 
@@ -56,3 +57,24 @@ def publish_local(root: Path, sizes: list[int], **kwargs: object) -> CheckpointS
     store = local_checkpoints(root)
     publish(store, record_hashes(root), sizes, **kwargs)  # type: ignore[arg-type]
     return store
+
+
+def reseal_from(lines: list[bytes], first: int, previous: str) -> tuple[list[bytes], str]:
+    """``lines`` with every record from seq ``first`` on given another payload and re-chained
+    after ``previous`` (the hash of the record before them): the chain still verifies.
+
+    Returns the lines and the hash of the last one (what the next lines link to)."""
+    out = []
+    for raw in lines:
+        record = json.loads(raw)
+        if record["seq"] < first:
+            previous = record["hash"]
+            out.append(raw)
+            continue
+        payload = json.dumps(dict(record["payload"], forged=True), separators=(",", ":"))
+        previous, line = seal_record(
+            previous, record["seq"], record["timestamp"], record["eventId"],
+            record["eventType"], payload,
+        )  # fmt: skip
+        out.append(line)
+    return out, previous

@@ -30,7 +30,15 @@ from mcp_bridge.audit.verification import verify_audit_trail
 from mcp_bridge.config import load_config
 
 from ..conftest import DAYS, Log, run_module
-from .checkpoints import OTHER_SIGNER, SIGNER, VKEY, publish, publish_local, record_hashes
+from .checkpoints import (
+    OTHER_SIGNER,
+    SIGNER,
+    VKEY,
+    publish,
+    publish_local,
+    record_hashes,
+    reseal_from,
+)
 
 LATER = datetime(2025, 10, 25, 13, 0, tzinfo=UTC)  # an hour after the last record
 
@@ -120,20 +128,13 @@ def test_forged_record_appended_after_the_newest_checkpoint(signed: Log) -> None
     assert "1 records (seq 30..30" in failure.message
 
 
-def _rewrite(log: Log) -> None:
-    """Every record recomputed with a changed payload: a valid chain, another history."""
+def _rewrite(log: Log, first: int = 0) -> None:
+    """Records from seq ``first`` on get another payload and a recomputed chain: the chain
+    verifies, only the Merkle roots the records give can tell."""
     previous = "0" * 64
     for day in DAYS:
-        rewritten = []
-        for raw in log.lines(day):
-            record = json.loads(raw)
-            payload = json.dumps(dict(record["payload"], forged=True), separators=(",", ":"))
-            previous, line = seal_record(
-                previous, record["seq"], record["timestamp"], record["eventId"],
-                record["eventType"], payload,
-            )  # fmt: skip
-            rewritten.append(line)
-        log.write_lines(day, rewritten)
+        lines, previous = reseal_from(log.lines(day), first, previous)
+        log.write_lines(day, lines)
 
 
 def test_the_whole_log_rewritten_with_new_hashes(signed: Log) -> None:
@@ -143,6 +144,51 @@ def test_the_whole_log_rewritten_with_new_hashes(signed: Log) -> None:
     assert [f.seq for f in result.failures] == [9, 19, 29]
     assert result.failures[0].location.endswith(checkpoint_name(10))
     assert "records up to it were changed" in result.failures[0].message
+
+
+def test_a_record_rewritten_with_a_recomputed_chain_after_its_checkpoints(signed: Log) -> None:
+    """Seq 15 changed and every later record re-chained: the chain alone verifies, the
+    checkpoints covering seq 15 (20 and 30) do not; 10 still matches."""
+    _rewrite(signed, 15)
+    assert verify_audit_trail(signed.root, parallel=False).ok  # the chain cannot tell
+    result = verify(signed)
+    assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 2
+    first, second = result.failures
+    assert first.location.endswith(checkpoint_name(20)) and first.seq == 19
+    assert second.location.endswith(checkpoint_name(30)) and second.seq == 29
+    assert "checkpoint of tree size 20 (published 2025-10-25T12:00:00.000000Z)" in first.message
+    assert "its first 20 records" in first.message
+    assert first.related == (str(signed.file_of(DAYS[1])),)  # where seq 19 is stored
+    assert result.stats["checkpoints"]["recomputed"] == 1
+
+
+def test_a_checkpoint_whose_root_the_records_do_not_give(signed: Log) -> None:
+    """A checkpoint of a new size, signed with the right key over other records."""
+    store = local_checkpoints(signed.root)
+    other = [f"{n:064x}" for n in range(25)]
+    publish(store, other, [25])
+    result = verify(signed)
+    assert Reason.CHECKPOINT_MISMATCH in reasons(result)
+    mismatch = result.failures[reasons(result).index(Reason.CHECKPOINT_MISMATCH)]
+    assert mismatch.location.endswith(checkpoint_name(25)) and mismatch.seq == 24
+    # 30 matches the records, so 25 is also another history than 30's.
+    assert Reason.CHECKPOINT_INCONSISTENT in reasons(result)
+    assert all("tree size 25" in failure.message for failure in result.failures)
+
+
+def test_a_window_recomputes_its_checkpoints_from_tiles_and_its_records(signed: Log) -> None:
+    _rewrite(signed, 15)
+    window = CheckpointOptions(VKEY, now=LATER)
+    result = verify_audit_trail(signed.root, start=DAYS[1], checkpoints=window, parallel=False)
+    assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 2
+    assert [f.seq for f in result.failures] == [19, 29]
+    # A damaged tile before the window is named, never taken as the records' fault.
+    tile = signed.root / "_tiles" / "tile" / "0" / "000.p" / "30"
+    os.chmod(tile, 0o644)
+    tile.write_bytes(bytes(len(tile.read_bytes())))
+    damaged = verify_audit_trail(signed.root, start=DAYS[1], checkpoints=window, parallel=False)
+    assert Reason.TILE_MISSING in reasons(damaged)
+    assert Reason.CHECKPOINT_MISMATCH not in reasons(damaged)
 
 
 def test_a_checkpoint_replaced_by_one_signed_with_another_key(signed: Log) -> None:
@@ -351,3 +397,19 @@ def test_seq_capture_finds_a_wanted_record_before_a_gap_in_its_chunk() -> None:
     capture = SeqCapture({0})
     list(capture.lines([lines[0], lines[2]], "here"))
     assert sorted(capture.found) == [0]
+
+
+def test_parallel_confirmation_recomputes_the_roots_on_every_core(
+    signed: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers hash their ranges into the tree; the parent joins them in order."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("parallel confirmation needs two cores")
+    monkeypatch.setattr(local_parallel, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(local_parallel, "_MIN_CHUNK_BYTES", 1500)
+    _rewrite(signed, 15)
+    result = verify_audit_trail(signed.root, checkpoints=CheckpointOptions(VKEY, now=LATER))
+    assert result.stats["parallel"] is True
+    assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 2
+    assert [f.seq for f in result.failures] == [19, 29]
+    assert result.stats["checkpoints"]["recomputed"] == 1

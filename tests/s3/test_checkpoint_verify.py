@@ -7,7 +7,7 @@ what the writer does); then an attacker with admin rights (governance bypass) da
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
 from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
 from mcp_bridge.audit.storage.s3.layout import GENESIS_DAY, segment_key
 
-from ..audit.checkpoints import OTHER_SIGNER, VKEY, publish
+from ..audit.checkpoints import OTHER_SIGNER, VKEY, publish, reseal_from
 from ..conftest import run_module
 from .conftest import FAST, Clock
 from .seaweed import SeaweedServer
@@ -166,3 +166,47 @@ def test_prove_and_verify_proof_on_s3(
         "mcp_bridge.audit", "prove", written[2]["eventId"], "--store", store, env=cli_env
     )
     assert by_id.returncode == 0 and "\nindex 2\n" in by_id.stdout
+
+
+def _rewrite_from(seaweed: SeaweedServer, bucket: str, first: int) -> None:
+    """Records from seq ``first`` on get another payload and a recomputed chain; their
+    segments are replaced (every version removed with governance bypass, then put again with
+    a lock): the chain verifies, only the checkpoints' roots can tell."""
+    client = seaweed.client()
+    previous = "0" * 64
+    for key in _segments(seaweed, bucket):
+        lines = client.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines(True)
+        rewritten, previous = reseal_from(lines, first, previous)
+        changed = rewritten != lines
+        if changed:
+            _destroy(seaweed, bucket, key)
+            client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=b"".join(rewritten),
+                ObjectLockMode="GOVERNANCE",
+                ObjectLockRetainUntilDate=datetime.now(UTC) + timedelta(days=1),
+            )
+
+
+def test_records_rewritten_with_a_recomputed_chain_after_their_checkpoints(
+    written, bucket: str, seaweed: SeaweedServer
+) -> None:
+    _rewrite_from(seaweed, bucket, 5)
+    assert verify_audit_trail(f"s3://{bucket}/audit").ok  # the chain alone cannot tell
+    result = verify(bucket)
+    assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 2
+    assert [f.seq for f in result.failures] == [7, 11]
+    assert result.failures[0].location == f"s3://{bucket}/audit/{checkpoint_name(8)}"
+    assert "its first 8 records" in result.failures[0].message
+    assert result.stats["checkpoints"]["recomputed"] == 1  # checkpoint 4 still matches
+
+
+def test_a_checkpoint_whose_root_the_records_do_not_give(written, bucket: str) -> None:
+    publish(store_at(bucket), [f"{n:064x}" for n in range(10)], [10])
+    result = verify(bucket)
+    assert Reason.CHECKPOINT_MISMATCH in reasons(result)
+    mismatch = result.failures[reasons(result).index(Reason.CHECKPOINT_MISMATCH)]
+    assert mismatch.location == f"s3://{bucket}/audit/{checkpoint_name(10)}"
+    assert mismatch.seq == 9
+    assert Reason.CHECKPOINT_INCONSISTENT in reasons(result)  # 12 matches the records

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from itertools import islice
+from typing import Any, Protocol
 
 from .records import (
     GENESIS_HASH,
@@ -32,9 +33,24 @@ from .records import (
 from .results import Failure, Note, Reason
 
 RECOVERY_EVENT = "chain.recovered"
+#: The fast path hands over confirmed record hashes in batches of at most this many lines.
+FAST_BATCH = 4096
 _RECOVERY_MARK = b'"eventType":"chain.recovered"'
 _END = b'"}\n'
 _AFTER_TS = b'",'
+
+
+class RecordHashes(Protocol):
+    """Where the checker sends the hash of every record the chain moves on to, in order
+    (the Merkle tree of ``verify --vkey``, :class:`~.tree_stream.TreeFeed`)."""
+
+    def add(self, seq: int, hexes: list[bytes]) -> None:
+        """Records ``seq, seq + 1, ...`` have these hashes (hex, as stored)."""
+        ...
+
+    def broken(self, at: int) -> None:
+        """The record given for seq ``at`` was not the genuine one after all."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,20 +150,23 @@ class _Fast:
     timestamp: bytes
     lines: int = 0
     size: int = 0
+    hashes: list[bytes] = field(default_factory=list)
 
-    def run(self, lines: Iterator[bytes], day: bytes) -> bytes | None:
+    def run(self, lines: Iterable[bytes], day: bytes) -> bytes | None:
         """Confirm lines while each is a terminated record that exactly continues the chain.
 
         Checks, on bytes and without decoding JSON: the header links to the previous hash,
         the seq is the next one, the timestamp is in the partition's day and not earlier than
         the last one, and the stored hash is SHA-256 of the body. Returns the first line that
         does not pass (for the full check, which names any failure), or ``None`` at the end.
-        One tight loop over locals: this is the verifier's hot path.
+        The confirmed records' hashes (hex, as stored) are kept in ``hashes`` for the Merkle
+        tree (``verify --vkey``). One tight loop over locals: this is the verifier's hot path.
         """
         prefix, seq, last_ts = self.prefix, self.seq, self.timestamp
         expected = b"%d" % seq
         cut = SEQ_AT + len(expected)
         sha256, count, size, missed = hashlib.sha256, 0, 0, None
+        keep = self.hashes.append
         for raw in lines:
             timestamp = raw[cut + 14 : cut + 41]
             stored = raw[-67:-3]
@@ -164,6 +183,7 @@ class _Fast:
             ):
                 missed = raw
                 break
+            keep(stored)
             prefix = HEAD + stored + SEQ_MEMBER
             seq += 1
             expected = b"%d" % seq
@@ -194,8 +214,15 @@ class _Gap:
 class ChainChecker:
     """Checks hashes, links, sequence numbers and partition placement, line by line."""
 
-    def __init__(self, *, max_failures: int = 100, windowed: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        max_failures: int = 100,
+        windowed: bool = False,
+        hashes: RecordHashes | None = None,
+    ) -> None:
         self.max_failures = max_failures
+        self.hashes = hashes
         self.failures: list[Failure] = []
         self.failure_count = 0
         self.notes: list[Note] = []
@@ -220,6 +247,8 @@ class ChainChecker:
             anchor.seq, anchor.hash, anchor.timestamp, anchor.location, anchor.line
         )
         self._day = date.fromisoformat(anchor.timestamp[:10])
+        if self.hashes is not None:
+            self.hashes.add(anchor.seq, [anchor.hash.encode("ascii")])
         for bad in anchor.trailing:
             self._hold_bad(bad)
 
@@ -257,9 +286,11 @@ class ChainChecker:
             if fast is None:
                 raw = next(remaining, None)
             else:
-                raw = fast.run(remaining, day_bytes)
+                raw = fast.run(islice(remaining, FAST_BATCH), day_bytes)
                 line_no, offset = line_no + fast.lines, offset + fast.size
                 self._leave_fast_path(fast, location, line_no)
+                if raw is None and fast.lines == FAST_BATCH:
+                    continue  # a full batch: more lines may follow
             if raw is None:
                 return
             line_no += 1
@@ -315,6 +346,8 @@ class ChainChecker:
 
     def _leave_fast_path(self, fast: _Fast, location: str, line_no: int) -> None:
         if fast.lines:
+            if self.hashes is not None:
+                self.hashes.add(fast.seq - fast.lines, fast.hashes)
             self.checked += fast.lines
             self._prev = _Previous(
                 fast.seq - 1,
@@ -352,6 +385,8 @@ class ChainChecker:
                 self._gap.index = index
         if verdict.advance and not self._probing:
             self._prev = record
+            if self.hashes is not None:
+                self.hashes.add(header.seq, [header.hash.encode("ascii")])
 
     def _oversized(self, raw: OversizedLine, location: str, line_no: int, offset: int) -> None:
         if self._bad is not None:
@@ -483,6 +518,8 @@ class ChainChecker:
         else:
             intruder, genuine = rival, prev
         self.add_failure(_inserted(intruder, genuine))
+        if genuine is rival and self.hashes is not None:
+            self.hashes.broken(rival.seq)  # the tree was given the intruder's hash
         self._prev = genuine
         return genuine
 

@@ -3,7 +3,9 @@
 :meth:`CheckpointRun.begin` lists the checkpoints *before* the log is read (a checkpoint is
 published only after the records it covers are durable, so every listed one must be matched
 by the log read afterwards) and wraps the record source so the chain pass hands over the few
-records the checks need. :meth:`CheckpointRun.finish` runs :mod:`.checkpoint_verify` and merges
+records the messages name, and the chain checker hands every record hash it confirms to
+:attr:`CheckpointRun.tree`, which recomputes the Merkle tree's hashes at every listed size in
+that same pass. :meth:`CheckpointRun.finish` runs :mod:`.checkpoint_verify` and merges
 its failures and notes into the :class:`VerificationResult`. Without a key the result says
 what is not covered (``stats.checkpoints.notCovered``, and a line after the text report).
 """
@@ -30,6 +32,7 @@ from .engine import RecordSource
 from .errors import AuditUsageError
 from .note import NoteError, Verifier
 from .results import VerificationResult
+from .tree_stream import Recomputed, TreeFeed, feed_result
 
 if TYPE_CHECKING:
     from ..config import AppConfig
@@ -195,6 +198,9 @@ class CheckpointRun:
         self.source: RecordSource = (
             CapturingSource(source, self.capture) if options is not None else source
         )
+        #: Fed by the chain pass (``verify_source(hashes=...)``); ``None`` without a key.
+        self.tree: TreeFeed | None = TreeFeed(self.sizes) if options is not None else None
+        self.recomputed: Recomputed | None = None  # set instead by a parallel confirmation
 
     @classmethod
     def begin(
@@ -212,10 +218,15 @@ class CheckpointRun:
         return cls(source, options, store, store.checkpoint_sizes(), mirror)
 
     def look_up(
-        self, result: VerificationResult, find: Callable[[int], tuple[bytes, str] | None]
+        self,
+        result: VerificationResult,
+        find: Callable[[int], tuple[bytes, str] | None],
+        recomputed: Recomputed | None,
     ) -> None:
-        """After a window was confirmed some other way (in parallel): fetch the few records
-        the checks need by seq (``find`` is a binary search), instead of the chain pass."""
+        """After a window was confirmed some other way (in parallel, where the workers also
+        recomputed the tree: ``recomputed``): fetch the few records the messages name by seq
+        (``find`` is a binary search), instead of the chain pass."""
+        self.recomputed = recomputed
         if self.options is None or result.first_seq is None or result.last_seq is None:
             return
         for seq in self.capture.wanted:
@@ -223,6 +234,11 @@ class CheckpointRun:
                 found = find(seq)
                 if found is not None:
                     self.capture.take(*found)
+
+    def _recomputed(self) -> Recomputed:
+        if self.recomputed is not None:
+            return self.recomputed
+        return feed_result(self.tree) if self.tree is not None else Recomputed(None, {})
 
     def finish(
         self, result: VerificationResult, *, start: date | None, end: date | None
@@ -240,6 +256,7 @@ class CheckpointRun:
             windowed=start is not None,
             reaches_end=end is None or end >= now.date(),
             records=self.capture.found,
+            tree=self._recomputed(),
         )
         policy = CheckpointPolicy(
             load_verifier(options.verify_key, setting=options.setting),

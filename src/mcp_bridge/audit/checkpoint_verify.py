@@ -1,20 +1,24 @@
 """Signed checkpoints against the log the chain checker read (``verify --vkey``).
 
 Pure: checkpoints and tiles come through the :class:`CheckpointStore` protocol and the log's
-records through the chain checker's own pass (:class:`SeqCapture` picks the few records it
-needs out of the lines the checker reads anyway, so the log is read once).
+records through the chain checker's own pass, which hands every record hash it confirms to a
+:class:`~.tree_stream.TreeFeed` (and the few records the messages name to a :class:`SeqCapture`),
+so the log is read once.
 
-Why one leaf per checkpoint is enough. The chain checker proves that the log's records form one
-hash chain: each record's hash covers its body, whose ``previousHash`` is the hash of the record
-before. So the hash of record ``N - 1`` fixes every byte of records ``0 .. N - 1``. A checkpoint
-of size ``N`` is therefore bound to the log by one inclusion proof: leaf ``N - 1`` of its signed
-tree is that record's hash. Consecutive checkpoints are checked with consistency proofs. Proofs
-are computed from the stored hash tiles and checked against the signed roots, so a damaged tile
-can only make a proof fail, never pass. Nothing hashes the whole log a second time.
+Each checkpoint of size ``N`` is checked by recomputing the root of the log's first ``N``
+records from the records themselves (leaf = SHA-256(0x00 || hash)) and comparing it with the
+signed root. Checkpoints whose roots the records reproduce are consistent with one another by
+construction; any other pair is checked with a consistency proof from the stored hash tiles.
+A windowed run (``--start``) takes the part of the tree before its first record from the tiles,
+first checking that those tiles reproduce the newest checkpoint's root, so no verification ever
+hashes more of the log than it reads. A full run also checks that the newest checkpoint's
+right-edge tiles (what a restarted writer extends) give its root. A damaged tile can only make
+a check fail, never pass.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -29,15 +33,14 @@ from .merkle import (
     EMPTY_ROOT,
     ProofError,
     consistency_proof,
-    inclusion_proof,
-    leaf_hash,
+    perfect_subtrees,
     verify_consistency,
-    verify_inclusion,
 )
 from .note import NoteError, Verifier
 from .records import MalformedLine, parse_header
 from .results import Failure, Note, Reason
-from .tiles import TileError, TileHashes, TileId
+from .tiles import TileError, TileHashes, TileId, compact_range_from_tiles
+from .tree_stream import RangeHashes, Recomputed, join_cuts, range_of
 
 _CHUNK = 4096
 
@@ -195,6 +198,7 @@ class LogView:
     windowed: bool
     reaches_end: bool
     records: dict[int, Captured]
+    tree: Recomputed = field(default_factory=lambda: Recomputed(None, {}))
 
 
 @dataclass(slots=True)
@@ -252,15 +256,19 @@ def verify_checkpoints(
     if newest is not None:
         report.summary["newest"] = newest.describe()
         nodes = TileHashes(newest.size, checks.fetch_tile)
-        scope = [signed for signed in valid if log.windowed is False or checks.seen(signed)]
+        scope = [signed for signed in valid if not log.windowed or checks.in_window(signed)]
         if not scope or scope[-1] is not newest:
             scope.append(newest)
-        for signed in scope:
-            checks.bound_to_log(signed, nodes)
+        roots = checks.recomputed_roots(newest, nodes)
+        matched = {signed.size for signed in scope if checks.against_records(signed, roots)}
         for older, newer in pairwise(scope):
-            checks.consistent(older, newer, nodes)
+            if not {older.size, newer.size} <= matched:
+                checks.consistent(older, newer, nodes)
+        if log.tree.begin == 0:
+            checks.edge_tiles(newest)
         checks.long_enough(valid)
         report.summary["checked"] = len(scope)
+        report.summary["recomputed"] = len(matched)
     elif log.last_seq is not None:
         report.notes.append(
             Note("no_checkpoint", "no checkpoint signed by this key was found", _folder(store))
@@ -284,6 +292,7 @@ class _Checks:
         report: CheckpointReport,
     ) -> None:
         self.store, self.policy, self.log, self.report = store, policy, log, report
+        self.prefix_failed = False
 
     def fail(
         self,
@@ -372,51 +381,106 @@ class _Checks:
             raise TileError(f"hash tile {tile.path} is missing")
         return data
 
-    def seen(self, signed: _Signed) -> bool:
-        return signed.size - 1 in self.log.records
+    def in_window(self, signed: _Signed) -> bool:
+        """Whether a windowed run read the checkpoint's last record (or the one it links to)."""
+        begin, last = self.log.tree.begin, self.log.last_seq
+        return begin is not None and last is not None and begin < signed.size <= last + 1
 
-    def bound_to_log(self, signed: _Signed, nodes: TileHashes) -> None:
-        """Leaf ``N - 1`` of the signed tree is the hash of the log's record ``N - 1``."""
+    def recomputed_roots(self, newest: _Signed, nodes: TileHashes) -> dict[int, bytes]:
+        """The root the records read give at each checkpoint size the stream passed.
+
+        A stream that starts after leaf 0 (a window) is preceded by the tree's nodes before it,
+        read from the tiles and accepted only once they reproduce the newest checkpoint's root.
+        """
+        tree = self.log.tree
+        if tree.begin is None or not tree.cuts or newest.size <= tree.begin:
+            return {}
+        if tree.begin == 0:
+            return {size: cut.root() for size, cut in tree.cuts.items()}
+        try:
+            prefix = _tile_range(0, tree.begin, nodes)
+            rest = _tile_range(tree.begin, newest.size, nodes)
+            whole = prefix.copy()
+            whole.extend(rest)
+            if whole.root() != newest.checkpoint.root:
+                raise TileError(
+                    f"the tiles do not reproduce its root (tree level nodes before leaf "
+                    f"{tree.begin:,} differ from the signed tree)"
+                )
+        except TileError as exc:
+            self.prefix_failed = True
+            self._tile_failure(newest, exc)
+            return {}
+        return join_cuts(prefix, tree.cuts)
+
+    def against_records(self, signed: _Signed, roots: dict[int, bytes]) -> bool:
+        """The root of the log's first ``N`` records is the signed root (True if so)."""
         size, root = signed.size, signed.checkpoint.root
         if size == 0:
-            if root != EMPTY_ROOT:
-                self.fail(
-                    Reason.CHECKPOINT_MISMATCH,
-                    f"{signed.named()}: the empty tree's root is wrong",
-                    signed.stored.where,
-                )
-            return
-        record = self.log.records.get(size - 1)
-        if record is None:
-            self._record_missing(signed)
-            return
-        try:
-            proof = inclusion_proof(size - 1, size, nodes)
-            verify_inclusion(size - 1, size, leaf_hash(bytes.fromhex(record.hash)), proof, root)
-        except TileError as exc:
-            self._tile_failure(signed, exc)
-        except ProofError:
+            if root == EMPTY_ROOT:
+                return True
             self.fail(
                 Reason.CHECKPOINT_MISMATCH,
-                f"{signed.named()} does not cover the log's record seq {size - 1:,} "
-                f"(hash {record.hash[:16]}…, {record.timestamp}, in {record.location}): the "
-                "records up to it were changed, replaced or rewritten after the checkpoint "
-                "was signed",
+                f"{signed.named()}: the empty tree's root is wrong",
                 signed.stored.where,
-                seq=size - 1,
-                related=(record.location,),
             )
-
-    def _record_missing(self, signed: _Signed) -> None:
-        last, first = self.log.last_seq, self.log.first_seq
-        if last is None or signed.size - 1 > last:
-            return  # the log is shorter: long_enough names it
-        if self.log.windowed and first is not None and signed.size - 1 < first:
-            return  # before the window: checked by the runs whose window holds it
+            return False
+        computed = roots.get(size)
+        if computed is None:
+            self._not_recomputed(signed)
+            return False
+        if computed == root:
+            return True
+        record = self.log.records.get(size - 1)
+        last = (
+            f"record seq {size - 1:,} (hash {record.hash[:16]}…, {record.timestamp}, in "
+            f"{record.location})"
+            if record is not None
+            else f"record seq {size - 1:,}"
+        )
         self.fail(
             Reason.CHECKPOINT_MISMATCH,
-            f"{signed.named()} ends at record seq {signed.size - 1:,}, which the log does not "
-            "hold (see the chain failures for the gap)",
+            f"{signed.named()} does not match the log: its first {size:,} records, up to "
+            f"{last}, give the root {base64.b64encode(computed).decode()}, the checkpoint signs "
+            f"{base64.b64encode(root).decode()}: the records up to it were changed, replaced or "
+            "rewritten after the checkpoint was signed",
+            signed.stored.where,
+            seq=size - 1,
+            related=(record.location,) if record is not None else (),
+        )
+        return False
+
+    def edge_tiles(self, newest: _Signed) -> None:
+        """The newest checkpoint's right-edge tiles (what a restarted writer extends) give its
+        root; the records already did, so a difference is in the tiles."""
+        try:
+            root = compact_range_from_tiles(newest.size, self.fetch_tile).root()
+        except TileError as exc:
+            self._tile_failure(newest, exc)
+            return
+        if root != newest.checkpoint.root:
+            self._tile_failure(
+                newest, TileError("its right-edge hash tiles do not give its root (damaged)")
+            )
+
+    def _not_recomputed(self, signed: _Signed) -> None:
+        """No root for this size: say why, unless another check already names the cause."""
+        last, tree = self.log.last_seq, self.log.tree
+        if last is None or signed.size - 1 > last:
+            return  # the log is shorter: long_enough names it
+        if tree.begin is None or signed.size <= tree.begin:
+            return  # before the window: checked by the runs whose window holds it
+        if self.prefix_failed:
+            return  # the tiles before the window failed: _tile_failure named it
+        where = (
+            f"the log's records stop following each other at seq {tree.broken_at:,}"
+            if tree.broken_at is not None
+            else f"the log does not hold its records up to seq {signed.size - 1:,}"
+        )
+        self.fail(
+            Reason.CHECKPOINT_MISMATCH,
+            f"{signed.named()} cannot be recomputed from the log: {where} (see the chain "
+            "failures for the gap or the records out of place)",
             signed.stored.where,
             seq=signed.size - 1,
         )
@@ -471,6 +535,12 @@ class _Checks:
             seq=count,
             related=tuple(signed.stored.where for signed in longer[1:]),
         )
+
+
+def _tile_range(begin: int, end: int, nodes: TileHashes) -> RangeHashes:
+    """The range ``[begin, end)`` made of tree nodes read from the tiles."""
+    subtrees = perfect_subtrees(begin, end)
+    return range_of(begin, ((level, nodes(level, index)) for level, index in subtrees))
 
 
 def _uncovered(

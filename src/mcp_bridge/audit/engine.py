@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from .chain import Anchor, ChainChecker, FollowingLine
+from .chain import Anchor, ChainChecker, FollowingLine, RecordHashes
 from .layout import check_window, day_key
 from .results import Failure, Note, Reason, VerificationResult
+from .tree_stream import ChunkTree
 
 
 @dataclass(slots=True)
@@ -79,15 +80,18 @@ def verify_source(
     progress: ProgressCallback | None = None,
     tap: LineTap | None = None,
     allow_empty: bool = False,
+    hashes: RecordHashes | None = None,
 ) -> VerificationResult:
     """Verify ``source`` over the window ``start..end`` (inclusive UTC days; ``None`` = open).
 
     A location that holds no audit store at all is an ``empty_store`` failure unless
     ``allow_empty`` (a brand-new deployment): a mistyped path must never verify green.
+    ``hashes`` receives every record hash the chain moves on to (``verify --vkey`` recomputes
+    the Merkle roots from them in the same pass).
     """
     check_window(start, end)
     began = time.perf_counter()
-    checker = ChainChecker(max_failures=max_failures, windowed=start is not None)
+    checker = ChainChecker(max_failures=max_failures, windowed=start is not None, hashes=hashes)
     anchored_by = anchor_window(checker, source, start)
     segments = source.segments(start, end)
     total = sum(segment.size for segment in segments)
@@ -232,6 +236,7 @@ class ChunkResult:
     clean: bool
     first_line: bytes
     last: Anchor | None
+    tree: ChunkTree | None = None  # the chunk's Merkle hashes, when checkpoints are checked
 
 
 def chunks_form_one_chain(

@@ -71,10 +71,12 @@ def verify_audit_trail(
     source = open_source(path, max_record_bytes=max_record_bytes, **s3_options)
     run = CheckpointRun.begin(str(path), source, checkpoints, **s3_options)
     if parallel and isinstance(source, LocalSource):
-        confirmed = confirm_in_parallel(source, first, last, progress)
+        sizes = run.sizes if run.tree is not None else None
+        confirmed = confirm_in_parallel(source, first, last, progress, tree_sizes=sizes)
         if confirmed is not None:
-            run.look_up(confirmed, partial(find_by_seq, source.root))
-            return run.finish(confirmed, start=first, end=last)
+            result, recomputed = confirmed
+            run.look_up(result, partial(find_by_seq, source.root), recomputed)
+            return run.finish(result, start=first, end=last)
     result = verify_source(
         run.source,
         start=first,
@@ -82,5 +84,6 @@ def verify_audit_trail(
         max_failures=max_failures,
         progress=progress,
         allow_empty=allow_empty,
+        hashes=run.tree,
     )
     return run.finish(result, start=first, end=last)

@@ -5,6 +5,10 @@ the files are cut into byte ranges at line boundaries; worker processes check ea
 own (a ``ChainChecker`` started at the range's first record), and the parent checks the seams
 with the same rules (``engine.chunks_form_one_chain``).
 
+With ``verify --vkey`` each worker also hashes its range's records into the Merkle tree (its
+compact range, and the range up to every checkpoint size inside it); the parent chains those
+in order (``tree_stream.join_chunks``), so the roots are recomputed on every core too.
+
 This only ever *confirms*: if any range reports anything (a failure, a recovery note, a seam
 that does not link), the answer is ``None`` and the caller runs the ordinary sequential
 verification, which produces the exact report. So the report on a damaged log is always the
@@ -17,7 +21,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -33,8 +37,10 @@ from ...engine import (
     describe_start,
 )
 from ...layout import day_key
+from ...merkle import leaf_hash
 from ...records import parse_header
 from ...results import VerificationResult
+from ...tree_stream import RangeHashes, Recomputed, TreeFeed, chunk_tree, join_chunks
 from .files import bounded_lines, open_regular, storage_errors
 from .source import LocalSource
 
@@ -54,6 +60,10 @@ class _Range:
     high: int
     size: int
     max_line: int
+    tree_sizes: tuple[int, ...] | None = None
+
+
+Confirmed = tuple[VerificationResult, Recomputed | None]
 
 
 def confirm_in_parallel(
@@ -61,8 +71,14 @@ def confirm_in_parallel(
     start: date | None,
     end: date | None,
     progress: ProgressCallback | None = None,
-) -> VerificationResult | None:
-    """A verified result for a large intact window, or ``None`` to verify sequentially."""
+    *,
+    tree_sizes: Sequence[int] | None = None,
+) -> Confirmed | None:
+    """A verified result for a large intact window, or ``None`` to verify sequentially.
+
+    With ``tree_sizes`` (checkpoint sizes) the result comes with the Merkle tree's hashes the
+    records gave at those sizes.
+    """
     cores = len(os.sched_getaffinity(0))
     segments = source.segments(start, end)
     total = sum(segment.size for segment in segments)
@@ -79,6 +95,7 @@ def confirm_in_parallel(
             min(segment.size, low + step),
             segment.size,
             source.max_record_bytes,
+            None if tree_sizes is None else tuple(tree_sizes),
         )
         for segment in segments
         for low in range(0, segment.size, step)
@@ -103,10 +120,17 @@ def confirm_in_parallel(
     counted = [chunk for chunk in chunks if chunk.count and chunk.last is not None]
     if not counted:
         return None
+    recomputed = None
+    if tree_sizes is not None:
+        recomputed = _join_trees(
+            counted, anchor.seq if anchor else None, anchor.hash if anchor else ""
+        )
+        if recomputed is None:
+            return None
     first = parse_header(counted[0].first_line.rstrip(b"\n"))
     last = counted[-1].last
     assert last is not None
-    return confirmed_result(
+    result = confirmed_result(
         source=source.description,
         start=start,
         end=end,
@@ -119,11 +143,27 @@ def confirm_in_parallel(
         anchored_by=describe_start(start, anchor),
         closed_by=closed_by,
     )
+    return result, recomputed
+
+
+def _join_trees(
+    chunks: list[ChunkResult], anchor_seq: int | None, anchor_hash: str
+) -> Recomputed | None:
+    """The workers' Merkle ranges chained in order, after the record before the window."""
+    start = None
+    if anchor_seq is not None:
+        start = RangeHashes(anchor_seq)
+        start.push(0, leaf_hash(bytes.fromhex(anchor_hash)))
+    trees = [chunk.tree for chunk in chunks]
+    if any(tree is None for tree in trees):
+        return None
+    return join_chunks(start, [tree for tree in trees if tree is not None])
 
 
 def check_range(task: _Range) -> ChunkResult:
     """Worker: check the lines that start within ``[low, high)`` of one partition file."""
-    checker = ChainChecker(max_failures=1)
+    feed = TreeFeed(task.tree_sizes) if task.tree_sizes is not None else None
+    checker = ChainChecker(max_failures=1, hashes=feed)
     checker.start_anywhere()
     first: list[bytes] = []
     checker.feed(task.name, task.path, task.day, _lines(task, first))
@@ -136,6 +176,7 @@ def check_range(task: _Range) -> ChunkResult:
         clean=checker.failure_count == 0 and not checker.notes,
         first_line=first[0] if first else b"",
         last=checker.tail(),
+        tree=chunk_tree(feed) if feed is not None else None,
     )
 
 

@@ -1,0 +1,150 @@
+"""Streaming Merkle roots (``verify --vkey``) equal the reference roots, however they are fed.
+
+The reference is RFC 6962 §2.1 written out recursively here (``_mth``), independent of the
+compact-range code under test; ``test_merkle.py`` pins it to the published vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from itertools import pairwise
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcp_bridge.audit.merkle import ProofError, leaf_hash, node_hash
+from mcp_bridge.audit.tree_stream import (
+    BLOCK,
+    RangeHashes,
+    TreeFeed,
+    block_node,
+    chunk_tree,
+    feed_result,
+    join_chunks,
+    join_cuts,
+)
+
+
+def _mth(leaves: list[bytes]) -> bytes:
+    """RFC 6962 §2.1 MTH over leaf hashes, by its recursive definition."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return node_hash(_mth(leaves[:k]), _mth(leaves[k:]))
+
+
+def _hexes(count: int) -> list[bytes]:
+    return [hashlib.sha256(b"record %d" % i).hexdigest().encode() for i in range(count)]
+
+
+def _leaves(hexes: list[bytes]) -> list[bytes]:
+    return [leaf_hash(bytes.fromhex(h.decode())) for h in hexes]
+
+
+HEXES = _hexes(3 * BLOCK + 77)
+LEAVES = _leaves(HEXES)
+
+
+def _feed(feed: TreeFeed, first: int, hexes: list[bytes], cuts: list[int]) -> None:
+    """Feed ``hexes`` (records ``first, first + 1, ...``) in batches ending at ``cuts``."""
+    at = 0
+    for cut in [*sorted(cuts), len(hexes)]:
+        if cut > at:
+            feed.add(first + at, hexes[at:cut])
+            at = cut
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.integers(0, len(HEXES)).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.sets(st.integers(0, n + 3), max_size=8),
+            st.lists(st.integers(0, n), max_size=6),
+        )
+    )
+)
+def test_the_streaming_root_equals_the_reference_root(
+    case: tuple[int, set[int], list[int]],
+) -> None:
+    """Random log sizes, checkpoint positions and batch boundaries, from leaf 0."""
+    count, sizes, batches = case
+    feed = TreeFeed(sizes)
+    _feed(feed, 0, HEXES[:count], batches)
+    result = feed_result(feed)
+    passed = {size for size in sizes if 0 < size <= count}
+    assert set(result.cuts) == passed
+    for size, cut in result.cuts.items():
+        assert cut.root() == _mth(LEAVES[:size]), size
+    assert result.broken_at is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, len(HEXES)).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.integers(0, n - 1),
+            st.lists(st.integers(1, n), min_size=1, max_size=5),
+            st.sets(st.integers(1, n), max_size=6),
+        )
+    )
+)
+def test_ranges_computed_apart_join_into_the_reference_root(
+    case: tuple[int, int, list[int], set[int]],
+) -> None:
+    """A window starting anywhere (prefix from elsewhere) and workers' chunks, joined."""
+    count, begin, bounds, sizes = case
+    edges = sorted({begin, *(b for b in bounds if b > begin), count})
+    trees = []
+    for low, high in pairwise(edges):
+        feed = TreeFeed(sizes)
+        feed.add(low, HEXES[low:high])
+        tree = chunk_tree(feed)
+        assert tree is not None
+        trees.append(tree)
+    prefix = RangeHashes(0)
+    for leaf in LEAVES[:begin]:
+        prefix.push(0, leaf)
+    joined = join_chunks(None, trees)
+    assert joined is not None and joined.begin == begin
+    roots = join_cuts(prefix, joined.cuts)
+    assert set(roots) == {size for size in sizes if begin < size <= count}
+    for size, root in roots.items():
+        assert root == _mth(LEAVES[:size])
+
+
+def test_a_gap_breaks_the_stream_and_keeps_what_came_before() -> None:
+    feed = TreeFeed([10, 300, 400])
+    feed.add(0, HEXES[:299])
+    feed.add(300, HEXES[300:500])  # seq 299 missing
+    result = feed_result(feed)
+    assert result.broken_at == 299
+    assert set(result.cuts) == {10}
+    assert result.cuts[10].root() == _mth(LEAVES[:10])
+
+
+def test_a_rival_record_forgets_the_sizes_it_reached() -> None:
+    feed = TreeFeed([5, 6, 7])
+    feed.add(0, HEXES[:6])
+    feed.broken(5)  # the record given for seq 5 was an inserted rival
+    feed.add(6, HEXES[6:8])
+    result = feed_result(feed)
+    assert set(result.cuts) == {5} and result.broken_at == 5
+
+
+def test_block_node_is_the_root_of_its_256_leaves() -> None:
+    assert block_node(HEXES[:BLOCK]) == _mth(LEAVES[:BLOCK])
+    assert block_node(HEXES[BLOCK : 2 * BLOCK]) == _mth(LEAVES[BLOCK : 2 * BLOCK])
+
+
+def test_ranges_refuse_what_does_not_fit() -> None:
+    with pytest.raises(ProofError):
+        RangeHashes(3).push(1, bytes(32))  # a height-1 subtree cannot start at leaf 3
+    with pytest.raises(ProofError):
+        RangeHashes(0).extend(RangeHashes(5))
+    with pytest.raises(ProofError):
+        RangeHashes(2, 4, [1], [bytes(32)]).root()
