@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from mcp_bridge.audit.ops import kms as kms_report
+from mcp_bridge.audit.storage.s3 import ops as s3_ops
 from mcp_bridge.audit.storage.s3.layout import segment_key
 
 from ..ops.helpers import audit
@@ -92,6 +94,58 @@ def test_kms_report_counts_objects_per_key_and_checks_each_key_decrypts(
     assert keys[kms_id]["objects"] >= 1 and keys[kms_id]["latestRetainUntil"]
     assert all(use["decrypts"] for use in keys.values())
     assert keys[kms_id]["probedObject"].startswith("audit/2025/10/25/")
+
+
+@pytest.fixture
+def two_keys(open_trail, bucket: str, clock: Clock) -> str:
+    """Day 1 without SSE-KMS (``none``), day 2 under SeaweedFS's one KMS key."""
+    plain = open_trail(clock)
+    plain.record_event("e", {"key": "none"})
+    plain.close()
+    clock.now += timedelta(days=1)
+    rotated = open_trail(clock, audit_s3_kms_key_id=KMS_ALIAS)
+    rotated.record_event("e", {"key": "kms"})
+    rotated.close()
+    return f"s3://{bucket}/audit"
+
+
+def test_kms_report_flags_a_key_in_use_that_is_not_expected(two_keys: str, capsys) -> None:
+    found = audit(capsys, "kms-report", two_keys, "--json").json
+    [kms_id] = [use["kmsKeyId"] for use in found["keys"] if use["kmsKeyId"] != "none"]
+
+    only_kms = audit(capsys, "kms-report", two_keys, "--expect-key-id", kms_id, "--json")
+    assert only_kms.code == 1
+    assert only_kms.json["unexpectedKeys"] == ["none"], "objects written before SSE-KMS"
+    text = audit(capsys, "kms-report", two_keys, "--expect-key-id", "some-other-key")
+    assert text.code == 1 and f"FAILED: key(s) in use not expected: {kms_id}, none" in text.out
+    both = audit(
+        capsys, "kms-report", two_keys, "--expect-key-id", kms_id, "--expect-key-id", "none"
+    )
+    assert both.code == 0 and "OK: every key in use decrypts" in both.out
+    arn = f"arn:aws:kms:us-east-1:111122223333:key/{kms_id}"
+    assert kms_report.is_expected(arn, [kms_id]) and not kms_report.is_expected(arn, ["other"])
+
+
+def test_kms_report_of_a_key_that_no_longer_decrypts_fails(
+    two_keys: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SeaweedFS has one local KMS key that always decrypts, so a disabled or deleted key cannot
+    be produced: only the GET's answer is replaced (a fault we cannot cause), with the error
+    code AWS returns for a disabled key. The listing, HEADs and the other probe are real."""
+    real = s3_ops.probe_read
+
+    def disabled(conn, bucket: str, key: str, version: str) -> str | None:
+        if s3_ops.head_version(conn, bucket, key, version).kms_key_id:
+            return "KMS.DisabledException"
+        return real(conn, bucket, key, version)
+
+    monkeypatch.setattr(s3_ops, "probe_read", disabled)
+    done = audit(capsys, "kms-report", two_keys, "--json")
+    assert done.code == 1
+    states = {
+        use["kmsKeyId"] == "none": (use["decrypts"], use["error"]) for use in done.json["keys"]
+    }
+    assert states == {True: (True, None), False: (False, "KMS.DisabledException")}
 
 
 def test_access_report_flags_delete_object_version_allowed_to_the_writer(

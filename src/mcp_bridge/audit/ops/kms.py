@@ -4,7 +4,11 @@ For the original version of every log object in the window: the SSE-KMS key id (
 objects without SSE-KMS). Per key: object count, first and last day it was used, and the latest
 retain-until among its objects (decrypt access to a key must outlive that date). Then one ranged
 GET per key, of its newest object, proves the key still decrypts; exit 1 if any key in use
-cannot. One HEAD per object plus one GET per key.
+cannot. With ``--expect-key-id`` (repeatable), a key in use that is not one of those is a
+finding too (exit 1): objects written under a key nobody approved, or still under ``none`` after
+SSE-KMS was switched on. Key ids are compared as S3 reports them (``SSEKMSKeyId``, on AWS the
+key ARN; a bare key id matches the ARN ending in ``key/<id>``); aliases are not resolved. One
+HEAD per object plus one GET per key.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class KeyUse:
     probe: tuple[str, str] | None = None  # newest object (key, version) under this KMS key
     decrypts: bool | None = None
     error: str | None = None
+    expected: bool | None = None  # None: no --expect-key-id given
 
     def add(self, day: date, until: datetime | None, obj: tuple[str, str]) -> None:
         self.objects += 1
@@ -56,10 +61,13 @@ class KeyUse:
             "probedObject": f"{self.probe[0]}?versionId={self.probe[1]}" if self.probe else None,
             "decrypts": self.decrypts,
             "error": self.error,
+            "expected": self.expected,
         }
 
     def render(self) -> str:
         state = "decrypts" if self.decrypts else f"CANNOT DECRYPT ({self.error})"
+        if self.expected is False:
+            state += "; NOT AN EXPECTED KEY (unexpected_kms_key)"
         first = day_key(self.first_day) if self.first_day else "-"
         last = day_key(self.last_day) if self.last_day else "-"
         return (
@@ -75,7 +83,7 @@ class KmsReport:
 
     @property
     def ok(self) -> bool:
-        return all(use.decrypts for use in self.keys)
+        return all(use.decrypts and use.expected is not False for use in self.keys)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,16 +91,31 @@ class KmsReport:
             "ok": self.ok,
             "location": self.location,
             "keys": [use.to_dict() for use in self.keys],
+            "unexpectedKeys": [use.key_id for use in self.keys if use.expected is False],
         }
 
     def render_text(self) -> str:
         lines = [f"KMS keys of {self.location}: {len(self.keys)}"]
         lines.extend(use.render() for use in self.keys)
-        lines.append("OK: every key in use decrypts" if self.ok else "a key in use cannot decrypt")
+        undecryptable = [use.key_id for use in self.keys if not use.decrypts]
+        unexpected = [use.key_id for use in self.keys if use.expected is False]
+        if undecryptable:
+            lines.append(f"FAILED: key(s) in use that cannot decrypt: {', '.join(undecryptable)}")
+        if unexpected:
+            lines.append(f"FAILED: key(s) in use not expected: {', '.join(unexpected)}")
+        if self.ok:
+            lines.append("OK: every key in use decrypts")
         return "\n".join(lines)
 
 
-def kms_report(location: Location, window: Window, s3: RunOptions) -> KmsReport:
+def is_expected(key_id: str, expected: Sequence[str]) -> bool:
+    """``key_id`` as S3 reports it is one of ``expected`` (an id matches its ARN)."""
+    return any(key_id == want or key_id.endswith(f":key/{want}") for want in expected)
+
+
+def kms_report(
+    location: Location, window: Window, s3: RunOptions, expected: Sequence[str] = ()
+) -> KmsReport:
     from ..storage.s3.ops import head_version, probe_read
 
     assert location.bucket is not None
@@ -110,12 +133,21 @@ def kms_report(location: Location, window: Window, s3: RunOptions) -> KmsReport:
         assert use.probe is not None
         use.error = probe_read(conn, location.bucket, *use.probe)
         use.decrypts = use.error is None
+        use.expected = is_expected(use.key_id, expected) if expected else None
     return KmsReport(location.text, [uses[k] for k in sorted(uses)])
 
 
 def build_parser() -> argparse.ArgumentParser:
     made = cli.parser("kms-report", "objects per KMS key id, and whether each key still decrypts")
     made.add_argument("path", help="the audit trail: s3://bucket/prefix")
+    made.add_argument(
+        "--expect-key-id",
+        action="append",
+        default=[],
+        metavar="KEY_ID",
+        help="a key id (or ARN) objects may use, repeatable; `none` allows objects without "
+        "SSE-KMS; any other key in use is a finding (exit 1)",
+    )
     cli.add_window(made)
     cli.add_s3(made)
     return made
@@ -127,7 +159,7 @@ def execute(args: argparse.Namespace) -> int:
         "kms-report reads SSE-KMS headers of S3 objects; a local store is not encrypted by "
         "mcp-bridge (use an encrypted file system)",
     )
-    report = kms_report(location, cli.window_of(args), cli.s3_of(args))
+    report = kms_report(location, cli.window_of(args), cli.s3_of(args), args.expect_key_id)
     cli.emit(report.to_dict(), report.render_text(), args.json)
     return EXIT_OK if report.ok else EXIT_FAILED
 
