@@ -42,6 +42,28 @@ def test_runbook_replay_after_restore(tmp_path: Path, cli_env: dict[str, str]) -
     assert restored.returncode == 0 and "verified: 30 events" in restored.stdout
 
 
+def test_runbook_replay_command_as_written_verifies_the_configured_trail(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    """Runbook §4 prints ``python -m mcp_bridge.audit.verify --start ... --end ...`` with no
+    path: it verifies the configured trail (``AUDIT_STORAGE_PATH``, default ``var/audit``)."""
+    log = build_log(tmp_path / "var" / "audit", DAYS, 10)
+    window = ("--start", "2025/10/24", "--end", "2025/10/25")
+    done = verify(cli_env, *window, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        "verified: 20 events in window 2025/10/24..2025/10/25 of var/audit"
+    )
+    log.file_of(DAYS[1]).unlink()
+    elsewhere = {**cli_env, "AUDIT_STORAGE_PATH": str(log.root)}
+    broken = verify(elsewhere, *window)
+    assert broken.returncode == 1 and "missing_partition" in broken.stdout
+    misuse = verify(cli_env, *window, "--object-lock-days", "1", cwd=tmp_path)
+    assert misuse.returncode == 2 and "only apply to s3:// locations" in misuse.stderr
+    bad = verify({**cli_env, "AUDIT_STORAGE_BACKEND": "ftp"}, *window, cwd=tmp_path)
+    assert bad.returncode == 2 and "AUDIT_STORAGE_BACKEND=ftp" in bad.stderr
+
+
 TAMPERS = {
     "edited_field": (
         1,

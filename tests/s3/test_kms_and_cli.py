@@ -77,3 +77,32 @@ def test_the_runbook_s3_verify_command_line(
     assert done.returncode != 0
     assert "object_lock_mode" in done.stdout + done.stderr
     assert "audit/2025/10/24/" in done.stdout + done.stderr
+
+
+def test_the_runbook_replay_command_without_a_path_verifies_the_configured_bucket(
+    open_trail, bucket: str, clock: Clock, seaweed: SeaweedServer, cli_env
+) -> None:
+    """Runbook §4: ``python -m mcp_bridge.audit.verify --start ... --end ...`` on an S3
+    deployment reads AUDIT_S3_BUCKET/PREFIX and checks the configured Object Lock policy."""
+    trail = open_trail(clock, audit_s3_object_lock_mode="compliance")
+    trail.record_event("e", {"day": 24})
+    clock.now += timedelta(days=1)
+    trail.record_event("e", {"day": 25})
+    env = {
+        **cli_env,
+        **seaweed.env(),
+        "AUDIT_STORAGE_BACKEND": "s3",
+        "AUDIT_S3_BUCKET": bucket,
+        "AUDIT_S3_PREFIX": "audit",
+        "AUDIT_S3_OBJECT_LOCK_MODE": "compliance",
+        "AUDIT_S3_OBJECT_LOCK_DAYS": "1",
+        "PATH": f"{seaweed.python_dir()}:{cli_env.get('PATH', '')}",
+    }
+    command = "python -m mcp_bridge.audit.verify --start 2025/10/24 --end 2025/10/25"
+    done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"2 events in window 2025/10/24..2025/10/25 of s3://{bucket}/audit" in done.stdout
+
+    env["AUDIT_S3_OBJECT_LOCK_MODE"] = "governance"
+    done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "object_lock_mode" in done.stdout

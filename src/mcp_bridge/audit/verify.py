@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .checkpoint_check import add_checkpoint_arguments, checkpoint_options, coverage_line
+from .checkpoint_check import (
+    CheckpointOptions,
+    add_checkpoint_arguments,
+    checkpoint_options,
+    config_checkpoint_options,
+    coverage_line,
+)
 from .cli_support import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
@@ -62,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Verify the hash chain of an mcp-bridge audit trail (local or S3).",
         epilog=EXIT_CODES_HELP,
     )
-    parser.add_argument("path", help="audit directory, or s3://bucket/prefix")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        help="audit directory, or s3://bucket/prefix (default: the configured trail, as the "
+        "scheduled job reads it: AUDIT_STORAGE_PATH, or s3://AUDIT_S3_BUCKET/AUDIT_S3_PREFIX "
+        "with the AUDIT_S3_* lock, region and endpoint settings, and AUDIT_VERIFY_KEY)",
+    )
     parser.add_argument("--start", type=_day, help="first UTC day to verify (YYYY/MM/DD)")
     parser.add_argument("--end", type=_day, help="last UTC day to verify (YYYY/MM/DD)")
     parser.add_argument("--json", action="store_true", help="print one JSON report")
@@ -132,6 +144,29 @@ def _s3_options(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in options.items() if value is not None}
 
 
+def _local_misuse(args: argparse.Namespace) -> str:
+    names = ", ".join(_OPTION_NAMES.get(n, f"--{n.replace('_', '-')}") for n in _s3_options(args))
+    return f"{names} only apply to s3:// locations"
+
+
+def _target(args: argparse.Namespace) -> tuple[str, dict[str, Any], CheckpointOptions | None]:
+    """The location, its S3 options and the checkpoint options: as given, or (no path) the
+    configured trail with its settings, the command line's options taking precedence."""
+    explicit = _s3_options(args)
+    if args.path is not None:
+        return args.path, explicit, checkpoint_options(args)
+    from ..config import load_config
+    from .jobs import trail_location
+
+    config = load_config()
+    path, configured = trail_location(config)
+    if not path.startswith("s3://") and explicit:
+        raise AuditUsageError(f"{_local_misuse(args)} (the configured trail is {path})")
+    args.path = path  # the witness checks read the checkpoints of the same trail
+    checkpoints = checkpoint_options(args) or config_checkpoint_options(config)
+    return path, configured | explicit, checkpoints
+
+
 def _print(result: VerificationResult, attested: AttestationReport | None, as_json: bool) -> None:
     if as_json:
         report = result.to_dict()
@@ -151,25 +186,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_window(args.start, args.end)
     except AuditUsageError as exc:
         parser.error(str(exc))
-    if not args.path.startswith("s3://") and _s3_options(args):
-        names = ", ".join(
-            _OPTION_NAMES.get(n, f"--{n.replace('_', '-')}") for n in _s3_options(args)
-        )
-        parser.error(f"{names} only apply to s3:// locations")
+    if args.path is not None and not args.path.startswith("s3://") and _s3_options(args):
+        parser.error(_local_misuse(args))
 
     def body() -> int:
         policy = policy_from_args(args) if wants_attestations(args) else None
+        path, s3_options, checkpoints = _target(args)
         with progress_display(not args.json) as progress:
             result = verify_audit_trail(
-                args.path,
+                path,
                 start=args.start,
                 end=args.end,
                 max_failures=args.max_failures,
                 progress=progress,
                 allow_empty=args.allow_empty,
                 max_record_bytes=args.max_record_bytes,
-                checkpoints=checkpoint_options(args),
-                **_s3_options(args),
+                checkpoints=checkpoints,
+                **s3_options,
             )
         attested = check_attestations(args, policy) if policy is not None else None
         _print(result, attested, args.json)
