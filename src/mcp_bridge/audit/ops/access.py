@@ -8,7 +8,8 @@ to anyone but the incident role (``--incident-principal``) or not explicitly den
 else, or when a bucket control is missing. What it cannot see is said in the report: IAM
 identity policies are not readable with S3 permissions (export them with ``aws iam
 get-role-policy`` / ``get-policy-version`` and pass ``--identity-policy PRINCIPAL=FILE``), nor
-are KMS key policies, SCPs or permission boundaries.
+are KMS key policies, SCPs or permission boundaries. On a local store the same command audits
+the file system's permissions instead (:mod:`.access_local`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any
 from ..cli_support import EXIT_FAILED, EXIT_OK
 from ..errors import AuditUsageError
 from . import cli
+from .access_local import local_access_report
 from .access_policy import Finding, PolicyAnalysis, analyse
 from .forensic import s3_connection
-from .trail import Location, RunOptions
+from .trail import Location, RunOptions, parse_location
 
 SCHEMA = "mcp-bridge/access-report/v1"
 CANNOT_SEE = (
@@ -162,7 +164,11 @@ def _identity_policy(text: str) -> tuple[str, dict[str, Any]]:
 
 def build_parser() -> argparse.ArgumentParser:
     made = cli.parser("access-report", "who can write, delete, unlock or bypass the audit prefix")
-    made.add_argument("path", help="the audit trail: s3://bucket/prefix")
+    made.add_argument(
+        "path",
+        help="the audit trail: s3://bucket/prefix (bucket controls and policies) or a local "
+        "store directory (owner and modes of every file and directory)",
+    )
     made.add_argument(
         "--incident-principal",
         action="append",
@@ -180,11 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def execute(args: argparse.Namespace) -> int:
-    location = cli.s3_location(
-        args.path,
-        "access-report reads S3 bucket controls; a local store's access is the file "
-        "system's (check the directory's owner and mode, and who may log in)",
-    )
+    location = parse_location(args.path)
+    if location.root is not None:
+        if args.incident_principal or args.identity_policy or args.endpoint_url or args.region:
+            raise AuditUsageError(
+                "--incident-principal, --identity-policy, --region and --endpoint-url apply to "
+                "s3:// locations; a local store's access is its file system permissions"
+            )
+        local = local_access_report(location.root)
+        cli.emit(local.to_dict(), local.render_text(), args.json)
+        return EXIT_OK if local.ok else EXIT_FAILED
     policies = [_identity_policy(text) for text in args.identity_policy]
     report = access_report(
         location, cli.s3_of(args), incident=args.incident_principal, identity_policies=policies
