@@ -25,11 +25,10 @@ from ..cli_support import EXIT_FAILED, EXIT_OK
 from ..errors import AuditUsageError
 from . import cli
 from .access_local import local_access_report
-from .access_policy import Finding, PolicyAnalysis, analyse
+from .access_policy import Finding, PolicyAnalysis, analyse, report_document
 from .forensic import s3_connection
 from .trail import Location, RunOptions, parse_location
 
-SCHEMA = "mcp-bridge/access-report/v1"
 CANNOT_SEE = (
     "IAM identity policies (need iam:GetRolePolicy/GetPolicyVersion; pass exported documents "
     "with --identity-policy PRINCIPAL=FILE), KMS key policies, organization SCPs and permission "
@@ -50,16 +49,14 @@ class AccessReport:
         return not self.findings
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "ok": self.ok,
-            "location": self.location,
-            "controls": self.controls,
-            "grants": [grant.to_dict() for grant in self.analysis.grants],
-            "findings": [finding.to_dict() for finding in self.findings],
-            "unreadable": self.unreadable,
-            "cannotSee": CANNOT_SEE,
-        }
+        return report_document(
+            self.location,
+            self.controls,
+            self.findings,
+            CANNOT_SEE,
+            grants=[grant.to_dict() for grant in self.analysis.grants],
+            unreadable=self.unreadable,
+        )
 
     def render_text(self) -> str:
         lines = [f"access report for {self.location}"]

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .access_policy import Finding
+from .access_policy import Finding, report_document
 
-SCHEMA = "mcp-bridge/access-report/v1"
 LOCAL_CANNOT_SEE = (
     "who can act as the owner (root, sudo rules, the service account's credentials), POSIX ACLs "
     "(getfacl), SELinux/AppArmor labels, and who can reach the disk, its mounts or its backups"
@@ -72,15 +71,10 @@ class LocalAccessReport:
         return not self.findings
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "ok": self.ok,
-            "location": self.location,
-            "controls": {"owner": self.owner, "group": self.group, "mode": self.mode},
-            "entriesChecked": self.entries,
-            "findings": [finding.to_dict() for finding in self.findings],
-            "cannotSee": LOCAL_CANNOT_SEE,
-        }
+        controls = {"owner": self.owner, "group": self.group, "mode": self.mode}
+        return report_document(
+            self.location, controls, self.findings, LOCAL_CANNOT_SEE, entriesChecked=self.entries
+        )
 
     def render_text(self) -> str:
         lines = [

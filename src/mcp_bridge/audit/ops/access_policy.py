@@ -66,6 +66,28 @@ class Finding:
         return {"reason": self.reason, "message": self.message, "fix": self.fix}
 
 
+REPORT_SCHEMA = "mcp-bridge/access-report/v1"
+
+
+def report_document(
+    location: str,
+    controls: dict[str, Any],
+    findings: list[Finding],
+    cannot_see: str,
+    **details: Any,
+) -> dict[str, Any]:
+    """The JSON document of an access report (S3 or local): the same keys for both."""
+    return {
+        "schema": REPORT_SCHEMA,
+        "ok": not findings,
+        "location": location,
+        "controls": controls,
+        **details,
+        "findings": [finding.to_dict() for finding in findings],
+        "cannotSee": cannot_see,
+    }
+
+
 @dataclass(slots=True)
 class PolicyAnalysis:
     grants: list[Grant] = field(default_factory=list)
