@@ -22,16 +22,23 @@ from mcp.shared.exceptions import MCPError
 from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_bridge.audit import AuditTrail
+from mcp_bridge.audit.trail import open_audit_trail
 from mcp_bridge.bridge.app import create_app
 from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE, POLICY_DENIED
+from mcp_bridge.bridge.metrics import BridgeMetrics
+from mcp_bridge.bridge.outage import Outage
 from mcp_bridge.bridge.policy import parse_access
+from mcp_bridge.bridge.pool import UpstreamPool
 from mcp_bridge.bridge.recorder import TOOL_CALL_INTENT
 from mcp_bridge.bridge.settings import load_bridge_settings
 from mcp_bridge.bridge.telemetry import Telemetry
 from mcp_bridge.bridge.tracing import traces_endpoint
 from mcp_bridge.bridge.upstream_config import UpstreamSpec
-from mcp_bridge.config import ConfigError
+from mcp_bridge.config import ConfigError, load_config
 
+from ..audit.checkpoint_helpers import SIGNER, write_key
+from ..audit.checkpoint_helpers import wait_for as wait_for_condition
+from ..witness.support import WitnessProcess
 from .conftest import API_KEY, bridge_settings, sample_spec
 from .harness import (
     FaultyStore,
@@ -48,6 +55,7 @@ from .sample_servers import notes_server
 LIBRARY_ACCESS = {"tools": {"slow_shelve": {"deny": [{"roles": ["writer"]}]}}}
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 SECRET = "s3cr3t-argument-value"
+WITNESSED_ORIGIN = "audit.test/observed"
 
 
 @dataclass
@@ -365,3 +373,60 @@ def test_unusable_telemetry_settings_name_the_variable(
     text = error.value.render()
     assert f"{variable}={given} is invalid" in text
     assert f"(allowed: {allowed})" in text
+
+
+def test_checkpoint_and_witness_metrics_follow_the_writer(tmp_path: Path) -> None:
+    """Issue 12: the metrics say how far behind each witness is (one up, one down)."""
+    log = (WITNESSED_ORIGIN, SIGNER.verifier.to_text())
+    up, down = (WitnessProcess(tmp_path / n, f"{n}.test", [log]) for n in ("up", "down"))
+    up.start()
+    try:
+        config = load_config(
+            audit_storage_path=tmp_path / "audit",
+            audit_signing_key=str(write_key(tmp_path)),
+            audit_checkpoint_origin=WITNESSED_ORIGIN,
+            audit_checkpoint_interval_seconds=0.05,
+            audit_witnesses=f"{up.url} {up.vkey}, {down.url} {down.vkey}",
+        )
+        trail = open_audit_trail(config)
+        try:
+            for number in range(5):
+                trail.record_event("test.event", {"n": number})
+            pool = UpstreamPool([], timeout=1, on_lifecycle=_ignore_lifecycle)
+            metrics = BridgeMetrics()
+            metrics.watch(trail, pool, Outage())
+
+            def sample(name: str, url: str) -> float | None:
+                text = metrics.exposition().decode()
+                for family in text_string_to_metric_families(text):
+                    for found in family.samples:
+                        if found.name == name and found.labels.get("url") == url:
+                            return float(found.value)
+                return None
+
+            behind = "mcp_bridge_witness_behind_entries"
+            cosigned = "mcp_bridge_witness_cosigned_size"
+            wait_for_condition(lambda: (sample(cosigned, up.url) or 0) >= 5)
+            wait_for_condition(lambda: sample(behind, up.url) == 0)
+            wait_for_condition(
+                lambda: (sample("mcp_bridge_witness_failures_total", down.url) or 0) > 0
+            )
+            samples = {
+                s.name: s.value
+                for f in text_string_to_metric_families(metrics.exposition().decode())
+                for s in f.samples
+            }
+            assert samples["mcp_bridge_checkpoints_published_total"] >= 1
+            assert samples["mcp_bridge_checkpoint_age_seconds"] >= 0
+            newest = sample(cosigned, up.url)
+            assert newest is not None
+            assert (sample(behind, down.url) or 0) >= newest
+            assert sample(cosigned, down.url) is None
+        finally:
+            trail.close()
+    finally:
+        up.stop()
+
+
+async def _ignore_lifecycle(event_type: str, payload: dict[str, Any]) -> None:
+    return None

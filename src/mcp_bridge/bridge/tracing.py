@@ -18,6 +18,8 @@ record's ``correlationId``, so each leads to the other. docs/mcp-bridge/observab
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +38,11 @@ from .settings import BridgeSettings
 
 TRACEPARENT = "traceparent"
 DEFAULT_TRACES_ENDPOINT = "http://localhost:4318/v1/traces"
+SHUTDOWN_SECONDS = 5.0
+"""On a clean stop, how long buffered spans may take to export (an unreachable collector
+must not hold the stop up for the SDK's default 30 s)."""
+
+logger = logging.getLogger(__name__)
 
 
 def traces_endpoint(settings: BridgeSettings) -> str | None:
@@ -107,8 +114,19 @@ class Tracing:
         return context if trace.get_current_span(context).get_span_context().is_valid else None
 
     def close(self) -> None:
-        """Export what is buffered, then stop the exporter (bounded by the SDK's timeouts)."""
-        self.provider.shutdown()
+        """Export what is buffered and stop the exporter, waiting at most
+        :data:`SHUTDOWN_SECONDS` (the SDK's shutdown has no shorter bound of its own)."""
+        stopping = threading.Thread(
+            target=self.provider.shutdown, name="otel-shutdown", daemon=True
+        )
+        stopping.start()
+        stopping.join(SHUTDOWN_SECONDS)
+        if stopping.is_alive():
+            logger.warning(
+                "OpenTelemetry: spans not exported within %gs of the stop are dropped "
+                "(is the collector at OTEL_EXPORTER_OTLP_ENDPOINT reachable?)",
+                SHUTDOWN_SECONDS,
+            )
 
 
 def end_span(span: Span, error_type: str | None, message: str | None = None) -> None:
