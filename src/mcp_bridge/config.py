@@ -56,6 +56,7 @@ class AppConfig(BaseSettings):
     audit_s3_segment_max_bytes: int = 4 * 1024 * 1024
     audit_s3_segment_max_delay_ms: int = 50
     audit_spool_path: Path = Path("var/audit-spool")
+    audit_s3_ack: Literal["bucket", "spool"] = "bucket"
     audit_verify_lookback_days: int = 1
     audit_verify_report_dir: Path = Path("var/audit-reports")
     audit_signing_key: str | None = None
@@ -85,7 +86,9 @@ class AppConfig(BaseSettings):
             return _BOOL_WORDS[word]
         return value
 
-    @field_validator("audit_storage_backend", "audit_s3_object_lock_mode", mode="before")
+    @field_validator(
+        "audit_storage_backend", "audit_s3_object_lock_mode", "audit_s3_ack", mode="before"
+    )
     @classmethod
     def _lower(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -318,6 +321,7 @@ _ALLOWED = {
     "audit_verify_lookback_days": f"1..{MAX_LOOKBACK_DAYS}",
     "audit_storage_backend": "local, s3",
     "audit_s3_object_lock_mode": "governance, compliance",
+    "audit_s3_ack": "bucket, spool",
     "audit_enabled": "true, false",
     "audit_verify_timestamp_required": "true, false",
 }

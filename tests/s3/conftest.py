@@ -12,7 +12,7 @@ import pytest
 
 from mcp_bridge.audit import AuditTrail
 from mcp_bridge.audit.storage.s3.client import ClientOptions
-from mcp_bridge.audit.storage.s3.store import open_s3_store
+from mcp_bridge.audit.storage.s3.store import open_acknowledging_store
 from mcp_bridge.config import AppConfig
 
 from .seaweed import SeaweedServer, make_bucket
@@ -81,7 +81,7 @@ def open_trail(bucket: str, tmp_path: Path) -> Iterator[Callable[..., AuditTrail
     def factory(clock: Callable[[], datetime], **overrides: Any) -> AuditTrail:
         options = overrides.pop("options", FAST)
         config = s3_config(bucket, tmp_path / "spool", **overrides)
-        trail = AuditTrail(open_s3_store(config, options=options), clock=clock)
+        trail = AuditTrail(open_acknowledging_store(config, options=options), clock=clock)
         opened.append(trail)
         return trail
 

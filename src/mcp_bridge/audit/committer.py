@@ -118,8 +118,9 @@ class GroupCommitter:
         for thread in self._threads:
             thread.start()
 
-    def commit(self, event: PendingEvent) -> SealedRecord:
-        """Queue ``event`` and block until its batch is durable."""
+    def commit(self, event: PendingEvent) -> SealedRecord | None:
+        """Queue ``event`` and block until its batch is durable; ``None`` when the store
+        acknowledged it before sealing it (the S3 spool acknowledgement mode)."""
         with self._lock:
             batch = self._enqueue(event)
             batch.awaited = True
@@ -127,7 +128,7 @@ class GroupCommitter:
         batch.done.wait()
         if batch.error is not None:
             raise batch.error
-        return batch.records[index]
+        return batch.records[index] if batch.records else None
 
     def submit(self, event: PendingEvent, *, awaited: bool = True) -> tuple[BatchFuture, int]:
         """Queue ``event`` from a running event loop: its batch's future and its index there.

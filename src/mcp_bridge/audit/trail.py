@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .checkpointing import CheckpointPlan, CheckpointScheduler
 from .committer import BatchFuture, GroupCommitter
@@ -24,6 +24,19 @@ if TYPE_CHECKING:
     from ..config import AppConfig
 
 logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class ShippingStore(Protocol):
+    """A store that acknowledges records before they reach its backend and ships them later."""
+
+    def on_shipped(
+        self, listener: Callable[[list[SealedRecord] | None, BaseException | None], None]
+    ) -> None: ...
+
+    def flush(self) -> None:
+        """Ship what is held now (before the last checkpoint of a clean stop)."""
+        ...
 
 
 class AuditStore(Protocol):
@@ -61,6 +74,7 @@ class AuditTrail:
         self._enabled = enabled
         self._healthy = True
         self._last_error: str | None = None
+        self._shipping_error: str | None = None
         self._last_durable_seq: int | None = None
         self._fatal: BaseException | None = None
         self._state_lock = threading.Lock()
@@ -71,6 +85,8 @@ class AuditTrail:
             if enabled and checkpoints is not None
             else None
         )
+        if enabled and isinstance(store, ShippingStore):
+            store.on_shipped(self._note_shipped)
 
     @property
     def enabled(self) -> bool:
@@ -93,7 +109,9 @@ class AuditTrail:
 
     @property
     def last_error(self) -> str | None:
-        return self._last_error
+        """The last append's error, else the last shipping error of a spooling store (each
+        cleared by the next success of its kind)."""
+        return self._last_error or self._shipping_error
 
     @property
     def last_durable_seq(self) -> int | None:
@@ -116,11 +134,16 @@ class AuditTrail:
         self._batch_listeners.append(listener)
 
     def record_event(self, event_type: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Append one event and return the stored record once it is durable."""
+        """Append one event and return the stored record once it is durable.
+
+        ``None`` with a store that acknowledges before sealing (``AUDIT_S3_ACK=spool``: the
+        record is durable in the local spool; its seq is assigned when it is shipped).
+        """
         if self._committer is None:
             return None
         self._refuse_if_failed()
-        return self._committer.commit(PendingEvent.create(event_type, payload)).as_dict()
+        record = self._committer.commit(PendingEvent.create(event_type, payload))
+        return None if record is None else record.as_dict()
 
     async def arecord_event(
         self, event_type: str, payload: Mapping[str, Any], *, durable: bool = True
@@ -137,7 +160,8 @@ class AuditTrail:
         if submitted is None or not durable:
             return None
         future, index = submitted
-        return (await future)[index].as_dict()
+        records = await future
+        return records[index].as_dict() if records else None  # None: acknowledged unsealed
 
     def submit_event(
         self, event_type: str, payload: Mapping[str, Any], *, awaited: bool = True
@@ -169,6 +193,8 @@ class AuditTrail:
         if self._committer is not None:
             self._committer.close()
             self._committer = None
+        if isinstance(self._store, ShippingStore):
+            self._store.flush()
         if self._checkpoints is not None:
             self._checkpoints.close()
             self._checkpoints = None
@@ -192,6 +218,25 @@ class AuditTrail:
                     self._last_durable_seq = records[-1].seq
         for listener in self._batch_listeners:
             listener(len(records or ()), error is not None)
+        if records and self._checkpoints is not None:
+            self._checkpoints.records_durable(records)
+
+    def _note_shipped(
+        self, records: list[SealedRecord] | None, error: BaseException | None
+    ) -> None:
+        """A store acknowledging from its spool shipped (or failed to ship) to its backend.
+
+        Acknowledgements keep working meanwhile, so a shipping failure is reported in
+        ``last_error`` without refusing records; shipped records count as durable from here
+        (``last_durable_seq``, checkpoints).
+        """
+        with self._state_lock:
+            if error is not None:
+                self._shipping_error = f"shipping the spool: {error}"
+                return
+            self._shipping_error = None
+            if records:
+                self._last_durable_seq = records[-1].seq
         if records and self._checkpoints is not None:
             self._checkpoints.records_durable(records)
 
@@ -241,9 +286,9 @@ def open_audit_trail(config: AppConfig, *, clock: Callable[[], datetime] = utc_n
 
     store: CheckpointedLog
     if config.audit_storage_backend == "s3":
-        from .storage.s3.store import open_s3_store
+        from .storage.s3.store import open_acknowledging_store
 
-        store = open_s3_store(config)
+        store = open_acknowledging_store(config)
     else:
         from .storage.local.store import LocalStore
 

@@ -133,6 +133,8 @@ def health_report(
             "enabled": trail.enabled,
             "healthy": trail.healthy,
             "lastDurableSeq": trail.last_durable_seq,
+            "lastError": trail.last_error,
+            "spooled": trail.spooled_records,
             "outage": outage.status() if outage is not None else None,
             "attestations": attestation_health(trail),
         },

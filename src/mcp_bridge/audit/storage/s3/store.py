@@ -47,6 +47,7 @@ from .tail import Position, TailFinder
 
 if TYPE_CHECKING:
     from ....config import AppConfig
+    from .spool_ack import SpoolAckStore
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,19 @@ def settings_from_config(config: AppConfig) -> StoreSettings:
         segment_max_delay=config.audit_s3_segment_max_delay_ms / 1000,
         spool_path=Path(config.audit_spool_path),
     )
+
+
+def open_acknowledging_store(
+    config: AppConfig, *, options: ClientOptions | None = None
+) -> S3Store | SpoolAckStore:
+    """The store a trail writes through: acknowledged by the bucket, or by the local spool
+    first (``AUDIT_S3_ACK=spool``, see :mod:`.spool_ack`)."""
+    store = open_s3_store(config, options=options)
+    if config.audit_s3_ack == "spool":
+        from .spool_ack import SpoolAckStore
+
+        return SpoolAckStore(store)
+    return store
 
 
 def client_options(config: AppConfig) -> ClientOptions:
@@ -137,10 +151,33 @@ class S3Store:
             hint=exc.hint,
         )
 
-    def _ship_spool(self) -> None:
-        for spool_file, entry in self._spool.pending():
-            self._write(entry.events, entry.accepted, [])
-            self._spool.mark_shipped(spool_file)
+    @property
+    def spool(self) -> Spool:
+        """The local spool (the spool acknowledgement mode adds to it directly)."""
+        return self._spool
+
+    def ship_spooled(self) -> tuple[list[SealedRecord], list[datetime]]:
+        """Ship what the spool holds (paced like any PUT): the records now durable in S3 and
+        when each shipped spool entry had been accepted."""
+        with self._mutex:
+            self._pace()
+            accepted: list[datetime] = []
+            try:
+                return self._ship_spool(accepted), accepted
+            except AuditStorageError:
+                self._position = None
+                raise
+
+    def _ship_spool(self, accepted: list[datetime] | None = None) -> list[SealedRecord]:
+        """Every spool file's unshipped entries as one batch (one PUT while they fit a
+        segment), sealed with the acceptance time of the newest of them, then marked shipped."""
+        shipped: list[SealedRecord] = []
+        for pending in self._spool.pending():
+            shipped += self._write(pending.events, pending.accepted, [])
+            self._spool.mark_shipped(pending.spool_file, len(pending.entries))
+            if accepted is not None:
+                accepted += [entry.accepted for entry in pending.entries]
+        return shipped
 
     def _write(
         self, events: list[PendingEvent], now: datetime, stored: list[SealedRecord]
