@@ -67,6 +67,8 @@ def test_a_restore_that_chains_but_differs_from_a_checkpoint_is_refused(
     [action] = as_json.json["actions"]
     assert (action["status"], action["reason"]) == ("refused", "checkpoint_mismatch")
     assert "00000000000000000030" in action["detail"], "names the checkpoint it rests on"
+    assert f"in {signed.root}/2025/10/25.jsonl" in action["detail"], "and the record, not scratch"
+    assert "mcp-bridge-scratch" not in refused.out
     assert tree(signed.root) == before, "nothing written"
 
 

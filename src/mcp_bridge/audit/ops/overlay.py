@@ -82,6 +82,7 @@ def verify_days(
         replace(
             failure,
             location=named(failure.location),
+            message=failure.message.replace(scratch, label),
             related=tuple(named(name) for name in failure.related),
         )
         for failure in result.failures
