@@ -369,9 +369,13 @@ def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
 
 
 @contextmanager
-def running_bridge() -> Iterator[tuple[str, psutil.Process]]:
-    """``mcp-bridge serve`` over every workload, auditing durably to a fresh local trail."""
-    shutil.rmtree(AUDIT_DIR, ignore_errors=True)
+def running_bridge(
+    name: str = "bridge", audit_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, psutil.Process]]:
+    """``mcp-bridge serve`` over every workload, auditing durably to a fresh local trail (or
+    where ``audit_env`` says; ``name`` keeps the logs and trails of several bridges apart)."""
+    audit_dir = AUDIT_DIR if name == "bridge" else BENCH_DIR / f"{name}-audit"
+    shutil.rmtree(audit_dir, ignore_errors=True)
     config = BENCH_DIR / "bridge-config.json"
     servers = {w.server: {"command": w.command[0], "args": list(w.command[1:])} for w in WORKLOADS}
     config.write_text(json.dumps({"mcpServers": servers}, indent=2))
@@ -384,15 +388,17 @@ def running_bridge() -> Iterator[tuple[str, psutil.Process]]:
         "BRIDGE_CONFIG": str(config),
         "AUDIT_ENABLED": "true",
         "AUDIT_STORAGE_BACKEND": "local",
-        "AUDIT_STORAGE_PATH": str(AUDIT_DIR),
+        "AUDIT_STORAGE_PATH": str(audit_dir),
         "AUDIT_DIGEST_KEY": "benchmark-digest-key",
         "ENVIRONMENT": "development",
+        **(audit_env or {}),
     }
-    for name in ("AUTH_JWKS_URL", "AUTH_API_KEYS_FILE", "AUTH_DEV_SECRET"):
-        env.pop(name, None)
+    for variable in ("AUTH_JWKS_URL", "AUTH_API_KEYS_FILE", "AUTH_DEV_SECRET"):
+        env.pop(variable, None)
     argv = [sys.executable, "-m", "mcp_bridge", "serve"]
-    with _process(argv, env, BENCH_DIR / "bridge-server.log") as process:
-        _wait_http(f"http://127.0.0.1:{port}/health", process, BENCH_DIR / "bridge-server.log")
+    log = BENCH_DIR / f"{name}-server.log"
+    with _process(argv, env, log) as process:
+        _wait_http(f"http://127.0.0.1:{port}/health", process, log)
         yield f"http://127.0.0.1:{port}/mcp", psutil.Process(process.pid)
 
 

@@ -7,6 +7,11 @@ with one caller. Verification: our verifier over our log, and a baseline verifie
 the baseline objects and GETs each one. Requests are counted with a botocore ``before-send``
 hook (every HTTP attempt, retries included).
 
+Acknowledgement modes (``AUDIT_S3_ACK``): 64 closed-loop asyncio callers' acknowledgement p50
+with ``bucket`` and ``spool`` (and the spool's shipping lag p50/p99 under that load), and a
+mutating tool call through the bridge (lean client, sequential, the variants taking turns) with
+the local store, S3 ``bucket`` and S3 ``spool``: p50 added over the upstream called directly.
+
 ``run(endpoint, creds, bucket)`` measures against any S3 endpoint; with no endpoint it starts
 a throw-away SeaweedFS server (the test suite's helper) and creates an Object Lock bucket.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import statistics
 import tempfile
 import time
 from contextlib import ExitStack
@@ -36,10 +42,24 @@ from mcp_bridge.audit.storage.s3.client import (
     list_folder,
     put_once,
 )
-from mcp_bridge.audit.storage.s3.store import S3Store, open_s3_store
+from mcp_bridge.audit.storage.s3.spool_ack import SpoolAckStore
+from mcp_bridge.audit.storage.s3.store import S3Store, open_acknowledging_store, open_s3_store
 from mcp_bridge.audit.trail import utc_now
 from mcp_bridge.config import AppConfig
 
+from .audit_local import _async_callers
+from .bridge import FULL as BRIDGE_FULL
+from .bridge import (
+    QUICK,
+    WORKLOADS,
+    Target,
+    http_connector,
+    latency,
+    lean_http_connector,
+    lean_stdio_connector,
+    running_bridge,
+    stdio_connector,
+)
 from .workload import EVENT_TYPE, payload_cycle
 
 _CALLERS = 4096
@@ -102,6 +122,83 @@ def measure_ours(
         "requests_per_event": requests / events,
         "checkpoints_in_timed_run": published,
     }
+
+
+def _lag_ms(lags: list[float], q: float) -> float:
+    ordered = sorted(lags)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000 if lags else 0.0
+
+
+def measure_ack_modes(endpoint: str, bucket: str, seconds: float) -> dict[str, Any]:
+    """64 closed-loop callers per mode (modes alternate, 2 rounds): ack p50, events/s and,
+    for ``spool``, the shipping lag of every shipped entry."""
+    found: dict[str, list[dict[str, float]]] = {"bucket": [], "spool": []}
+    for turn in range(2):
+        for mode in ("bucket", "spool"):
+            with tempfile.TemporaryDirectory() as spool:
+                config = _config(bucket, Path(spool), f"bench/ack-{mode}-{turn}", audit_s3_ack=mode)
+                store = open_acknowledging_store(
+                    config, options=ClientOptions(endpoint_url=endpoint)
+                )
+                trail = AuditTrail(store)
+                run = asyncio.run(_async_callers(trail, 64, seconds))
+                trail.close()
+                lags = store.shipping_lags() if isinstance(store, SpoolAckStore) else []
+                found[mode].append(
+                    {
+                        "ackP50Ms": run.percentile_ms(50),
+                        "eventsPerSec": run.rate,
+                        "lagP50Ms": _lag_ms(lags, 50),
+                        "lagP99Ms": _lag_ms(lags, 99),
+                    }
+                )
+    return {
+        mode: {key: round(statistics.median(r[key] for r in runs), 2) for key in runs[0]}
+        for mode, runs in found.items()
+    }
+
+
+def measure_bridge_modes(endpoint: str, bucket: str, quick: bool) -> dict[str, Any]:
+    """A mutating call (``library.shelve``) through bridges on the local store, S3 ``bucket``
+    and S3 ``spool`` (lean client, sequential, taking turns): p50/p99 and added over direct."""
+    workload = next(w for w in WORKLOADS if not w.read_only)
+    plan = QUICK if quick else BRIDGE_FULL
+    with ExitStack() as stack:
+        targets = [
+            Target(
+                "direct", stdio_connector(workload), lean_stdio_connector(workload), workload.tool
+            )
+        ]
+        for name, env in _bridge_variants(endpoint, bucket, stack):
+            url, _ = stack.enter_context(running_bridge(name, env))
+            tool = f"{workload.server}__{workload.tool}"
+            targets.append(Target(name, http_connector(url), lean_http_connector(url), tool))
+        figures = asyncio.run(latency(targets, workload.arguments, plan, lean=True))
+    floor = figures["direct"]
+    for name, row in figures.items():
+        if name != "direct":
+            row["addedP50Ms"] = round(row["p50Ms"] - floor["p50Ms"], 3)
+    return figures
+
+
+def _bridge_variants(
+    endpoint: str, bucket: str, stack: ExitStack
+) -> list[tuple[str, dict[str, str] | None]]:
+    variants: list[tuple[str, dict[str, str] | None]] = [("bridge-local", None)]
+    for mode in ("bucket", "spool"):
+        spool = stack.enter_context(tempfile.TemporaryDirectory())
+        env = {
+            "AUDIT_STORAGE_BACKEND": "s3",
+            "AUDIT_S3_BUCKET": bucket,
+            "AUDIT_S3_PREFIX": f"bench/bridge-{mode}",
+            "AUDIT_S3_ENDPOINT_URL": endpoint,
+            "AUDIT_S3_OBJECT_LOCK_MODE": "governance",
+            "AUDIT_S3_OBJECT_LOCK_DAYS": "1",
+            "AUDIT_SPOOL_PATH": spool,
+            "AUDIT_S3_ACK": mode,
+        }
+        variants.append((f"bridge-s3-{mode}", env))
+    return variants
 
 
 def measure_baseline(endpoint: str, bucket: str, events: int) -> dict[str, float]:
@@ -178,7 +275,11 @@ def run(
         ours = measure_ours(endpoint, bucket, ours_n)
         checkpointed = measure_ours(endpoint, bucket, ours_n, checkpoints=True)
         baseline = measure_baseline(endpoint, bucket, base_n)
+        ack_modes = measure_ack_modes(endpoint, bucket, 1.0 if quick else 3.0)
+        bridge_modes = measure_bridge_modes(endpoint, bucket, quick)
         figures = {
+            "ack_modes": ack_modes,
+            "bridge_mutating": bridge_modes,
             "write_ours": ours,
             "write_ours_checkpoints": checkpointed,
             "write_baseline": baseline,
@@ -192,6 +293,10 @@ def run(
         "write requests/event <= 0.01": ours["requests_per_event"] <= 0.01,
         "verify requests/event <= 0.01": figures["verify_ours"]["requests_per_event"] <= 0.01,
         "write rate checkpoints on/off >= 0.9": figures["checkpoints_on_vs_off"] >= 0.9,
+        "spool mode: bridge mutating p50 within 1 ms of the local store": (
+            bridge_modes["bridge-s3-spool"]["p50Ms"] - bridge_modes["bridge-local"]["p50Ms"] <= 1.0
+        ),
+        "spool mode: shipping lag p99 <= 1 s (64 callers)": ack_modes["spool"]["lagP99Ms"] <= 1000,
     }
     return figures
 
@@ -220,5 +325,19 @@ def format_table(figures: dict[str, Any]) -> str:
         f"  checkpoints on/off {figures['checkpoints_on_vs_off']:.3f}x (a checkpoint every "
         f"{_CHECKPOINT_INTERVAL:g} s; {published} published in the timed run)"
     )
+    for mode, row in figures["ack_modes"].items():
+        lines.append(
+            f"  AUDIT_S3_ACK={mode:<6} 64 callers: ack p50 {row['ackP50Ms']:.2f} ms,"
+            f" {row['eventsPerSec']:,.0f} ev/s"
+            + (
+                f", shipping lag p50 {row['lagP50Ms']:.0f} ms p99 {row['lagP99Ms']:.0f} ms"
+                if mode == "spool"
+                else ""
+            )
+        )
+    lines.append("  mutating call through the bridge (lean client, sequential):")
+    for name, row in figures["bridge_mutating"].items():
+        added = f" (+{row['addedP50Ms']:.2f} over direct)" if "addedP50Ms" in row else ""
+        lines.append(f"    {name:<18} p50 {row['p50Ms']:.2f} ms{added} p99 {row['p99Ms']:.2f} ms")
     lines += [f"  {'PASS' if ok else 'MISS'}  {name}" for name, ok in figures["targets"].items()]
     return "\n".join(lines)
