@@ -18,8 +18,10 @@ from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
 from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
 from mcp_bridge.audit.storage.s3.layout import parse_segment_key
 
-from ..audit.checkpoints import VKEY, publish
+from ..audit.checkpoints import VKEY, publish, publish_local
+from ..conftest import DAYS, build_log
 from ..ops.helpers import audit
+from ..ops.test_checkpoint_restore_drill import forge_day
 from .conftest import FAST, Clock
 from .seaweed import ATTACKER, SeaweedServer, make_bucket
 from .test_ops_incident import _copy_trail, body, versions
@@ -226,6 +228,61 @@ def test_drill_into_a_scratch_prefix_verifies_and_removes_exactly_its_copies(
     assert versions(seaweed, bucket) == source_before, "the backup is only read"
     [record] = ops_records.glob("*-drill-*.json")
     assert json.loads(record.read_text())["result"]["scratchObjects"]["objects"] == made
+
+
+def test_drill_of_a_backup_directory_into_a_scratch_prefix(
+    seaweed: SeaweedServer, tmp_path: Path, capsys
+) -> None:
+    """Each day file becomes one segment, behind the forward marker the writer would put."""
+    log = build_log(tmp_path / "backup", DAYS, 10)
+    publish_local(log.root, [10, 20, 30])
+    scratch = _scratch_bucket(seaweed)
+    before = versions(seaweed, scratch, prefix="")
+    drill = ["drill", str(log.root), "--days", "2", "--seed", "5", "--vkey", VKEY, "--json"]
+    done = audit(capsys, *drill, "--scratch", f"s3://{scratch}/drills")
+    assert done.code == 0, done.out + done.err
+    assert done.json["sample"] == ["2025/10/24", "2025/10/25"]
+    assert done.json["verification"]["checkedEvents"] == 20
+    assert done.json["checkpoints"]["checked"] >= 2 and done.json["cleanedUp"]
+    made = [o["key"].split("/", 2)[2] for o in done.json["scratchObjects"]["objects"]]
+    assert made == [
+        "2025/10/23/00000000000000000000.jsonl",
+        "2025/10/23/00000000000000000010.jsonl",
+        "2025/10/24/00000000000000000010.jsonl",
+        "2025/10/24/00000000000000000020.jsonl",
+        "2025/10/25/00000000000000000020.jsonl",
+    ], "the anchor day, each sampled day, and a forward marker before each sampled day"
+    assert versions(seaweed, scratch, prefix="") == before
+
+    forged = forge_day(log, tmp_path / "forged")
+    bad = audit(
+        capsys,
+        "drill",
+        str(forged),
+        "--days",
+        "3",
+        "--vkey",
+        VKEY,
+        "--json",
+        "--scratch",
+        f"s3://{scratch}/drills",
+    )
+    assert bad.code == 1 and bad.json["cleanedUp"]
+    assert {f["reason"] for f in bad.json["verification"]["failures"]} == {"checkpoint_mismatch"}
+    assert versions(seaweed, scratch, prefix="") == before
+
+
+def test_drill_into_an_unversioned_scratch_bucket_leaves_nothing(
+    written, bucket: str, seaweed: SeaweedServer, capsys
+) -> None:
+    plain = f"plain-{secrets.token_hex(4)}"
+    make_bucket(seaweed, plain, object_lock=False)
+    seaweed.client().put_object(Bucket=plain, Key="drills/keep.txt", Body=b"not the drill's")
+    before = versions(seaweed, plain, prefix="")
+    url = f"s3://{plain}/drills"
+    done = audit(capsys, "drill", f"s3://{bucket}/audit", "--scratch", url, "--json")
+    assert done.code == 0 and done.json["cleanedUp"], done.out + done.err
+    assert versions(seaweed, plain, prefix="") == before
 
 
 def test_drill_refuses_a_scratch_bucket_whose_default_retention_would_lock_its_copies(

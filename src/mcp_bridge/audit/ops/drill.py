@@ -3,12 +3,12 @@
 Picks a run of consecutive days (``--days N``, at a position drawn from ``--seed``) from the
 backup location (a backup directory, or ``s3://replica/prefix``: each day's segments, original
 versions, in seq order), restores them into a new scratch directory (under ``--scratch DIR``,
-default the system temp directory) or, from an S3 backup, below a new sub-prefix of
-``--scratch s3://bucket/prefix`` (:mod:`.drill_s3`: the objects as they are, without
-retention), verifies their chain, and their signed checkpoints with a verifier key (``--vkey``
-or ``AUDIT_VERIFY_KEY``: the backup's checkpoints, which the scratch copy does not hold), with
-:func:`verify_audit_trail`, and reports how long each phase took. Only the scratch copies it
-made are removed afterwards; the result is filed as a drill record in the ops records.
+default the system temp directory) or below a new sub-prefix of ``--scratch
+s3://bucket/prefix`` (:mod:`.drill_s3`: objects put without retention), verifies their chain
+and, with a verifier key (``--vkey`` or ``AUDIT_VERIFY_KEY``), the backup's signed checkpoints
+(which the scratch copy does not hold) with :func:`verify_audit_trail`, and reports how long
+each phase took. Only the scratch copies it made are removed afterwards; the result is filed as
+a drill record in the ops records.
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ class DrillResult:
         sample = f"{day_key(self.days[0])}..{day_key(self.days[-1])}" if self.days else "-"
         times = ", ".join(f"{name} {value:.2f}s" for name, value in self.timings.items())
         summary = self.verification.summary() if self.verification else "not verified"
+        unit = "object(s)" if self.scratch.startswith("s3://") else "file(s)"
+        copies = f"{self.files} {unit}"
         return (
-            f"drill from {self.source}: sample {sample} (seed {self.seed}), {self.files} file(s), "
+            f"drill from {self.source}: sample {sample} (seed {self.seed}), {copies}, "
             f"{self.bytes:,} bytes restored into {self.scratch}\n"
             f"timings: {times}\n{summary}\n{ops_checkpoints.summary(self.verification)}\n"
             f"scratch copies removed: {'yes' if self.cleaned_up else 'NO'}"
@@ -183,15 +185,11 @@ def _into_prefix(
     anchor: date | None,
     checkpoints: CheckpointOptions | None,
 ) -> None:
-    """The sample (and the day before it, its anchor) copied below a scratch S3 prefix."""
+    """The sample (and the day before it, its anchor) copied below a scratch S3 prefix, from
+    an S3 backup or a backup directory."""
     from .drill_s3 import scratch_copy
 
     assert plan.scratch is not None
-    if not source.is_s3:
-        raise AuditUsageError(
-            f"--scratch {plan.scratch.text}: a drill into S3 restores from an S3 backup; "
-            f"drill the backup directory {source.text} into a scratch directory"
-        )
     began = time.perf_counter()
     days = set(result.days) | ({anchor} if anchor else set())
     with scratch_copy(source, plan.scratch, days, s3, bypass=plan.bypass_governance) as made:

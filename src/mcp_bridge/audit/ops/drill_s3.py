@@ -1,4 +1,7 @@
-"""A drill into a scratch S3 prefix: copy a sample of an S3 backup there, and remove exactly it.
+"""A drill into a scratch S3 prefix: copy a sample of a backup there, and remove exactly it.
+
+From an S3 backup the original versions are copied as stored; from a backup directory each day
+file becomes one segment, with the forward markers the S3 writer would have put.
 
 Safety rules (why each exists):
 
@@ -22,12 +25,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AuditUsageError
+from ..layout import day_key
 from .forensic import s3_connection
 from .s3_listing import by_key, window_versions
-from .trail import WHOLE, Location, RunOptions
+from .trail import WHOLE, Location, RunOptions, local_file
 
 if TYPE_CHECKING:
     from ..storage.s3.client import S3Connection
@@ -63,7 +68,8 @@ def check_scratch(conn: S3Connection, scratch: Location, source: Location, bypas
 
     assert scratch.bucket is not None
     ours, theirs = normalise_prefix(scratch.prefix), normalise_prefix(source.prefix)
-    if scratch.bucket == source.bucket and (ours.startswith(theirs) or theirs.startswith(ours)):
+    overlap = ours.startswith(theirs) or theirs.startswith(ours)
+    if source.bucket is not None and scratch.bucket == source.bucket and overlap:
         raise AuditUsageError(
             f"--scratch {scratch.text} overlaps the backup {source.text}",
             hint="use a prefix (or bucket) of its own for drill copies",
@@ -119,6 +125,43 @@ def _forward_of(conn: S3Connection, source: Location, key: str, version: str) ->
     return forward_target(obj) if obj is not None else None
 
 
+#: One object of a sample: its key below the log's prefix, its bytes, its user metadata.
+SampleObject = tuple[str, bytes, dict[str, str]]
+
+
+def s3_sample(conn: S3Connection, source: Location, days: set[date]) -> Iterator[SampleObject]:
+    """The original versions of :func:`sample_keys`, as they are stored."""
+    from ..storage.s3.client import get_object
+    from ..storage.s3.layout import normalise_prefix
+
+    assert source.bucket is not None
+    theirs = normalise_prefix(source.prefix)
+    for key, version in sample_keys(conn, source, days):
+        obj = get_object(conn, source.bucket, key, version)
+        if obj is not None:
+            yield key[len(theirs) :], obj.body, dict(obj.metadata)
+
+
+def local_sample(root: Path, days: set[date]) -> Iterator[SampleObject]:
+    """A backup directory's days laid out as the S3 writer would: one segment per day, keyed by
+    its first seq, and before each later day the forward marker on the day before it (the
+    verifier checks that a day's first segment was reached through one). One day in memory."""
+    from ..records import MalformedLine, parse_header
+    from ..storage.s3.layout import FORWARD_META, segment_key
+
+    previous: date | None = None
+    for day in sorted(days):
+        data = local_file(root, day).read_bytes()
+        try:
+            first = parse_header(data.split(b"\n", 1)[0]).seq
+        except MalformedLine:
+            first = 0  # the verifier names the damage in the scratch copy
+        if previous is not None:
+            yield segment_key("", previous, first), b"", {FORWARD_META: day_key(day)}
+        yield segment_key("", day, first), data, {}
+        previous = day
+
+
 @contextmanager
 def scratch_copy(
     source: Location,
@@ -129,11 +172,10 @@ def scratch_copy(
     bypass: bool,
 ) -> Iterator[ScratchPrefix]:
     """Copy the sample below a new scratch sub-prefix; on exit remove exactly those copies."""
-    from ..storage.s3.client import get_object
     from ..storage.s3.layout import normalise_prefix
     from ..storage.s3.ops import put_once
 
-    assert source.bucket is not None and scratch.bucket is not None
+    assert scratch.bucket is not None
     conn = s3_connection(s3)
     bypassing = check_scratch(conn, scratch, source, bypass)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -141,18 +183,15 @@ def scratch_copy(
         scratch.bucket,
         f"{normalise_prefix(scratch.prefix)}drill-{stamp}-{secrets.token_hex(4)}",
     )
-    theirs = normalise_prefix(source.prefix)
+    sample = local_sample(source.root, days) if source.root else s3_sample(conn, source, days)
     try:
-        for key, version in sample_keys(conn, source, days):
-            obj = get_object(conn, source.bucket, key, version)
-            if obj is None:
-                continue
-            target = f"{made.prefix}/{key[len(theirs) :]}"
-            new = put_once(conn, made.bucket, target, obj.body, metadata=dict(obj.metadata))
+        for name, body, metadata in sample:
+            target = f"{made.prefix}/{name}"
+            new = put_once(conn, made.bucket, target, body, metadata=metadata)
             if new is None:
                 raise AuditUsageError(f"scratch key s3://{made.bucket}/{target} already exists")
             made.made.append((target, new))
-            made.bytes += len(obj.body)
+            made.bytes += len(body)
         yield made
     finally:
         _remove(conn, made, bypassing)
