@@ -85,13 +85,7 @@ def library_server() -> MCPServer:
         shelf.append(title)
         return f"{len(shelf)} books"
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
-    async def muse(
-        topic: str, answer: Annotated[CreateMessageResult, Resolve(_ask_the_model)]
-    ) -> str:
-        """Ask the client's model about a topic (sampling; an InputRequiredResult in 2026-07-28)."""
-        text = answer.content.text if isinstance(answer.content, TextContent) else "?"
-        return f"mused: {text}"
+    _add_muse(server)
 
     @server.prompt()
     def review(book: str) -> str:
@@ -104,6 +98,16 @@ def library_server() -> MCPServer:
         return "catalog: " + ", ".join(shelf or ["(empty)"])
 
     return server
+
+
+def _add_muse(server: MCPServer) -> None:
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def muse(
+        topic: str, answer: Annotated[CreateMessageResult, Resolve(_ask_the_model)]
+    ) -> str:
+        """Ask the client's model about a topic (sampling; an InputRequiredResult in 2026-07-28)."""
+        text = answer.content.text if isinstance(answer.content, TextContent) else "?"
+        return f"mused: {text}"
 
 
 def _ask_the_model(topic: str) -> Sample:
@@ -136,6 +140,25 @@ def slow_server() -> MCPServer:
         """Sleep, then answer (for timeouts longer than httpx's 5 s default)."""
         await anyio.sleep(seconds)
         return f"waited {seconds}"
+
+    return server
+
+
+def asking_server() -> MCPServer:
+    """An upstream whose tools ask the client (sampling) or log while they run.
+
+    Served over streamable HTTP in the session protocol, it sends those on the call's own
+    response stream, which is what lets the bridge route them to the right client.
+    """
+    server = MCPServer("asking")
+
+    _add_muse(server)
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def chatty(text: str, ctx: Context) -> str:
+        """Log the text (info) while running."""
+        await ctx.info(f"chatty says {text}")
+        return f"said {text}"
 
     return server
 

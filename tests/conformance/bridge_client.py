@@ -37,7 +37,12 @@ async def accept_with_defaults(context: Any, params: ElicitRequestParams) -> Eli
 
 
 async def drive(bridge_url: str, scenario: str) -> None:
-    async with connect(bridge_url, name="conformance-driver") as client:
+    async with connect(
+        bridge_url,
+        name="conformance-driver",
+        mode="legacy",
+        elicitation_callback=accept_with_defaults,
+    ) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
         name, arguments = CALLS.get(scenario, ("", {}))
         if name in tools:

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +32,7 @@ REPO = HERE.parents[1]
 NODE = HERE / "node_modules" / ".bin" / "node"
 SUITE = HERE / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
 
-PASSTHROUGH = "needs the passthrough of {} (issue 13, 'Full pass-through'), not complete yet"
-EXPECTED_FAILURES = {
-    "logging-set-level": PASSTHROUGH.format("logging/setLevel"),
-    "tools-call-with-logging": PASSTHROUGH.format("log notifications"),
-    "resources-subscribe": PASSTHROUGH.format("resources/subscribe"),
-    "resources-unsubscribe": PASSTHROUGH.format("resources/unsubscribe"),
-    "tools-call-sampling": PASSTHROUGH.format("sampling/createMessage"),
-    "tools-call-elicitation": PASSTHROUGH.format("elicitation/create"),
-    "elicitation-sep1034-defaults": PASSTHROUGH.format("elicitation/create"),
-    "elicitation-sep1330-enums": PASSTHROUGH.format("elicitation/create"),
-    "elicitation-sep1034-client-defaults": PASSTHROUGH.format("elicitation/create"),
-}
+EXPECTED_FAILURES: dict[str, str] = {}
 NOT_APPLICABLE = {
     "server-sse-polling": (
         "SEP-1699 polling: the server closes a call's SSE stream mid-call and the client "
@@ -119,16 +109,26 @@ def _checks(out: Path, prefix: str = "") -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+@dataclass
+class ServerRun:
+    """What the suite found (scenario → checks) and what the bridge recorded meanwhile."""
+
+    checks: dict[str, list[dict[str, Any]]]
+    records: list[dict[str, Any]]
+
+    def payloads(self, event_type: str) -> list[dict[str, Any]]:
+        return [r["payload"] for r in self.records if r["eventType"] == event_type]
+
+
 @pytest.fixture(scope="module")
-def server_results(
-    suite: list[str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, list[dict[str, Any]]]]:
+def server_run(suite: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerRun]:
     tmp = tmp_path_factory.mktemp("conformance-server")
     upstream = UpstreamSpec(
         name="conformance",
         command=sys.executable,
         args=(str(HERE / "upstream.py"),),
         prefix=False,
+        protocol="session",
     )
     trail = LocalAuditTrail(tmp / "audit")
     settings = bridge_settings(tmp, auth_api_keys_file=None, auth_dev_secret=None)
@@ -139,7 +139,12 @@ def server_results(
                 _run([*suite, "server", "--url", f"{url}/mcp", "--scenario", scenario], tmp)
     finally:
         trail.close()
-    yield _checks(tmp, "server")
+    records = [
+        json.loads(line)
+        for day in sorted((tmp / "audit").rglob("*.jsonl"))
+        for line in day.read_text().splitlines()
+    ]
+    yield ServerRun(_checks(tmp, "server"), records)
 
 
 def _verdict(scenario: str, checks: list[dict[str, Any]] | None) -> None:
@@ -154,8 +159,35 @@ def _verdict(scenario: str, checks: list[dict[str, Any]] | None) -> None:
 
 
 @pytest.mark.parametrize("scenario", SERVER_SCENARIOS)
-def test_server_scenario(server_results: dict[str, list[dict[str, Any]]], scenario: str) -> None:
-    _verdict(scenario, server_results.get(scenario))
+def test_server_scenario(server_run: ServerRun, scenario: str) -> None:
+    _verdict(scenario, server_run.checks.get(scenario))
+
+
+def test_what_crossed_the_bridge_is_recorded(server_run: ServerRun) -> None:
+    """The scenarios' log levels, subscriptions, logs and server-to-client requests."""
+    for method in ("logging.setLevel", "resources.subscribe", "resources.unsubscribe"):
+        answered = server_run.payloads(f"mcp.{method}")
+        assert answered and all(p["errorCode"] is None for p in answered), method
+    calls = {
+        p["target"]["name"]: p["correlationId"]
+        for p in server_run.payloads("mcp.tools.call")
+        if p["target"]
+    }
+    (sampled,) = server_run.payloads("mcp.upstream.sampling.createMessage")
+    assert sampled["correlationId"] == calls["test_sampling"]
+    assert (sampled["decision"]["outcome"], sampled["routing"]) == ("forwarded", "only-call")
+    elicited = server_run.payloads("mcp.upstream.elicitation.create")
+    assert {p["correlationId"] for p in elicited} == {
+        calls[name]
+        for name in (
+            "test_elicitation",
+            "test_elicitation_sep1034_defaults",
+            "test_elicitation_sep1330_enums",
+        )
+    }
+    assert all(p["decision"]["outcome"] == "forwarded" for p in elicited)
+    logs = server_run.payloads("mcp.upstream.notifications.message")
+    assert len([p for p in logs if p["decision"]["outcome"] == "forwarded"]) >= 3
 
 
 @pytest.mark.parametrize("scenario", CLIENT_SCENARIOS)

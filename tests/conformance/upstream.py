@@ -208,7 +208,7 @@ async def _interactive(ctx: Ctx, name: str, args: dict[str, Any]) -> types.CallT
         ):
             if i:
                 await anyio.sleep(0.05)
-            await ctx.log("info", line)
+            await ctx.session.send_log_message("info", line, related_request_id=ctx.request_id)
         return _result(_text("Tool with logging executed successfully"))
     if name == "test_tool_with_progress":
         for i, done in enumerate((0, 50, 100)):

@@ -10,10 +10,12 @@ import warnings
 from typing import Any
 
 import mcp_types as types
+from mcp import Client
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types import INVALID_PARAMS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .errors import UNKNOWN_TARGET
 from .pool import Target, UpstreamPool
@@ -40,8 +42,14 @@ def _subscribable(pool: UpstreamPool, uri: str) -> Target:
     if not target.upstream:
         raise MCPError(code=UNKNOWN_TARGET, message=f"Unknown resource: {uri}")
     upstream = pool.upstreams[target.upstream]
-    ready = upstream.state == "ready"
-    capability = upstream.client().server_capabilities.resources if ready else None
+    client = upstream.client() if upstream.state == "ready" else None
+    capability = client.server_capabilities.resources if client is not None else None
+    if client is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        message = (
+            f"upstream {target.upstream!r} speaks {client.protocol_version}, which has no "
+            'resources/subscribe; set "protocol": "session" in its BRIDGE_CONFIG entry'
+        )
+        raise MCPError(code=INVALID_PARAMS, message=message)
     if capability is None or not capability.subscribe:
         raise MCPError(
             code=INVALID_PARAMS,
@@ -63,7 +71,7 @@ def add_extra_handlers(server: Server[Any], pool: UpstreamPool, relay: Relay) ->
         relay.set_level(ctx, params.level)
         lowest = relay.lowest_level() or params.level
         for _name, client in pool.ready_clients():
-            if client.server_capabilities.logging is not None:
+            if _has_set_level(client):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", MCPDeprecationWarning)
                     await client.set_logging_level(lowest)
@@ -85,6 +93,12 @@ def add_extra_handlers(server: Server[Any], pool: UpstreamPool, relay: Relay) ->
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
     server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
     server.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
+
+
+def _has_set_level(client: Client) -> bool:
+    """A session-protocol upstream with logging (2026-07-28 has no ``logging/setLevel``)."""
+    modern = client.protocol_version in MODERN_PROTOCOL_VERSIONS
+    return not modern and client.server_capabilities.logging is not None
 
 
 async def _quietly(call: Any, *args: Any) -> Any:

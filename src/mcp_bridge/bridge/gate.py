@@ -192,8 +192,7 @@ class Gate:
             await self._failed(exchange, seen, answer, exc)
             raise
         if answer.session_id:
-            opened = seen.method == "initialize"
-            self._sessions.saw(answer.session_id, seen.back_channel if opened else None)
+            self._sessions.saw(answer.session_id, _streams_calls(seen, answer))
         await self._after(exchange, headers, seen, answer)
 
     async def _after(
@@ -305,6 +304,20 @@ def _jsonrpc_error(
         error["data"] = data
     body = {"jsonrpc": "2.0", "id": request_id, "error": error}
     return JSONResponse(body, status_code=status)
+
+
+def _streams_calls(seen: Peek, answer: _Answer) -> bool | None:
+    """Whether this exchange makes its session's later calls streamed (None: no change).
+
+    A session's calls are streamed once its client declared sampling, elicitation or roots
+    (they may be asked during a call) or asked for logs with ``logging/setLevel`` (a call's
+    logs ride its stream).
+    """
+    if seen.method == "initialize":
+        return seen.back_channel
+    if seen.method == "logging/setLevel" and answer.status < 400:
+        return True
+    return None
 
 
 def _is_modern(headers: Headers) -> bool:

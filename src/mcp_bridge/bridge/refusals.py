@@ -56,7 +56,8 @@ class SessionBook:
     """The session ids the bridge handed out (bounded), and whether each client can be asked.
 
     Tells an expired session from an unknown one, and tells the gate which sessions' calls
-    need a stream because their client declared sampling, elicitation or roots.
+    need a stream because their client declared sampling, elicitation or roots, or asked for
+    logs.
     """
 
     def __init__(self, is_open: Callable[[str], bool]) -> None:
@@ -72,7 +73,7 @@ class SessionBook:
             self._seen.popitem(last=False)
 
     def can_be_asked(self, session_id: str | None) -> bool:
-        """Whether the session's client declared sampling, elicitation or roots."""
+        """Whether the session's calls may receive messages (requests or logs) while they run."""
         return session_id is not None and self._seen.get(session_id, False)
 
     def classify(self, session_id: str) -> str:

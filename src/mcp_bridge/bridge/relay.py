@@ -8,16 +8,13 @@ gets what an upstream sends outside a plain answer:
 * **``notifications/resources/updated``** goes to the sessions that subscribed to that resource
   (``resources/subscribe`` is forwarded upstream once, and unsubscribed when the last subscriber
   leaves), with the URI rewritten to the bridge's scheme.
-* **``notifications/message``** (logs) goes to the sessions that asked for logs with
-  ``logging/setLevel``, at or above their level, with ``logger`` prefixed by the upstream name.
-  The upstream is asked for the lowest level any session asked for.
+* **``notifications/message``** (logs) sent during a call and related to it (see ``calls.py``)
+  goes to that call's client alone, on the call's stream, if its level (``logging/setLevel``)
+  admits it; a log not related to a call goes to the sessions that asked for logs, at or above
+  their level. ``logger`` is prefixed by the upstream name. The upstream is asked for the
+  lowest level any session asked for.
 * **Server-to-client requests** (``sampling/createMessage``, ``elicitation/create``,
-  ``roots/list``) are forwarded to the client whose call is running on that upstream, on that
-  call's stream, and the answer goes back. A shared connection does not say which call a request
-  belongs to, so one is forwarded only when exactly one call is running on the upstream;
-  otherwise (none, several, or a client on 2026-07-28, which has no back channel during a
-  request) the upstream gets an error saying why. Each exchange is recorded as
-  ``mcp.upstream.<method>``.
+  ``roots/list``) go to the client whose call caused them (``back_channel.py``).
 
 2026-07-28 clients have no session to carry notifications; they get progress and their call's
 own messages only. Their ``InputRequiredResult`` round trips with 2026-07-28 upstreams pass
@@ -36,10 +33,9 @@ import mcp_types as types
 from mcp.client.session import ClientRequestContext, IncomingMessage
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
-from mcp.shared.message import ServerMessageMetadata
-from mcp_types import INTERNAL_ERROR, INVALID_REQUEST
-from pydantic import BaseModel
 
+from .back_channel import BackChannel, session_id_of
+from .calls import CallBook
 from .exchange import exchange_of
 from .naming import Naming
 from .pool import Target
@@ -86,7 +82,8 @@ class Relay:
         self._is_open = is_open
         self._naming = naming
         self._sessions: dict[str, _Session] = {}
-        self._calls: dict[str, list[Ctx]] = {}
+        self.calls = CallBook()
+        self.back_channel = BackChannel(recorder, self.calls)
 
     # -- downstream sessions -------------------------------------------------------------------
 
@@ -144,64 +141,90 @@ class Relay:
             updated = message.model_copy(update={"params": params})
             sent = await self._send(self.subscribers(exposed), updated)
         elif isinstance(message, types.LoggingMessageNotification):
-            sent = await self._forward_log(upstream, message)
+            await self._forward_log(upstream, message)
+            return
         else:
             return
+        await self._record_notification(upstream, message, sent, {"reason": _WHO})
+
+    async def _record_notification(
+        self,
+        upstream: str,
+        message: Any,
+        sent: list[str],
+        extra: dict[str, Any],
+        delivered: bool | None = None,
+    ) -> None:
         data = message.model_dump(mode="json", by_alias=True, exclude_none=True)
+        reason = extra.pop("reason")
+        outcome = "forwarded" if (sent if delivered is None else delivered) else "dropped"
         await self._recorder.background(
             "mcp.upstream." + message.method.replace("/", "."),
             {
                 "upstream": upstream,
                 "method": message.method,
                 "sessionIds": sent,
+                **extra,
                 "paramsDigest": self._recorder.capture.digest(data.get("params")),
-                "decision": {"outcome": "forwarded" if sent else "dropped", "reason": _WHO},
+                "decision": {"outcome": outcome, "reason": reason},
             },
         )
 
-    async def _forward_log(
-        self, upstream: str, message: types.LoggingMessageNotification
-    ) -> list[str]:
+    async def _forward_log(self, upstream: str, message: types.LoggingMessageNotification) -> None:
         rank = LEVELS.index(message.params.level)
         name = upstream if message.params.logger is None else f"{upstream}/{message.params.logger}"
         renamed = message.model_copy(
             update={"params": message.params.model_copy(update={"logger": name})}
         )
-        wanted = [s for s in self._live() if s.log_level and LEVELS.index(s.log_level) <= rank]
-        return await self._send(wanted, renamed)
+        caller = self.calls.caller(upstream)
+        if caller is None:
+            wanted = [s for s in self._live() if s.log_level and LEVELS.index(s.log_level) <= rank]
+            sent = await self._send(wanted, renamed)
+            await self._record_notification(upstream, message, sent, {"reason": _WHO})
+            return
+        entry = self.register(caller)
+        exchange = exchange_of(caller.request)
+        delivered = False
+        if entry is None or entry.log_level is None or LEVELS.index(entry.log_level) <= rank:
+            related = caller.request_id if exchange is None or exchange.streamed else None
+            delivered = await self._send_one(caller.session, renamed, related)
+        extra = {
+            **(exchange.base_payload() if exchange else {}),
+            "requestId": caller.request_id,
+            "reason": "a log of this call, to its client at its level",
+        }
+        sent = [entry.session_id] if delivered and entry else []
+        await self._record_notification(upstream, message, sent, extra, delivered)
 
     async def _send(self, sessions: list[_Session], notification: Any) -> list[str]:
         """Send to each session; the ids of those it was handed to."""
-        sent: list[str] = []
-        for entry in sessions:
-            try:
-                await entry.session.send_notification(notification)
-            except Exception as exc:
-                logger.debug("could not relay %s: %s", type(notification).__name__, exc)
-            else:
-                sent.append(entry.session_id)
-        return sent
+        return [s.session_id for s in sessions if await self._send_one(s.session, notification)]
+
+    @staticmethod
+    async def _send_one(session: ServerSession, notification: Any, related: Any = None) -> bool:
+        try:
+            await session.send_notification(notification, related_request_id=related)
+        except Exception as exc:
+            logger.debug("could not relay %s: %s", type(notification).__name__, exc)
+            return False
+        return True
 
     # -- server-to-client requests ---------------------------------------------------------------
 
     @contextmanager
     def running(self, target: Target, ctx: Ctx) -> Iterator[dict[str, Any] | None]:
-        """Mark a client call as running on the target's upstream (the candidates for routing).
+        """Mark a client call as running on the target's upstream (see :class:`calls.CallBook`).
 
         Yields the ``_meta`` to send upstream with the call (the trace context of its span when
         tracing is on, else ``None``); the call is timed and traced as a whole.
         """
-        calls = self._calls.setdefault(target.upstream, [])
-        calls.append(ctx)
-        try:
+        with self.calls.running(target.upstream, ctx):
             telemetry = self._recorder.telemetry
             if telemetry is None:
                 yield None
             else:
                 with telemetry.upstream(target, ctx.method) as meta:
                     yield meta
-        finally:
-            calls.remove(ctx)
 
     def client_hooks(self, upstream: str) -> dict[str, Any]:
         """Keyword arguments for the upstream's ``mcp.Client``: callbacks into this relay."""
@@ -211,14 +234,15 @@ class Relay:
 
         async def sampling(context: ClientRequestContext, params: Any) -> Any:
             request = types.CreateMessageRequest(params=params)
-            return await self.forward(upstream, request, types.CreateMessageResult)
+            return await self.back_channel.forward(upstream, request, types.CreateMessageResult)
 
         async def elicitation(context: ClientRequestContext, params: Any) -> Any:
             request = types.ElicitRequest(params=params)
-            return await self.forward(upstream, request, types.ElicitResult)
+            return await self.back_channel.forward(upstream, request, types.ElicitResult)
 
         async def roots(context: ClientRequestContext) -> Any:
-            return await self.forward(upstream, types.ListRootsRequest(), types.ListRootsResult)
+            request = types.ListRootsRequest()
+            return await self.back_channel.forward(upstream, request, types.ListRootsResult)
 
         return {
             "message_handler": messages,
@@ -226,87 +250,6 @@ class Relay:
             "elicitation_callback": elicitation,
             "list_roots_callback": roots,
         }
-
-    async def forward(
-        self, upstream: str, request: Any, result_type: type[BaseModel]
-    ) -> BaseModel | types.ErrorData:
-        """Send an upstream's request to the client of the one call running there."""
-        calls = self._calls.get(upstream, [])
-        ctx = calls[0] if len(calls) == 1 else None
-        payload = self._payload(upstream, request, ctx)
-        if ctx is None:
-            why = "no client call" if not calls else f"{len(calls)} client calls"
-            reason = (
-                f"{why} running on upstream {upstream!r}, so the bridge cannot tell which client "
-                f"should answer {request.method}"
-            )
-            return await self._refuse(payload, reason)
-        if not ctx.session.can_send_request:
-            reason = (
-                f"the client cannot receive {request.method} during this call (protocol "
-                f"{ctx.protocol_version} has no back channel during a request)"
-            )
-            return await self._refuse(payload, reason)
-        metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
-        try:
-            result = await ctx.session.send_request(request, result_type, metadata=metadata)
-        except Exception as exc:
-            error = types.ErrorData(code=getattr(exc, "code", INTERNAL_ERROR), message=str(exc))
-            await self._record(payload, "forwarded", None, error)
-            return error
-        await self._record(payload, "forwarded", result, None)
-        return result
-
-    def _payload(self, upstream: str, request: Any, ctx: Ctx | None) -> dict[str, Any]:
-        exchange = exchange_of(ctx.request) if ctx is not None else None
-        params = (
-            request.params.model_dump(mode="json", by_alias=True, exclude_none=True)
-            if (request.params is not None)
-            else {}
-        )
-        return {
-            **(exchange.base_payload() if exchange else {"correlationId": None, "identity": None}),
-            "method": request.method,
-            "upstream": upstream,
-            "requestId": ctx.request_id if ctx is not None else None,
-            "sessionId": session_id_of(ctx) if ctx is not None else None,
-            "paramsDigest": self._recorder.capture.digest(params),
-        }
-
-    async def _refuse(self, payload: dict[str, Any], reason: str) -> types.ErrorData:
-        error = types.ErrorData(code=INVALID_REQUEST, message=f"mcp-bridge: {reason}")
-        await self._recorder.background(
-            "mcp.upstream." + payload["method"].replace("/", "."),
-            {**payload, "decision": {"outcome": "refused", "reason": reason}},
-        )
-        return error
-
-    async def _record(
-        self,
-        payload: dict[str, Any],
-        outcome: str,
-        result: BaseModel | None,
-        error: types.ErrorData | None,
-    ) -> None:
-        answer = result.model_dump(mode="json", by_alias=True) if result is not None else None
-        await self._recorder.background(
-            "mcp.upstream." + payload["method"].replace("/", "."),
-            {
-                **payload,
-                "decision": {"outcome": outcome, "reason": "routed to the one call running"},
-                "isError": error is not None,
-                "errorCode": error.code if error else None,
-                "errorMessage": error.message[:500] if error else None,
-                "resultDigest": self._recorder.capture.digest(answer) if answer else None,
-            },
-        )
-
-
-def session_id_of(ctx: Ctx) -> str | None:
-    """The session-protocol session id of the request, or None (2026-07-28)."""
-    connection = getattr(ctx.session, "_connection", None)
-    session_id = getattr(connection, "session_id", None)
-    return session_id if isinstance(session_id, str) else None
 
 
 __all__ = ["LEVELS", "Relay", "session_id_of"]

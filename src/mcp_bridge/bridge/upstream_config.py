@@ -3,7 +3,8 @@
 Each entry is either a stdio server (``command``, ``args``, ``env``, ``cwd``) or a streamable-HTTP
 server (``url``, ``headers``). The bridge-only key ``readOnly`` maps a tool name to ``true`` or
 ``false`` and overrides the upstream's ``readOnlyHint`` for that tool; ``access`` holds who may use
-the upstream and its tools (``policy.py``).
+the upstream and its tools (``policy.py``); ``protocol`` chooses how the bridge talks to it
+(:data:`PROTOCOLS`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,18 @@ from .policy import Access, Level, parse_access
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
 SEPARATOR = "__"
 
+PROTOCOLS = {
+    "auto": "auto",
+    "session": "legacy",
+}
+"""``protocol`` values → the SDK client's connect mode.
+
+``auto`` (the default) speaks 2026-07-28 to an upstream that offers it and the session protocol
+(``initialize``) otherwise. ``session`` always opens an ``initialize`` session, so that
+``logging/setLevel``, ``resources/subscribe`` and server-to-client requests reach the upstream as
+session-protocol clients send them (a 2026-07-28 upstream has none of these; see bridge.md).
+"""
+
 
 @dataclass(frozen=True)
 class UpstreamSpec:
@@ -36,6 +49,7 @@ class UpstreamSpec:
     read_only: dict[str, bool] = field(default_factory=dict)
     access: Access = field(default_factory=lambda: Access(Level("access")))
     prefix: bool = True
+    protocol: str = "auto"
 
     @property
     def kind(self) -> str:
@@ -93,7 +107,15 @@ def _parse_entry(name: str, entry: Any, problems: list[str]) -> UpstreamSpec:
         read_only=dict(read_only),
         access=parse_access(f"mcpServers.{name}.access", entry.get("access"), problems),
         prefix=_bool(entry.get("prefix", True), f"mcpServers.{name}.prefix", problems),
+        protocol=_protocol(entry.get("protocol", "auto"), f"mcpServers.{name}.protocol", problems),
     )
+
+
+def _protocol(value: Any, where: str, problems: list[str]) -> str:
+    if value in PROTOCOLS:
+        return str(value)
+    problems.append(f"{where} must be one of {', '.join(map(repr, PROTOCOLS))}, not {value!r}")
+    return "auto"
 
 
 def _bool(value: Any, where: str, problems: list[str]) -> bool:
@@ -124,4 +146,4 @@ def _str_map(value: Any, where: str, problems: list[str]) -> dict[str, str]:
     return {}
 
 
-__all__ = ["NAME_PATTERN", "SEPARATOR", "UpstreamSpec", "load_upstreams"]
+__all__ = ["NAME_PATTERN", "PROTOCOLS", "SEPARATOR", "UpstreamSpec", "load_upstreams"]

@@ -26,7 +26,7 @@ from mcp_types import CONNECTION_CLOSED
 from mcp_bridge import __version__
 
 from .child import ChildReport, child_transport
-from .upstream_config import UpstreamSpec
+from .upstream_config import PROTOCOLS, UpstreamSpec
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +269,7 @@ class Upstream:
                 read_timeout_seconds=self._timeout,
                 cache=None,
                 client_info=CLIENT_INFO,
+                mode=PROTOCOLS[self.spec.protocol],
                 **self._client_hooks,
             ) as client:
                 self._client = client
