@@ -13,6 +13,7 @@ import pytest
 
 from mcp_bridge.audit import Reason, verify_audit_trail
 from mcp_bridge.audit.checkpoint_check import CheckpointOptions
+from mcp_bridge.audit.ops import drill as drill_module
 from mcp_bridge.audit.records import seal_record
 from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
 from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
@@ -270,6 +271,51 @@ def test_drill_of_a_backup_directory_into_a_scratch_prefix(
     assert bad.code == 1 and bad.json["cleanedUp"]
     assert {f["reason"] for f in bad.json["verification"]["failures"]} == {"checkpoint_mismatch"}
     assert versions(seaweed, scratch, prefix="") == before
+
+
+def test_a_scratch_copy_that_cannot_be_removed_is_named_and_the_others_are_removed(
+    written, bucket: str, seaweed: SeaweedServer, capsys, monkeypatch, ops_records: Path
+) -> None:
+    """Someone places a legal hold on a scratch copy while the drill verifies (a real S3 call):
+    its delete is refused by the server; the drill removes the rest and says what is left."""
+    scratch = _scratch_bucket(seaweed)
+    real_verify = drill_module.verify_audit_trail
+    held: list[str] = []
+
+    def verify_and_hold(location: Any, **options: Any) -> Any:
+        client = seaweed.client()
+        prefix = str(location).split("/", 3)[3] + "/"  # this drill's own sub-prefix
+        listed = client.list_object_versions(Bucket=scratch, Prefix=prefix)["Versions"]
+        key, version = listed[0]["Key"], listed[0]["VersionId"]
+        client.put_object_legal_hold(
+            Bucket=scratch, Key=key, VersionId=version, LegalHold={"Status": "ON"}
+        )
+        held.append(f"{key}?versionId={version}")
+        return real_verify(location, **options)
+
+    monkeypatch.setattr(drill_module, "verify_audit_trail", verify_and_hold)
+    url = f"s3://{scratch}/drills"
+    done = audit(capsys, "drill", f"s3://{bucket}/audit", "--scratch", url, "--json")
+    assert done.code == 1 and not done.json["cleanedUp"]
+    [left] = done.json["scratchObjects"]["leftBehind"]
+    assert left.startswith(f"{held[0]}: ") and "AccessDenied" in left
+    remaining = [v for v in versions(seaweed, scratch, prefix="drills/drill-")]
+    assert [f"{k}?versionId={v}" for k, v, _ in remaining] == held, "only the held copy is left"
+    [record] = ops_records.glob("*-drill-*.json")
+    assert json.loads(record.read_text())["result"]["scratchObjects"]["leftBehind"] == [left]
+    text = audit(capsys, "drill", f"s3://{bucket}/audit", "--scratch", url)
+    assert text.code == 1 and f"left behind: {held[1]}: " in text.out
+    assert "scratch copies removed: NO" in text.out
+
+
+def test_a_drill_stopped_by_storage_trouble_is_recorded_and_exits_3(
+    written, bucket: str, capsys, ops_records: Path
+) -> None:
+    done = audit(capsys, "drill", f"s3://{bucket}/audit", "--scratch", "s3://no-such-bucket/d")
+    assert done.code == 3 and "Traceback" not in done.err
+    assert "drill stopped by storage trouble" in done.out and "no-such-bucket" in done.out
+    [record] = ops_records.glob("*-drill-*.json")
+    assert "no-such-bucket" in json.loads(record.read_text())["result"]["error"]
 
 
 def test_drill_into_an_unversioned_scratch_bucket_leaves_nothing(

@@ -69,10 +69,12 @@ def failure_days(failure: Failure) -> set[date]:
 
 def summary(result: VerificationResult | None) -> str:
     """One line: were the signed checkpoints checked, and what did they cover."""
-    stats = (result.stats if result else {}).get("checkpoints", {})
+    if result is None:
+        return "checkpoints: not checked (nothing was verified)"
+    stats = result.stats.get("checkpoints", {})
     if not stats or stats.get("checked") is False:
         return "checkpoints: NOT checked (no verifier key: --vkey or AUDIT_VERIFY_KEY)"
-    bad = [f for f in (result.failures if result else []) if f.reason in CHECKPOINT_REASONS]
+    bad = [f for f in result.failures if f.reason in CHECKPOINT_REASONS]
     verdict = f"{len(bad)} checkpoint failure(s)" if bad else "all consistent"
     return (
         f"checkpoints: {stats.get('valid', 0)} signed by the key, {stats.get('checked', 0)} "

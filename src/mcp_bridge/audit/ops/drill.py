@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint_check import CheckpointOptions
-from ..cli_support import EXIT_FAILED, EXIT_OK
-from ..errors import AuditUsageError
+from ..cli_support import EXIT_FAILED, EXIT_OK, EXIT_STORAGE
+from ..errors import AuditStorageError, AuditUsageError
 from ..layout import day_key
 from ..results import VerificationResult
 from ..verification import verify_audit_trail
@@ -59,10 +59,12 @@ class DrillResult:
     verification: VerificationResult | None = None
     cleaned_up: bool = False
     scratch_objects: dict[str, Any] | None = None
+    error: str | None = None  # storage trouble that stopped the drill
 
     @property
     def ok(self) -> bool:
-        return self.verification is not None and self.verification.ok and self.cleaned_up
+        verified = self.verification is not None and self.verification.ok
+        return verified and self.cleaned_up and self.error is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class DrillResult:
             ),
             "cleanedUp": self.cleaned_up,
             "scratchObjects": self.scratch_objects,
+            "error": self.error,
         }
 
     def render_text(self) -> str:
@@ -93,8 +96,13 @@ class DrillResult:
             f"drill from {self.source}: sample {sample} (seed {self.seed}), {copies}, "
             f"{self.bytes:,} bytes restored into {self.scratch}\n"
             f"timings: {times}\n{summary}\n{ops_checkpoints.summary(self.verification)}\n"
-            f"scratch copies removed: {'yes' if self.cleaned_up else 'NO'}"
+            f"scratch copies removed: {'yes' if self.cleaned_up else 'NO'}{self._left()}"
+            + (f"\ndrill stopped by storage trouble: {self.error}" if self.error else "")
         )
+
+    def _left(self) -> str:
+        left = (self.scratch_objects or {}).get("leftBehind") or []
+        return "".join(f"\n  left behind: {name}" for name in left)
 
 
 def _available_days(source: Location, s3: RunOptions, window: Window) -> list[date]:
@@ -135,11 +143,14 @@ def drill(source: Location, plan: DrillPlan, s3: RunOptions) -> DrillResult:
     result = DrillResult(source.text, plan.seed, available[first : first + count])
     anchor = available[first - 1] if first else None
     checkpoints = against(plan.checkpoints, source, s3)
-    if plan.scratch is not None and plan.scratch.is_s3:
-        _into_prefix(source, plan, s3, result, anchor, checkpoints)
-    else:
-        root = plan.scratch.root if plan.scratch is not None else None
-        _into_directory(source, root, s3, result, anchor, checkpoints)
+    try:
+        if plan.scratch is not None and plan.scratch.is_s3:
+            _into_prefix(source, plan, s3, result, anchor, checkpoints)
+        else:
+            root = plan.scratch.root if plan.scratch is not None else None
+            _into_directory(source, root, s3, result, anchor, checkpoints)
+    except AuditStorageError as exc:  # the drill record says where it stopped (exit 3)
+        result.error = exc.render()
     return result
 
 
@@ -187,29 +198,33 @@ def _into_prefix(
 ) -> None:
     """The sample (and the day before it, its anchor) copied below a scratch S3 prefix, from
     an S3 backup or a backup directory."""
-    from .drill_s3 import scratch_copy
+    from .drill_s3 import new_prefix, scratch_copy
 
     assert plan.scratch is not None
     began = time.perf_counter()
     days = set(result.days) | ({anchor} if anchor else set())
-    with scratch_copy(source, plan.scratch, days, s3, bypass=plan.bypass_governance) as made:
-        result.scratch = made.url
-        result.files, result.bytes = len(made.made), made.bytes
-        result.timings["restoreSeconds"] = time.perf_counter() - began
-        started = time.perf_counter()
-        result.verification = verify_audit_trail(
-            made.url,
-            start=result.days[0],
-            end=result.days[-1],
-            checkpoints=checkpoints,
-            **s3.for_location(plan.scratch),
-        )
-        result.timings["verifySeconds"] = time.perf_counter() - started
-        cleanup = time.perf_counter()
-    result.timings["cleanupSeconds"] = time.perf_counter() - cleanup
-    result.scratch_objects = made.to_dict()
-    result.cleaned_up = not made.left_behind
-    result.timings["totalSeconds"] = time.perf_counter() - began
+    made = new_prefix(plan.scratch)
+    result.scratch = made.url
+    copy = scratch_copy(made, source, plan.scratch, days, s3, bypass=plan.bypass_governance)
+    try:
+        with copy:
+            result.files, result.bytes = len(made.made), made.bytes
+            result.timings["restoreSeconds"] = time.perf_counter() - began
+            started = time.perf_counter()
+            result.verification = verify_audit_trail(
+                made.url,
+                start=result.days[0],
+                end=result.days[-1],
+                checkpoints=checkpoints,
+                **s3.for_location(plan.scratch),
+            )
+            result.timings["verifySeconds"] = time.perf_counter() - started
+            cleanup = time.perf_counter()
+        result.timings["cleanupSeconds"] = time.perf_counter() - cleanup
+    finally:  # also when the drill stopped: what was put, and what is left
+        result.scratch_objects = made.to_dict()
+        result.cleaned_up = made.cleaned_up
+        result.timings["totalSeconds"] = time.perf_counter() - began
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,6 +279,8 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     document["drillRecord"] = str(path)
     cli.emit(document, f"{result.render_text()}\ndrill record: {path}", args.json)
+    if result.error:
+        return EXIT_STORAGE
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

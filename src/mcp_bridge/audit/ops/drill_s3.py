@@ -47,6 +47,12 @@ class ScratchPrefix:
     made: list[tuple[str, str]] = field(default_factory=list)
     bytes: int = 0
     left_behind: list[str] = field(default_factory=list)
+    #: The clean-up listed the sub-prefix afterwards (``left_behind`` is then complete).
+    checked: bool = False
+
+    @property
+    def cleaned_up(self) -> bool:
+        return self.checked and not self.left_behind
 
     @property
     def url(self) -> str:
@@ -54,8 +60,10 @@ class ScratchPrefix:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "prefix": self.url,
             "objects": [{"key": key, "versionId": version} for key, version in self.made],
             "leftBehind": self.left_behind,
+            "listedAfterCleanUp": self.checked,
         }
 
 
@@ -162,8 +170,20 @@ def local_sample(root: Path, days: set[date]) -> Iterator[SampleObject]:
         previous = day
 
 
+def new_prefix(scratch: Location) -> ScratchPrefix:
+    """A sub-prefix of its own for one drill: ``<prefix>/drill-<UTC time>-<random>``."""
+    from ..storage.s3.layout import normalise_prefix
+
+    assert scratch.bucket is not None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return ScratchPrefix(
+        scratch.bucket, f"{normalise_prefix(scratch.prefix)}drill-{stamp}-{secrets.token_hex(4)}"
+    )
+
+
 @contextmanager
 def scratch_copy(
+    made: ScratchPrefix,
     source: Location,
     scratch: Location,
     days: set[date],
@@ -171,18 +191,12 @@ def scratch_copy(
     *,
     bypass: bool,
 ) -> Iterator[ScratchPrefix]:
-    """Copy the sample below a new scratch sub-prefix; on exit remove exactly those copies."""
-    from ..storage.s3.layout import normalise_prefix
+    """Copy the sample below ``made``'s sub-prefix; on exit remove exactly those copies (also
+    when the drill fails), recording in ``made`` what was put and what could not be removed."""
     from ..storage.s3.ops import put_once
 
-    assert scratch.bucket is not None
     conn = s3_connection(s3)
     bypassing = check_scratch(conn, scratch, source, bypass)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    made = ScratchPrefix(
-        scratch.bucket,
-        f"{normalise_prefix(scratch.prefix)}drill-{stamp}-{secrets.token_hex(4)}",
-    )
     sample = local_sample(source.root, days) if source.root else s3_sample(conn, source, days)
     try:
         for name, body, metadata in sample:
@@ -198,9 +212,24 @@ def scratch_copy(
 
 
 def _remove(conn: S3Connection, made: ScratchPrefix, bypass: bool) -> None:
+    """Delete each copy by its version id; one that cannot be deleted (a legal hold someone
+    placed, a permission) is reported and the others are still deleted."""
+    from ..errors import AuditStorageError
     from ..storage.s3.ops import delete_version, list_version_details
 
+    refused = []
     for key, version in made.made:
-        delete_version(conn, made.bucket, key, version, bypass_governance=bypass)
-    left = list_version_details(conn, made.bucket, f"{made.prefix}/")
-    made.left_behind = [f"{v.key}?versionId={v.version_id}" for v in left]
+        try:
+            delete_version(conn, made.bucket, key, version, bypass_governance=bypass)
+        except AuditStorageError as exc:
+            refused.append(f"{key}?versionId={version}: {exc}")
+    try:
+        left = list_version_details(conn, made.bucket, f"{made.prefix}/")
+    except AuditStorageError as exc:
+        made.left_behind = refused or [f"s3://{made.bucket}/{made.prefix}/ (not listed: {exc})"]
+        return
+    made.checked = True
+    remaining = {f"{v.key}?versionId={v.version_id}" for v in left}
+    made.left_behind = refused + sorted(
+        name for name in remaining if not any(r.startswith(f"{name}:") for r in refused)
+    )
