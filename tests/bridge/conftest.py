@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -24,7 +25,7 @@ from mcp_bridge.bridge.settings import BridgeSettings
 from mcp_bridge.bridge.upstream_config import UpstreamSpec
 
 from .harness import FaultyStore, faulty_trail, make_repo, serve_in_thread
-from .sample_servers import notes_server
+from .sample_servers import asking_server, notes_server
 
 ISSUER = "https://issuer.test"
 AUDIENCE = "mcp-bridge-tests"
@@ -207,4 +208,23 @@ def lone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     )
     with serve_in_thread(create_app(settings, trail, [sample_spec("library")])) as url:
         yield Bridge(url, trail, store, tmp, tmp / "audit")
+    trail.close()
+
+
+@pytest.fixture(scope="module")
+def asking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    """A bridge per test module in front of upstreams that ask the client or log mid-call:
+    ``asking`` (HTTP, session protocol), ``library`` as ``lib`` (stdio, 2026-07-28) and as
+    ``libs`` (stdio, session protocol)."""
+    tmp = tmp_path_factory.mktemp("asking")
+    trail, store = faulty_trail(tmp / "audit")
+    with serve_in_thread(asking_server().streamable_http_app()) as upstream_url:
+        upstreams = [
+            UpstreamSpec(name="asking", url=f"{upstream_url}/mcp", protocol="session"),
+            dataclasses.replace(sample_spec("library"), name="lib"),
+            dataclasses.replace(sample_spec("library"), name="libs", protocol="session"),
+        ]
+        settings = bridge_settings(tmp, bridge_upstream_start_wait_seconds=30)
+        with serve_in_thread(create_app(settings, trail, upstreams)) as url:
+            yield Bridge(url, trail, store, tmp, tmp / "audit")
     trail.close()

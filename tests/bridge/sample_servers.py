@@ -100,6 +100,11 @@ def library_server() -> MCPServer:
     return server
 
 
+def _grown(text: str) -> str:
+    """Echo the text."""
+    return f"grown: {text}"
+
+
 def _add_muse(server: MCPServer) -> None:
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def muse(
@@ -153,6 +158,18 @@ def asking_server() -> MCPServer:
     server = MCPServer("asking")
 
     _add_muse(server)
+
+    @server.tool()
+    async def grow(read_only: bool, ctx: Context) -> str:
+        """(Re)define the tool ``grown`` (read-only or not) and say that the lists changed."""
+        if any(tool.name == "grown" for tool in await server.list_tools()):
+            server.remove_tool("grown")
+        hint = ToolAnnotations(read_only_hint=True) if read_only else None
+        server.add_tool(_grown, name="grown", annotations=hint)
+        await ctx.session.send_tool_list_changed()
+        await ctx.session.send_prompt_list_changed()
+        await ctx.session.send_resource_list_changed()
+        return "grown"
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def chatty(text: str, ctx: Context) -> str:

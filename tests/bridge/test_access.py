@@ -132,6 +132,27 @@ async def test_deny_by_subject_wins_over_the_default(guarded: Guarded) -> None:
     assert refused[0]["decision"]["rule"] == "mcpServers.notes.access.deny[0]"
 
 
+@pytest.mark.anyio
+async def test_listings_show_only_what_the_caller_may_use(guarded: Guarded) -> None:
+    """The intern (role dev) is denied notes and library's ``shelve``: neither is listed."""
+    listed: dict[str, set[str]] = {}
+    for key in (OPS_KEY, DEV_KEY):
+        async with connect(guarded.url, _key(key)) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            prompts = {p.name for p in (await client.list_prompts()).prompts}
+        listed[key] = tools | prompts
+    assert {"library__shelve", "library__wait", "notes__echo", "notes__add_note"} <= listed[OPS_KEY]
+    assert "library__wait" in listed[DEV_KEY] and "library__review" in listed[DEV_KEY]
+    assert "library__shelve" not in listed[DEV_KEY]
+    assert not {name for name in listed[DEV_KEY] if name.startswith("notes__")}
+    records = {
+        e["payload"]["identity"]["subject"]: e["payload"]
+        for e in events(guarded.trail, "mcp.tools.list")
+    }
+    assert records["intern"]["errorCode"] is None and records["operator"]["errorCode"] is None
+    assert records["intern"]["resultDigest"] != records["operator"]["resultDigest"]
+
+
 def test_evaluation_order() -> None:
     problems: list[str] = []
     access = parse_access(

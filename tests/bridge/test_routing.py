@@ -1,6 +1,6 @@
 """An upstream's requests and logs reach the client whose call caused them, with several running.
 
-One bridge for the module, three upstreams that ask the client while a tool runs:
+The ``asking`` bridge (conftest), three upstreams that ask the client while a tool runs:
 
 * ``asking`` — streamable HTTP, session protocol: sends its sampling requests and logs on the
   call's own response stream (routed by the call's context);
@@ -12,8 +12,6 @@ One bridge for the module, three upstreams that ask the client while a tool runs
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,33 +21,13 @@ import pytest
 from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 
-from mcp_bridge.bridge.app import create_app
-from mcp_bridge.bridge.upstream_config import UpstreamSpec
-
-from .conftest import Bridge, bridge_settings, sample_spec
-from .harness import connect, events, faulty_trail, serve_in_thread
-from .sample_servers import asking_server
+from .conftest import Bridge
+from .harness import connect, events
 
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning"),
 ]
-
-
-@pytest.fixture(scope="module")
-def asking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
-    tmp = tmp_path_factory.mktemp("asking")
-    trail, store = faulty_trail(tmp / "audit")
-    with serve_in_thread(asking_server().streamable_http_app()) as upstream_url:
-        upstreams = [
-            UpstreamSpec(name="asking", url=f"{upstream_url}/mcp", protocol="session"),
-            dataclasses.replace(sample_spec("library"), name="lib"),
-            dataclasses.replace(sample_spec("library"), name="libs", protocol="session"),
-        ]
-        settings = bridge_settings(tmp, bridge_upstream_start_wait_seconds=30)
-        with serve_in_thread(create_app(settings, trail, upstreams)) as url:
-            yield Bridge(url, trail, store, tmp, tmp / "audit")
-    trail.close()
 
 
 def _text(result: Any) -> str:

@@ -59,7 +59,8 @@ def _subscribable(pool: UpstreamPool, uri: str) -> Target:
 
 
 def add_extra_handlers(server: Server[Any], pool: UpstreamPool, relay: Relay) -> None:
-    """Register ``completion/complete``, ``logging/setLevel``, ``resources/(un)subscribe``."""
+    """Register ``completion/complete``, ``logging/setLevel``, ``resources/(un)subscribe``, and
+    ``notifications/initialized`` (a session is known to the relay from its start)."""
 
     async def complete(ctx: Ctx, params: types.CompleteRequestParams) -> Any:
         target, ref = _route(pool, params.ref)
@@ -89,6 +90,12 @@ def add_extra_handlers(server: Server[Any], pool: UpstreamPool, relay: Relay) ->
             await pool.forward(target, lambda c: _quietly(c.unsubscribe_resource, target.name))
         return types.EmptyResult()
 
+    async def initialized(ctx: Ctx, params: types.NotificationParams) -> None:
+        relay.register(ctx)  # from now on the session gets list-changed notifications
+
+    server.add_notification_handler(
+        "notifications/initialized", types.NotificationParams, initialized
+    )
     server.add_request_handler("completion/complete", types.CompleteRequestParams, complete)
     server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
     server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)

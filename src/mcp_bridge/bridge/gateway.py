@@ -84,6 +84,7 @@ def assemble(
         on_lifecycle=recorder.background,
         client_hooks=relay.client_hooks,
     )
+    relay.on_tools_changed = pool.forget_tools
     telemetry.watch(trail, pool, recorder.outage, "tcp" if local_identity is None else "pipe")
     middleware = AuditMiddleware(recorder, pool, local_identity, telemetry)
     server = build_server(pool, middleware, relay)

@@ -127,6 +127,13 @@ class AuditMiddleware:
         await self._finish(op, result, None)
         return result
 
+    def caller(self, ctx: ServerRequestContext[Any, Any]) -> Identity:
+        """Who sent this request: the HTTP caller, or the local user of the stdio front end."""
+        exchange = exchange_of(ctx.request)
+        if exchange is not None:
+            return exchange.identity
+        return self._local_identity or ANONYMOUS
+
     async def abort_in_flight(self) -> int:
         """At shutdown: record ``aborted`` for every request still running; how many there were."""
         self.stopping = True

@@ -99,9 +99,11 @@ class UpstreamPool:
 
     # -- tools -----------------------------------------------------------------------------
 
-    async def list_tools(self) -> list[types.Tool]:
+    async def list_tools(self, identity: Identity | None = None) -> list[types.Tool]:
+        """Every ready upstream's tools, named as exposed; with ``identity``, only those its
+        ``access`` rules let that caller call (a denied tool is not shown)."""
         tools: list[types.Tool] = []
-        for upstream in self._ready_upstreams():
+        for upstream in self._ready_upstreams(identity):
             listed = await self._collect(upstream, _list_all_tools, "tools")
             if listed is None:
                 continue
@@ -111,6 +113,7 @@ class UpstreamPool:
                     update={"name": self.naming.expose(upstream.name, t.name), **_NO_TASKS}
                 )
                 for t in listed
+                if identity is None or decide(upstream.spec.access, t.name, identity).allowed
             )
         return tools
 
@@ -129,6 +132,12 @@ class UpstreamPool:
         if name not in self._tools[upstream]:
             await self._refresh_tools(upstream)
         return Target(upstream, name, self._is_mutating(upstream, name))
+
+    def forget_tools(self, upstream: str) -> None:
+        """Drop an upstream's cached catalog (its tools changed): the next call re-lists it, so
+        a tool whose ``readOnlyHint`` changed is classified by its new annotations."""
+        if upstream in self._tools:
+            self._tools[upstream] = {}
 
     def tool_input_schema(self, exposed: str) -> dict[str, Any] | None:
         parts = self.naming.split(exposed)
@@ -210,9 +219,9 @@ class UpstreamPool:
 
     # -- prompts and resources ---------------------------------------------------------------
 
-    async def list_prompts(self) -> list[types.Prompt]:
+    async def list_prompts(self, identity: Identity | None = None) -> list[types.Prompt]:
         prompts: list[types.Prompt] = []
-        for upstream in self._ready_upstreams():
+        for upstream in self._ready_upstreams(identity):
             listed = await self._collect(upstream, _list_all_prompts, "prompts")
             prompts.extend(
                 p.model_copy(update={"name": self.naming.expose(upstream.name, p.name)})
@@ -243,9 +252,9 @@ class UpstreamPool:
         with _upstream_errors(upstream, self._timeout):
             return await upstream.client().get_prompt(target.name, arguments, meta=_meta(meta))
 
-    async def list_resources(self) -> list[types.Resource]:
+    async def list_resources(self, identity: Identity | None = None) -> list[types.Resource]:
         resources: list[types.Resource] = []
-        for upstream in self._ready_upstreams():
+        for upstream in self._ready_upstreams(identity):
             listed = await self._collect(upstream, _list_all_resources, "resources")
             resources.extend(
                 r.model_copy(update={"uri": self.naming.expose_uri(upstream.name, str(r.uri))})
@@ -253,9 +262,11 @@ class UpstreamPool:
             )
         return resources
 
-    async def list_resource_templates(self) -> list[types.ResourceTemplate]:
+    async def list_resource_templates(
+        self, identity: Identity | None = None
+    ) -> list[types.ResourceTemplate]:
         templates: list[types.ResourceTemplate] = []
-        for upstream in self._ready_upstreams():
+        for upstream in self._ready_upstreams(identity):
             listed = await self._collect(upstream, _list_all_templates, "resources")
             templates.extend(
                 t.model_copy(
@@ -282,8 +293,14 @@ class UpstreamPool:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _ready_upstreams(self) -> list[Upstream]:
-        return [u for u in self.upstreams.values() if u.state == "ready"]
+    def _ready_upstreams(self, identity: Identity | None = None) -> list[Upstream]:
+        """The connected upstreams; with ``identity``, those its access rules let it use."""
+        return [
+            u
+            for u in self.upstreams.values()
+            if u.state == "ready"
+            and (identity is None or decide(u.spec.access, None, identity).allowed)
+        ]
 
     def _upstream(self, target: Target) -> Upstream:
         upstream = self.upstreams.get(target.upstream)

@@ -84,6 +84,9 @@ class Relay:
         self._sessions: dict[str, _Session] = {}
         self.calls = CallBook()
         self.back_channel = BackChannel(recorder, self.calls)
+        self.on_tools_changed: Callable[[str], None] = lambda upstream: None
+        """Called with the upstream's name before its tools list-changed is relayed (the pool
+        forgets its catalog, so the next call is classified with the new annotations)."""
 
     # -- downstream sessions -------------------------------------------------------------------
 
@@ -134,6 +137,8 @@ class Relay:
     async def on_upstream_message(self, upstream: str, message: IncomingMessage) -> None:
         """The upstream client's ``message_handler``: route, then record what was relayed."""
         if isinstance(message, _LIST_CHANGED):
+            if isinstance(message, types.ToolListChangedNotification):
+                self.on_tools_changed(upstream)
             sent = await self._send(self._live(), message)
         elif isinstance(message, types.ResourceUpdatedNotification):
             exposed = self._naming.expose_uri(upstream, str(message.params.uri))

@@ -78,7 +78,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
 
     async def list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
         relay.register(ctx)
-        return types.ListToolsResult(tools=await pool.list_tools())
+        return types.ListToolsResult(tools=await pool.list_tools(middleware.caller(ctx)))
 
     async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> Any:
         target = _known(await pool.tool_target(params.name), "tool")
@@ -95,7 +95,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
 
     async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
         relay.register(ctx)
-        return types.ListPromptsResult(prompts=await pool.list_prompts())
+        return types.ListPromptsResult(prompts=await pool.list_prompts(middleware.caller(ctx)))
 
     async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> Any:
         target = _known(pool.prompt_target(params.name), "prompt")
@@ -105,12 +105,12 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
 
     async def list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
         relay.register(ctx)
-        return types.ListResourcesResult(resources=await pool.list_resources())
+        resources = await pool.list_resources(middleware.caller(ctx))
+        return types.ListResourcesResult(resources=resources)
 
     async def list_templates(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
-        return types.ListResourceTemplatesResult(
-            resource_templates=await pool.list_resource_templates()
-        )
+        templates = await pool.list_resource_templates(middleware.caller(ctx))
+        return types.ListResourceTemplatesResult(resource_templates=templates)
 
     async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> Any:
         target = _known(pool.resource_target(str(params.uri)), "resource")
