@@ -15,6 +15,7 @@ from mcp_bridge.audit import AuditTrail, open_audit_trail, verify_audit_trail
 from mcp_bridge.audit.checkpoint_check import CheckpointOptions
 from mcp_bridge.audit.checkpoint_store import WriteOnceCheckpoints
 from mcp_bridge.audit.errors import AuditCorruptionError
+from mcp_bridge.audit.storage.s3 import checkpoints as s3_checkpoint_module
 from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
 from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
 from mcp_bridge.audit.storage.s3.layout import parse_segment_key
@@ -144,3 +145,29 @@ def test_several_writer_processes_publish_one_consistent_sequence(
     )
     assert verified.ok, verified.render_text()
     assert verified.stats["checkpoints"]["newest"]["treeSize"] == 1200
+
+
+def test_tiles_put_by_the_helper_process_even_after_it_was_killed(
+    bucket: str, seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every tile batch goes to the helper process here (the threshold lowered to 1): the
+    tiles it stored give every checkpoint's root; killed between checkpoints, it is started
+    again and the log still verifies with --vkey."""
+    monkeypatch.setattr(s3_checkpoint_module, "MIN_BATCH", 1)
+    trail = open_audit_trail(_config(bucket, tmp_path))
+    _write(trail, 300)
+    wait_for(lambda: _store(bucket).newest_size() == 300)
+    putter = trail._store._tile_putter  # type: ignore[attr-defined]
+    assert putter is not None and putter.batches >= 1
+    first = putter._helper[1]
+    first.kill()
+    first.join()
+    _write(trail, 300, 300)
+    trail.close()
+    assert putter._helper is None and not first.is_alive()  # closed with the trail
+    sizes = check_checkpoints(_store(bucket), _record_hashes(seaweed, bucket))
+    assert sizes[-1] == 600
+    verified = verify_audit_trail(
+        f"s3://{bucket}/audit", checkpoints=CheckpointOptions(SIGNER.verifier.to_text())
+    )
+    assert verified.ok, verified.render_text()

@@ -15,7 +15,7 @@ same root for a checkpoint of one size. Anything else is two histories of one lo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -156,6 +156,11 @@ class CheckpointStore(Protocol):
         """Store a hash tile; False if the identical tile was already there."""
         ...
 
+    def put_tiles(self, tiles: Sequence[tuple[str, bytes]]) -> None:
+        """Store several tiles (``(tile path, bytes)``), each as :meth:`put_tile` does; returns
+        once all are stored (a driver may put them in parallel or from another process)."""
+        ...
+
     def get_tile(self, tile_path: str) -> bytes | None: ...
 
     def put_attestation(self, name: str, data: bytes) -> bool:
@@ -234,6 +239,10 @@ class WriteOnceCheckpoints:
                 "for the same tree; the log has two histories",
             )
         return theirs is None
+
+    def put_tiles(self, tiles: Sequence[tuple[str, bytes]]) -> None:
+        for tile_path, data in tiles:
+            self.put_tile(tile_path, data)
 
     def get_tile(self, tile_path: str) -> bytes | None:
         return self.blobs.read(tile_name(tile_path))

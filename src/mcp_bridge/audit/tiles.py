@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .merkle import HASH_SIZE, CompactRange, ProofError, root_of
+from .merkle import HASH_SIZE, CompactRange, ProofError, perfect_root, root_of
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -209,21 +209,34 @@ class TileBuilder:
         return self._size
 
     def append(self, leaf: bytes) -> None:
-        """Append one leaf hash; completes full tiles (and their parents' entries) as it goes."""
-        self._size += 1
-        level = 0
-        self._levels[0].append(leaf)
-        self._dirty.add(0)
-        while len(self._levels[level]) == TILE_WIDTH:
-            entries = self._levels[level]
-            index = (self._size >> (TILE_HEIGHT * (level + 1))) - 1
-            self._done.append((TileId(level, index), b"".join(entries)))
-            self._levels[level] = []
-            level += 1
-            if level == len(self._levels):
-                self._levels.append([])
-            self._levels[level].append(root_of(entries))
-            self._dirty.add(level)
+        """Append one leaf hash."""
+        self.extend([leaf])
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Append leaf hashes; completes full tiles (and their parents' entries) as it goes.
+
+        Leaves are added a tile's worth at a time and a full tile is reduced with
+        :func:`~.merkle.perfect_root`, so the cost per leaf is a slice, not a function call.
+        """
+        at = 0
+        while at < len(leaves):
+            entries = self._levels[0]
+            take = leaves[at : at + TILE_WIDTH - len(entries)]
+            entries.extend(take)
+            at += len(take)
+            self._size += len(take)
+            self._dirty.add(0)
+            level = 0
+            while len(self._levels[level]) == TILE_WIDTH:
+                entries = self._levels[level]
+                index = (self._size >> (TILE_HEIGHT * (level + 1))) - 1
+                self._done.append((TileId(level, index), b"".join(entries)))
+                self._levels[level] = []
+                level += 1
+                if level == len(self._levels):
+                    self._levels.append([])
+                self._levels[level].append(perfect_root(entries))
+                self._dirty.add(level)
 
     def flush(self) -> list[tuple[TileId, bytes]]:
         """Tiles to write now, lower levels first within full then partial; resets the batch."""

@@ -26,7 +26,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .merkle import ProofError, fold_right, leaf_hash, node_hash
+from .merkle import ProofError, fold_right, leaf_hash, node_hash, perfect_root
 
 BLOCK_HEIGHT = 8
 BLOCK = 1 << BLOCK_HEIGHT
@@ -95,17 +95,12 @@ def range_of(begin: int, nodes: Iterable[tuple[int, bytes]]) -> RangeHashes:
 def block_node(hexes: Sequence[bytes]) -> bytes:
     """The level-8 node over 256 leaves given as 64-digit hex record hashes (one aligned block).
 
-    One ``unhexlify`` for the block, then one comprehension per tree level: the hot path of
-    root recomputation.
+    One ``unhexlify`` for the block, one comprehension for the leaves, then one per tree level
+    (:func:`~.merkle.perfect_root`): the hot path of root recomputation.
     """
     sha256 = hashlib.sha256
     data = unhexlify(b"00" + b"00".join(hexes))  # 0x00 || hash, 33 bytes per leaf
-    level = [sha256(data[i : i + 33]).digest() for i in range(0, len(data), 33)]
-    while len(level) > 1:
-        level = [
-            sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)
-        ]
-    return level[0]
+    return perfect_root([sha256(data[i : i + 33]).digest() for i in range(0, len(data), 33)])
 
 
 class TreeFeed:

@@ -22,7 +22,7 @@ from typing import Protocol
 from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from .checkpoint_store import CheckpointStore, LogReader
 from .errors import AuditCorruptionError, AuditStorageError
-from .merkle import HASH_SIZE, leaf_hash
+from .merkle import HASH_SIZE, leaf_hash, leaf_hashes
 from .note import NoteError, Signer
 from .records import GENESIS_HASH
 from .sequencing import format_timestamp
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 #: Leaves appended between two tile flushes at most, so catching up on a long log keeps
 #: memory bounded (completed tiles are written out as it goes).
 FLUSH_EVERY = 1 << 16
+#: Records hashed into the tree at once (one list comprehension each).
+_BATCH = 4096
 
 
 class Linked(Protocol):
@@ -193,27 +195,47 @@ class TreeWriter:
 
         Returns False at the first record beyond the tree's end (a gap: records another writer
         appended, to be read from the log with :meth:`catch_up`). At every size in ``stops``
-        (checkpoints other writers published) the tree's root is compared with theirs.
+        (checkpoints other writers published) the tree's root is compared with theirs. The
+        links are checked record by record; the hashing is done in batches
+        (:func:`~.merkle.leaf_hashes`, :meth:`~.tiles.TileBuilder.extend`).
         """
-        builder, stop_at = self._builder, set(stops)
-        for record in records:
-            seq = record.seq
-            if seq < builder.size:
-                continue
-            if seq > builder.size:
-                return False
-            if record.previous_hash != self._tail_hash:
-                raise AuditCorruptionError(
-                    f"record seq {seq} links to {record.previous_hash[:12]}…, not to the record "
-                    f"before it ({self._tail_hash[:12]}…); refusing to sign a checkpoint over it"
-                )
-            builder.append(leaf_hash(bytes.fromhex(record.hash)))
-            self._tail_hash = record.hash
-            if builder.size in stop_at:
-                self._compare_with_published(builder.size)
-            elif builder.size % FLUSH_EVERY == 0:
-                self._flush_tiles()
+        stop_at = set(stops)
+        batch: list[str] = []
+        size, tail = self._builder.size, self._tail_hash
+        try:
+            for record in records:
+                seq = record.seq
+                if seq < size:
+                    continue
+                if seq > size:
+                    return False
+                if record.previous_hash != tail:
+                    raise AuditCorruptionError(
+                        f"record seq {seq} links to {record.previous_hash[:12]}…, not to the "
+                        f"record before it ({tail[:12]}…); refusing to sign a checkpoint over it"
+                    )
+                tail = record.hash
+                batch.append(tail)
+                size += 1
+                if size in stop_at:
+                    self._grow(batch, tail)
+                    self._compare_with_published(size)
+                elif len(batch) >= _BATCH:
+                    self._grow(batch, tail)
+        finally:
+            self._grow(batch, tail)
         return True
+
+    def _grow(self, batch: list[str], tail: str) -> None:
+        """Hash a batch of record hashes into the tree; write tiles every ``FLUSH_EVERY``."""
+        if not batch:
+            return
+        before = self._builder.size
+        self._builder.extend(leaf_hashes(batch))
+        self._tail_hash = tail
+        batch.clear()
+        if before // FLUSH_EVERY != self._builder.size // FLUSH_EVERY:
+            self._flush_tiles()
 
     def catch_up(self, stops: Sequence[int] = ()) -> None:
         """Extend the tree with what the log holds beyond it (other writers' records)."""
@@ -229,10 +251,9 @@ class TreeWriter:
         flushed = self._builder.flush()
         self._edge.update(flushed)
         self._unwritten.extend(flushed)
-        while self._unwritten:
-            tile, data = self._unwritten[0]
-            self._store.put_tile(tile.path, data)
-            self._unwritten.pop(0)
+        if self._unwritten:
+            self._store.put_tiles([(tile.path, data) for tile, data in self._unwritten])
+            self._unwritten = []
         keep = set(edge_tiles(self.size))
         self._edge = {tile: data for tile, data in self._edge.items() if tile in keep}
 

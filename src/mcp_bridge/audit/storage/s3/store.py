@@ -44,6 +44,7 @@ from .entries import entries_since
 from .layout import FORWARD_META, segment_key
 from .spool import Spool
 from .tail import Position, TailFinder
+from .tile_putter import TilePutter, TileTarget
 
 if TYPE_CHECKING:
     from ....config import AppConfig
@@ -119,6 +120,7 @@ class S3Store:
         self._mutex = threading.Lock()
         self._position: Position | None = None
         self._last_put = float("-inf")
+        self._tile_putter: TilePutter | None = None
 
     @property
     def spooled_records(self) -> int:
@@ -266,9 +268,17 @@ class S3Store:
         return entries_since(self._finder, self.settings.prefix, seq)
 
     def checkpoints(self) -> WriteOnceCheckpoints:
-        """Checkpoints and tiles beside this log (``prefix/_checkpoints/``, ``prefix/_tiles/``)."""
+        """Checkpoints and tiles beside this log (``prefix/_checkpoints/``, ``prefix/_tiles/``);
+        large batches of tiles are put from a helper process (:mod:`.tile_putter`)."""
         settings = self.settings
-        return s3_checkpoints(self.connection, settings.bucket, settings.prefix, settings.policy)
+        if self._tile_putter is None:
+            target = TileTarget(
+                self.connection.options, settings.bucket, settings.prefix, settings.policy
+            )
+            self._tile_putter = TilePutter(target)
+        return s3_checkpoints(
+            self.connection, settings.bucket, settings.prefix, settings.policy, self._tile_putter
+        )
 
     def fetch_events(self, limit: int, event_type: str | None) -> list[dict[str, Any]]:
         """The newest ``limit`` records (optionally of one type), oldest first."""
@@ -293,6 +303,8 @@ class S3Store:
 
     def close(self) -> None:
         with self._mutex:
+            if self._tile_putter is not None:
+                self._tile_putter.close()
             self._spool.close()
             self.connection.client.close()
 
