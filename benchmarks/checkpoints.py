@@ -3,16 +3,21 @@
 On one generated log (1M records; 100k with ``--quick``) with a signed checkpoint every
 10,000 records and its hash tiles:
 
-- verification with ``--vkey`` against chain-only verification, same run, sequential and with
-  the default (parallel) path; target ≥ 80 %;
+- verification with ``--vkey`` (every checkpoint's root recomputed from the records) against
+  chain-only verification, alternating runs in the same process, sequential and with the default
+  (parallel) path, medians; target ≥ 80 %;
 - ``prove``: locating the record by seq (binary search over the partitions), and the
   inclusion proof from the tiles, in process; target under 50 ms, without reading the log;
 - ``verify-proof``: checking the bundle offline; and the bundle's size beyond the record
-  (target ≤ 2 KiB).
+  (target ≤ 2 KiB);
+- append throughput with checkpoints on vs off, local and on SeaweedFS, alternating runs,
+  medians (target ≥ 0.9×; the figures come from the ``audit`` and ``s3`` sections' code).
 """
 
 from __future__ import annotations
 
+import resource
+import statistics
 import time
 from pathlib import Path
 
@@ -26,7 +31,7 @@ from mcp_bridge.audit.storage.local.lookup import find_by_seq
 from mcp_bridge.audit.tiles import TileBuilder, TileId
 from mcp_bridge.audit.verification import verify_audit_trail
 
-from . import logs
+from . import audit_local, logs, s3_audit
 from .measure import best_of, scratch_dir
 from .report import Section, Target, rate
 
@@ -59,32 +64,77 @@ def publish(root: Path, signer: Signer) -> int:
     return tree.size
 
 
-def _verification(section: Section, root: Path, events: int, vkey: str, repeats: int) -> None:
-    """Same log, same run: without and with the key, sequential and (default) parallel."""
+def _verification(section: Section, root: Path, events: int, vkey: str, pairs: int) -> None:
+    """Same log, same run: without and with the key, alternating, sequential and (default)
+    parallel; medians of wall time, and CPU time of this process and its helpers."""
     options = CheckpointOptions(vkey, grace_seconds=10**9)
     results = []
     figures: dict[str, object] = {"events": events, "checkpoints": -(-events // EVERY)}
     for mode, parallel in (("sequential", False), ("default", True)):
-
-        def plain(parallel: bool = parallel) -> None:
-            results.append(verify_audit_trail(root, parallel=parallel))
-
-        def keyed(parallel: bool = parallel) -> None:
-            results.append(verify_audit_trail(root, parallel=parallel, checkpoints=options))
-
-        plain_s, keyed_s = best_of(repeats, plain), best_of(repeats, keyed)
+        timings: dict[str, list[tuple[float, float]]] = {"plain": [], "keyed": []}
+        for _ in range(pairs):
+            for name, checkpoints in (("plain", None), ("keyed", options)):
+                began, cpu = time.perf_counter(), _cpu()
+                results.append(verify_audit_trail(root, parallel=parallel, checkpoints=checkpoints))
+                timings[name].append((time.perf_counter() - began, _cpu() - cpu))
+        plain_s, keyed_s = (statistics.median(t[0] for t in timings[n]) for n in timings)
+        plain_cpu, keyed_cpu = (statistics.median(t[1] for t in timings[n]) for n in timings)
         ratio = 100 * plain_s / keyed_s
-        note = f"{figures['checkpoints']} checkpoints, best of {repeats}"
-        section.row(f"verify, chain only ({mode})", rate(events / plain_s), note)
-        section.row(f"verify --vkey ({mode})", rate(events / keyed_s), f"{ratio:.0f} % of above")
+        note = f"{figures['checkpoints']} checkpoints, medians of {pairs} alternating pairs"
+        section.row(
+            f"verify, chain only ({mode})",
+            rate(events / plain_s),
+            f"{note}; CPU {1e6 * plain_cpu / events:.2f} us/ev",
+        )
+        section.row(
+            f"verify --vkey ({mode})",
+            rate(events / keyed_s),
+            f"{ratio:.0f} % of above; CPU {1e6 * keyed_cpu / events:.2f} us/ev "
+            "(roots recomputed from the records)",
+        )
         section.targets.append(Target(f"verify --vkey vs chain only, {mode}", ratio, 80, "%"))
         figures[mode] = {
             "chain_only_events_per_s": round(events / plain_s, 1),
             "vkey_events_per_s": round(events / keyed_s, 1),
             "ratio_percent": round(ratio, 1),
+            "chain_only_cpu_us_per_event": round(1e6 * plain_cpu / events, 3),
+            "vkey_cpu_us_per_event": round(1e6 * keyed_cpu / events, 3),
         }
     figures["verified"] = all(result.ok for result in results)
+    figures["roots_recomputed"] = results[-1].stats["checkpoints"].get("recomputed")
     section.figures["verify"] = figures
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished helper processes."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _append(section: Section, *, quick: bool) -> None:
+    """Append throughput with checkpoints on vs off, local and S3 (alternating runs)."""
+    seconds = 0.5 if quick else 2.0
+    with scratch_dir("checkpoints-append") as root:
+        local = audit_local.checkpoint_cost(root, seconds)
+    s3 = s3_audit.seaweed_checkpoint_cost(quick=quick)
+    section.row(
+        "append, checkpoints on/off (local)",
+        f"{local['ratio']:.2f}×",
+        f"{rate(local['on'])} vs {rate(local['off'])}, 64 asyncio callers, medians of "
+        "alternating runs",
+    )
+    section.row(
+        "append, checkpoints on/off (S3, SeaweedFS)",
+        f"{s3['ratio']:.2f}×",
+        f"{rate(s3['on']['events_per_s'])} vs {rate(s3['off']['events_per_s'])}, writer CPU "
+        f"{s3['on']['cpu_us_per_event']:.0f} vs {s3['off']['cpu_us_per_event']:.0f} us/ev, "
+        f"medians of {s3['pairs']} alternating pairs",
+    )
+    section.targets += [
+        Target("append rate, checkpoints on vs off (local)", local["ratio"], 0.9, "×"),
+        Target("append rate, checkpoints on vs off (S3)", s3["ratio"], 0.9, "×"),
+    ]
+    section.figures["append"] = {"local": local, "s3": s3}
 
 
 def _proofs(section: Section, root: Path, events: int, signer: Signer, repeats: int) -> None:
@@ -157,6 +207,7 @@ def run(*, quick: bool) -> Section:
         )
         _verification(section, log, published, signer.verifier.to_text(), repeats)
         _proofs(section, log, published, signer, repeats)
+    _append(section, quick=quick)
     section.notes.append(
         "default = parallel confirmation of large local logs when there are ≥ 2 cores; with "
         "--vkey the checkpoint records are then found by binary search."

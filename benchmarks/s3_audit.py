@@ -94,31 +94,36 @@ async def _drive(trail: AuditTrail, events: int) -> None:
 
 
 def measure_ours(
-    endpoint: str, bucket: str, events: int, *, checkpoints: bool = False
+    endpoint: str,
+    bucket: str,
+    events: int,
+    *,
+    checkpoints: Signer | None = None,
+    prefix: str = "bench/ours",
 ) -> dict[str, float]:
-    """Our writer; with ``checkpoints`` signed checkpoints are published while it runs."""
+    """Our writer; with a ``checkpoints`` signer, signed checkpoints are published while it
+    runs. CPU time is this process's (writer and boto3; the server runs elsewhere)."""
     with tempfile.TemporaryDirectory() as spool:
         extra: dict[str, Any] = {}
-        if checkpoints:
+        if checkpoints is not None:
             extra = {
-                "audit_signing_key": Signer.generate("bench.s3/checkpoints").to_text(),
+                "audit_signing_key": checkpoints.to_text(),
                 "audit_checkpoint_interval_seconds": _CHECKPOINT_INTERVAL,
             }
-        config = _config(
-            bucket, Path(spool), "bench/ckpt" if checkpoints else "bench/ours", **extra
-        )
+        config = _config(bucket, Path(spool), prefix, **extra)
         store: S3Store = open_s3_store(config, options=ClientOptions(endpoint_url=endpoint))
         plan = open_checkpoints(config, store, utc_now)
         trail = AuditTrail(store, checkpoints=plan)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         asyncio.run(_drive(trail, events))
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
         requests = store.connection.requests
         published = trail.checkpoints.published if trail.checkpoints else 0
         trail.close()
     return {
         "events": events,
         "events_per_s": events / seconds,
+        "cpu_us_per_event": 1e6 * cpu / events,
         "requests_per_event": requests / events,
         "checkpoints_in_timed_run": published,
     }
@@ -201,6 +206,42 @@ def _bridge_variants(
     return variants
 
 
+def checkpoint_cost(endpoint: str, bucket: str, events: int, pairs: int) -> dict[str, Any]:
+    """Append rate with checkpoints off and on, alternating (off, on, off, on, ...), each run
+    on a fresh prefix with one signing key; medians, so drift in the load hits both alike."""
+    signer = Signer.generate("bench.s3/checkpoints")
+    runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
+    for pair in range(pairs):
+        for mode in ("off", "on"):
+            runs[mode].append(
+                measure_ours(
+                    endpoint,
+                    bucket,
+                    events,
+                    checkpoints=signer if mode == "on" else None,
+                    prefix=f"bench/cost-{mode}-{pair}",
+                )
+            )
+    medians = {
+        mode: {
+            name: statistics.median(run[name] for run in done)
+            for name in ("events_per_s", "cpu_us_per_event", "requests_per_event")
+        }
+        for mode, done in runs.items()
+    }
+    off, on = medians["off"]["events_per_s"], medians["on"]["events_per_s"]
+    return {
+        "pairs": pairs,
+        "events_per_run": events,
+        "off": medians["off"],
+        "on": medians["on"],
+        "ratio": on / off,
+        "rates_off": [round(run["events_per_s"]) for run in runs["off"]],
+        "rates_on": [round(run["events_per_s"]) for run in runs["on"]],
+        "checkpoints_in_timed_runs": sum(run["checkpoints_in_timed_run"] for run in runs["on"]),
+    }
+
+
 def measure_baseline(endpoint: str, bucket: str, events: int) -> dict[str, float]:
     """One caller, one PUT (with lock headers) per chained event."""
     connection = connect(ClientOptions(endpoint_url=endpoint))
@@ -266,14 +307,14 @@ def run(
 ) -> dict[str, Any]:
     """Measure both writers and verifiers; start SeaweedFS when no endpoint is given."""
     ours_n, base_n = (2_000, 200) if quick else (100_000, 1_000)
+    cost_n, pairs = (2_000, 1) if quick else (30_000, 3)
     with ExitStack() as stack:
         if endpoint is None:
             endpoint, creds, bucket = _local_server(stack)
         assert creds is not None and bucket is not None
-        os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = creds
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        _credentials(creds)
         ours = measure_ours(endpoint, bucket, ours_n)
-        checkpointed = measure_ours(endpoint, bucket, ours_n, checkpoints=True)
+        cost = checkpoint_cost(endpoint, bucket, cost_n, pairs)
         baseline = measure_baseline(endpoint, bucket, base_n)
         ack_modes = measure_ack_modes(endpoint, bucket, 1.0 if quick else 3.0)
         bridge_modes = measure_bridge_modes(endpoint, bucket, quick)
@@ -281,13 +322,13 @@ def run(
             "ack_modes": ack_modes,
             "bridge_mutating": bridge_modes,
             "write_ours": ours,
-            "write_ours_checkpoints": checkpointed,
+            "checkpoints_on_off": cost,
             "write_baseline": baseline,
             "verify_ours": verify_ours(endpoint, bucket, ours_n),
             "verify_baseline": verify_baseline(endpoint, bucket, base_n),
         }
     figures["write_speedup"] = ours["events_per_s"] / baseline["events_per_s"]
-    figures["checkpoints_on_vs_off"] = checkpointed["events_per_s"] / ours["events_per_s"]
+    figures["checkpoints_on_vs_off"] = cost["ratio"]
     figures["targets"] = {
         "write_speedup >= 100": figures["write_speedup"] >= 100,
         "write requests/event <= 0.01": ours["requests_per_event"] <= 0.01,
@@ -299,6 +340,22 @@ def run(
         "spool mode: shipping lag p99 <= 1 s (64 callers)": ack_modes["spool"]["lagP99Ms"] <= 1000,
     }
     return figures
+
+
+def _credentials(creds: tuple[str, str]) -> None:
+    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = creds
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def seaweed_checkpoint_cost(*, quick: bool) -> dict[str, Any]:
+    """:func:`checkpoint_cost` against a throw-away SeaweedFS server (the ``checkpoints``
+    section prints it beside the local figure)."""
+    events, pairs = (2_000, 1) if quick else (30_000, 5)
+    with ExitStack() as stack:
+        endpoint, creds, bucket = _local_server(stack)
+        _credentials(creds)
+        measure_ours(endpoint, bucket, 1_000, prefix="bench/warm-up")
+        return checkpoint_cost(endpoint, bucket, events, pairs)
 
 
 def _local_server(stack: ExitStack) -> tuple[str, tuple[str, str], str]:
@@ -314,17 +371,13 @@ def _local_server(stack: ExitStack) -> tuple[str, tuple[str, str], str]:
 
 def format_table(figures: dict[str, Any]) -> str:
     lines = ["S3 audit trail (events/s, S3 requests per event)"]
-    names = ("write_ours", "write_ours_checkpoints", "write_baseline", "verify_ours")
+    names = ("write_ours", "write_baseline", "verify_ours")
     for name in (*names, "verify_baseline"):
         row = figures[name]
         rate, cost = row["events_per_s"], row["requests_per_event"]
         lines.append(f"  {name:<16} {rate:>12,.0f} ev/s  {cost:.4f} req/ev")
     lines.append(f"  write speed-up   {figures['write_speedup']:,.0f}x")
-    published = figures["write_ours_checkpoints"]["checkpoints_in_timed_run"]
-    lines.append(
-        f"  checkpoints on/off {figures['checkpoints_on_vs_off']:.3f}x (a checkpoint every "
-        f"{_CHECKPOINT_INTERVAL:g} s; {published} published in the timed run)"
-    )
+    lines.append(checkpoint_line(figures["checkpoints_on_off"]))
     for mode, row in figures["ack_modes"].items():
         lines.append(
             f"  AUDIT_S3_ACK={mode:<6} 64 callers: ack p50 {row['ackP50Ms']:.2f} ms,"
@@ -341,3 +394,16 @@ def format_table(figures: dict[str, Any]) -> str:
         lines.append(f"    {name:<18} p50 {row['p50Ms']:.2f} ms{added} p99 {row['p99Ms']:.2f} ms")
     lines += [f"  {'PASS' if ok else 'MISS'}  {name}" for name, ok in figures["targets"].items()]
     return "\n".join(lines)
+
+
+def checkpoint_line(cost: dict[str, Any]) -> str:
+    """The on/off append figures in one line (also printed by the ``checkpoints`` section)."""
+    on, off = cost["on"], cost["off"]
+    return (
+        f"  checkpoints on/off {cost['ratio']:.3f}x: {on['events_per_s']:,.0f} vs "
+        f"{off['events_per_s']:,.0f} ev/s, writer CPU {on['cpu_us_per_event']:.0f} vs "
+        f"{off['cpu_us_per_event']:.0f} us/ev, {on['requests_per_event']:.4f} vs "
+        f"{off['requests_per_event']:.4f} req/ev (medians of {cost['pairs']} alternating pairs "
+        f"of {cost['events_per_run']:,} events; a checkpoint every {_CHECKPOINT_INTERVAL:g} s, "
+        f"{cost['checkpoints_in_timed_runs']} published)"
+    )

@@ -7,6 +7,7 @@ compact-range code under test; ``test_merkle.py`` pins it to the published vecto
 from __future__ import annotations
 
 import hashlib
+import os
 from itertools import pairwise
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcp_bridge.audit.merkle import ProofError, leaf_hash, node_hash
+from mcp_bridge.audit.tree_offload import OffloadedFeed
 from mcp_bridge.audit.tree_stream import (
     BLOCK,
     RangeHashes,
@@ -148,3 +150,25 @@ def test_ranges_refuse_what_does_not_fit() -> None:
         RangeHashes(0).extend(RangeHashes(5))
     with pytest.raises(ProofError):
         RangeHashes(2, 4, [1], [bytes(32)]).root()
+
+
+@pytest.mark.parametrize("gap", [None, 600])
+def test_a_helper_process_gives_the_same_hashes(gap: int | None) -> None:
+    """The feed moves to a helper process after 300 records: same cuts, same break."""
+    sizes = [10, 256, 301, 512, 700, 900]
+    hexes = _hexes(1000)
+    local, helper = TreeFeed(sizes), OffloadedFeed(sizes, after=300)
+    for feed in (local, helper):
+        for first in range(0, 1000, 100):
+            if gap is None or not first <= gap < first + 100:
+                feed.add(first, hexes[first : first + 100])
+            else:
+                feed.add(first, hexes[first:gap])
+                feed.add(gap + 1, hexes[gap + 1 : first + 100])
+    expected, got = feed_result(local), helper.result()
+    assert helper.offloaded == (len(os.sched_getaffinity(0)) > 1)
+    assert got.begin == expected.begin == 0 and got.broken_at == expected.broken_at == gap
+    assert {s: c.root() for s, c in got.cuts.items()} == {
+        s: c.root() for s, c in expected.cuts.items()
+    }
+    assert set(got.cuts) == {s for s in sizes if gap is None or s <= gap}

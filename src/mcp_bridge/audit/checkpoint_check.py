@@ -5,9 +5,10 @@ published only after the records it covers are durable, so every listed one must
 by the log read afterwards) and wraps the record source so the chain pass hands over the few
 records the messages name, and the chain checker hands every record hash it confirms to
 :attr:`CheckpointRun.tree`, which recomputes the Merkle tree's hashes at every listed size in
-that same pass. :meth:`CheckpointRun.finish` runs :mod:`.checkpoint_verify` and merges
-its failures and notes into the :class:`VerificationResult`. Without a key the result says
-what is not covered (``stats.checkpoints.notCovered``, and a line after the text report).
+that same pass (on a second core once the log is long: :mod:`.tree_offload`).
+:meth:`CheckpointRun.finish` runs :mod:`.checkpoint_verify` and merges its failures and notes
+into the :class:`VerificationResult`. Without a key the result says what is not covered
+(``stats.checkpoints.notCovered``, and a line after the text report).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from .engine import RecordSource
 from .errors import AuditUsageError
 from .note import NoteError, Verifier
 from .results import VerificationResult
-from .tree_stream import Recomputed, TreeFeed, feed_result
+from .tree_offload import OffloadedFeed
+from .tree_stream import Recomputed
 
 if TYPE_CHECKING:
     from ..config import AppConfig
@@ -199,7 +201,7 @@ class CheckpointRun:
             CapturingSource(source, self.capture) if options is not None else source
         )
         #: Fed by the chain pass (``verify_source(hashes=...)``); ``None`` without a key.
-        self.tree: TreeFeed | None = TreeFeed(self.sizes) if options is not None else None
+        self.tree = OffloadedFeed(self.sizes) if options is not None else None
         self.recomputed: Recomputed | None = None  # set instead by a parallel confirmation
 
     @classmethod
@@ -238,7 +240,7 @@ class CheckpointRun:
     def _recomputed(self) -> Recomputed:
         if self.recomputed is not None:
             return self.recomputed
-        return feed_result(self.tree) if self.tree is not None else Recomputed(None, {})
+        return self.tree.result() if self.tree is not None else Recomputed(None, {})
 
     def finish(
         self, result: VerificationResult, *, start: date | None, end: date | None
