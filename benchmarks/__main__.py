@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only audit|verify|s3|bridge]``.
+"""``python -m benchmarks [--quick] [--only audit|verify|checkpoints|s3|bridge|observability]``.
 
 Runs the sections in one process, prints each table as soon as it is measured and merges the
 results into ``var/bench/audit.json``. Sections owned by other modules (``s3_audit``,
@@ -27,6 +27,7 @@ SECTIONS = {
     "checkpoints": "checkpoints",
     "s3": "s3_audit",
     "bridge": "bridge",
+    "observability": "observability",
 }
 RESULTS = BENCH_DIR / "audit.json"
 

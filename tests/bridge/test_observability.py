@@ -211,6 +211,10 @@ def test_metrics_need_the_same_credentials_as_mcp(observed: Observed) -> None:
     denied = [e["payload"] for e in events(observed.trail, "auth.denied")]
     paths = [p for p in denied if p["path"] == "/metrics"]
     assert [p["reason"] for p in paths[-2:]] == ["missing bearer token", "unknown API key"]
+    rejected = scrape(observed.url)
+    event = "auth.denied"
+    assert value(rejected, "mcp_bridge_http_rejected_total", event=event) == len(denied)
+    assert value(rejected, "mcp_bridge_http_rejected_total", reason="unauthorized") == len(denied)
 
 
 def _trace_of(observed: Observed, tool: str, client: str) -> dict[str, Any]:

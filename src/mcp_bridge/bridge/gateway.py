@@ -70,7 +70,7 @@ def assemble(
     notifications and server-to-client requests (the HTTP front end asks its session manager;
     the stdio front end has its one session for as long as it runs).
     """
-    telemetry = Telemetry.from_settings(settings)
+    telemetry = Telemetry.from_settings(settings, served=local_identity is None)
     recorder = Recorder(
         trail,
         Capture(digest_key(settings), settings.audit_capture),

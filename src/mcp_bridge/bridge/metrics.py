@@ -66,6 +66,12 @@ class BridgeMetrics:
             ["method", "upstream", "tool", "outcome", "reason"],
             registry=registry,
         )
+        self.rejected = Counter(
+            "mcp_bridge_http_rejected",
+            "HTTP requests refused before they became an MCP message, by audit event and reason.",
+            ["event", "reason"],
+            registry=registry,
+        )
         self.request_seconds = Histogram(
             "mcp_bridge_request_duration_seconds",
             "End-to-end time the bridge spent on an MCP request, from dispatch to answer.",

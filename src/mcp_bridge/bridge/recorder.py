@@ -40,6 +40,9 @@ SESSION_DELETED = "mcp.session.deleted"
 AUTH_DENIED = "auth.denied"
 UNKNOWN_METHOD = "mcp.unknown_method"
 
+_REJECTIONS = frozenset({AUTH_DENIED, TRANSPORT_REJECTED})
+"""Refusals before MCP, counted by the metrics as they are recorded."""
+
 _KNOWN_METHODS = spec_methods.SPEC_CLIENT_METHODS | spec_methods.SPEC_CLIENT_NOTIFICATION_METHODS
 
 
@@ -89,6 +92,8 @@ class Recorder:
         known to be down, the record is held by :class:`Outage` and written after recovery, so
         an operation answered before its record was durable is still not lost.
         """
+        if event_type in _REJECTIONS and self.telemetry is not None:
+            self.telemetry.rejected(event_type, payload)
         if not self.trail.enabled:
             return
         observed_at = utc_timestamp()

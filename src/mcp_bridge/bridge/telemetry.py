@@ -24,7 +24,7 @@ from .errors import AUDIT_UNAVAILABLE, POLICY_DENIED, READ_ONLY_MODE, code_and_m
 from .metrics import BridgeMetrics
 from .outage import Outage
 from .pool import Target, UpstreamPool
-from .recorder import UNKNOWN_METHOD, event_type_for
+from .recorder import AUTH_DENIED, UNKNOWN_METHOD, event_type_for
 from .settings import BridgeSettings
 from .tracing import Tracing, end_span
 
@@ -82,8 +82,9 @@ class Telemetry:
         self._transport = "tcp"
 
     @classmethod
-    def from_settings(cls, settings: BridgeSettings) -> Telemetry:
-        metrics = BridgeMetrics() if settings.bridge_metrics else None
+    def from_settings(cls, settings: BridgeSettings, *, served: bool = True) -> Telemetry:
+        """``served=False``: no ``/metrics`` to serve them (the stdio front end), so no metrics."""
+        metrics = BridgeMetrics() if settings.bridge_metrics and served else None
         return cls(metrics, Tracing.from_settings(settings))
 
     def watch(self, trail: AuditTrail, pool: UpstreamPool, outage: Outage, transport: str) -> None:
@@ -193,6 +194,14 @@ class Telemetry:
             and self._pool.tool_input_schema(exposed) is not None
         )
         return op.target.name if listed else "unlisted"
+
+    def rejected(self, event_type: str, payload: Mapping[str, Any]) -> None:
+        """An HTTP request refused before it became an MCP message (``auth.denied``,
+        ``mcp.transport.rejected``). Authentication failures count under one reason: their
+        texts can name keys and token details."""
+        if self.metrics is not None:
+            reason = "unauthorized" if event_type == AUTH_DENIED else str(payload.get("reason"))
+            self.metrics.rejected.labels(event_type, reason).inc()
 
     # -- upstream calls -------------------------------------------------------------------------
 
