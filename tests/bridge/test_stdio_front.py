@@ -9,7 +9,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from mcp_bridge.audit import LocalAuditTrail
 from mcp_bridge.bridge.errors import POLICY_DENIED, READ_ONLY_MODE
 
 from .conftest import sample_spec
+from .harness import initialize_request
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +95,50 @@ async def test_stdio_keeps_the_fail_closed_and_access_rules(tmp_path: Path) -> N
     (record,) = _events(tmp_path, "mcp.prompts.get")
     assert record["decision"]["rule"] == "mcpServers.library.access.deny[0]"
     assert os.path.isdir(tmp_path / "audit")
+
+
+def _send(process: subprocess.Popen[str], message: dict[str, Any]) -> None:
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(message) + "\n")
+    process.stdin.flush()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_records_the_aborted_call_and_bridge_stopped(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """A real ``mcp-bridge stdio`` process with a call running gets the signal: it exits 0,
+    the call's record says ``aborted`` and ``bridge.stopped`` counts it."""
+    launch = _launch(tmp_path)
+    marker = tmp_path / "waiting"
+    process = subprocess.Popen(
+        [launch.command, *launch.args],
+        env={**os.environ, **(launch.env or {})},
+        cwd=launch.cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _send(process, initialize_request("signalled"))
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["id"] == 1
+        _send(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+        call = {"name": "library__wait", "arguments": {"seconds": 60, "marker": str(marker)}}
+        _send(process, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
+        deadline = time.monotonic() + 60
+        while not Path(f"{marker}.started").exists():
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.02)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert f"received {signum.name}: stopping" in stderr
+    (stopped,) = _events(tmp_path, "bridge.stopped")
+    assert stopped["abortedCalls"] == 1
+    (waited,) = _events(tmp_path, "mcp.tools.call")
+    assert waited["target"]["name"] == "library__wait"
+    assert waited["decision"]["outcome"] == "aborted"

@@ -80,6 +80,7 @@ class AuditMiddleware:
         self._local_identity = local_identity
         """The caller when there is no HTTP exchange (the stdio front end: the OS user)."""
         self._in_flight: set[Operation] = set()
+        self._aborted = 0
         self.stopping = False
 
     async def __call__(
@@ -135,12 +136,17 @@ class AuditMiddleware:
         return self._local_identity or ANONYMOUS
 
     async def abort_in_flight(self) -> int:
-        """At shutdown: record ``aborted`` for every request still running; how many there were."""
+        """At shutdown: record ``aborted`` for every request still running.
+
+        Returns how many were aborted since the stop began (a front end that cancels its
+        handlers on a signal calls this first, and the stop record calls it again).
+        """
         self.stopping = True
         running = list(self._in_flight)
         for op in running:
             await self._finish(op, None, None, "aborted")
-        return len(running)
+        self._aborted += len(running)
+        return self._aborted
 
     async def _enforce_policy(self, op: Operation, identity: Identity | None) -> None:
         """Refuse (and record, with the rule) what the ``access`` rules do not allow."""

@@ -19,7 +19,7 @@ from mcp.server.stdio import stdio_server
 from mcp_bridge.audit import AuditTrail
 
 from .auth import Identity
-from .gateway import assemble, running
+from .gateway import Gateway, assemble, running
 from .settings import BridgeSettings
 from .upstream_config import UpstreamSpec
 
@@ -41,7 +41,7 @@ async def serve_stdio(
     gateway = assemble(settings, trail, upstreams, local_identity=identity)
     started = {"frontEnd": "stdio", "identity": identity.as_payload()}
     async with running(gateway, started), anyio.create_task_group() as tg:
-        tg.start_soon(_stop_on_signal, tg.cancel_scope)
+        tg.start_soon(_stop_on_signal, gateway, tg.cancel_scope)
         async with stdio_server() as (read_stream, write_stream):
             logger.info("serving MCP on stdio for %s", identity.subject)
             options = gateway.server.create_initialization_options()
@@ -49,10 +49,13 @@ async def serve_stdio(
         tg.cancel_scope.cancel()
 
 
-async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+async def _stop_on_signal(gateway: Gateway, scope: anyio.CancelScope) -> None:
+    """On a stop signal, record the running calls ``aborted`` (not ``cancelled``: no client
+    cancelled them), then end the server; ``bridge.stopped`` follows with their count."""
     with anyio.open_signal_receiver(*_STOP_SIGNALS) as signals:
         async for received in signals:
             logger.info("received %s: stopping", signal.Signals(received).name)
+            await gateway.middleware.abort_in_flight()
             scope.cancel()
             return
 
