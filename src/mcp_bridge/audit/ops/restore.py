@@ -191,10 +191,11 @@ def _check_chain(
     """Refuse candidates that do not chain or do not match a signed checkpoint; return the
     overlay's verification (the preview).
 
-    A candidate is refused when a chain failure lies in its day, when the day after it fails on
-    its first line for a broken link (the candidate's last record does not lead there), or when
-    a checkpoint failure names a record of its day (``checkpoint_mismatch``: the backup's
-    records are not the ones that were signed).
+    A candidate with new content is refused when a chain failure lies in its day, or when the
+    day after it fails on its first line for a broken link (its last record does not lead
+    there). Any candidate, also one that only uncovers an S3 original version, is refused when a
+    checkpoint failure names a record of its day (``checkpoint_mismatch``: those records are not
+    the ones that were signed).
     """
     anchor = day_before(trail, window.start, s3)
     while True:
@@ -203,35 +204,30 @@ def _check_chain(
         if not days:
             return None
         result = verify_days(days, trail.text.rstrip("/"), anchor, checkpoints)
-        candidates: dict[date, list[Action]] = {}
-        for action in planned:
-            candidates.setdefault(action.day, []).append(action)
-        bad: dict[date, Failure] = {}
-        for failure in result.failures:
-            for day in _blamed(failure, days, candidates):
-                bad.setdefault(day, failure)
-        if not bad:
+        refusals = {
+            id(action): (action, failure)
+            for failure in result.failures
+            for action in _blamed(failure, days, planned)
+        }
+        if not refusals:
             return result
-        for day, failure in bad.items():
+        for action, failure in refusals.values():
             reason = failure.reason.value if failure.reason in CHECKPOINT_REASONS else None
-            for action in candidates[day]:
-                action.refuse(reason or "does_not_chain", failure.render().splitlines()[0])
+            action.refuse(reason or "does_not_chain", failure.render().splitlines()[0])
 
 
-def _blamed(
-    failure: Failure, days: dict[date, DayContent], candidates: dict[date, list[Action]]
-) -> set[date]:
-    """The candidate days a failure of the overlay is the fault of."""
+def _blamed(failure: Failure, days: dict[date, DayContent], planned: list[Action]) -> list[Action]:
+    """The planned actions a failure of the overlay is the fault of."""
     if failure.reason in CHECKPOINT_REASONS:
-        return failure_days(failure) & set(candidates)
+        named = failure_days(failure)
+        return [action for action in planned if action.day in named]
+    content = [action for action in planned if action.kind not in IN_PLACE]
     day = day_of_local_name(failure.location)
-    if day in candidates:
-        return {day}
-    if day is not None and failure.line == 1 and failure.reason in _LINK_REASONS:
-        earlier = [d for d in days if d < day]
-        if earlier and max(earlier) in candidates:
-            return {max(earlier)}
-    return set()
+    at_link = day is not None and failure.line == 1 and failure.reason in _LINK_REASONS
+    if at_link and not any(action.day == day for action in content):
+        earlier = [d for d in days if day is not None and d < day]
+        day = max(earlier) if earlier else None  # the day before leads there: blame it
+    return [action for action in content if action.day == day]
 
 
 def build_parser() -> argparse.ArgumentParser:
