@@ -32,7 +32,7 @@ from mcp_bridge.bridge.pool import UpstreamPool
 from mcp_bridge.bridge.recorder import TOOL_CALL_INTENT
 from mcp_bridge.bridge.settings import load_bridge_settings
 from mcp_bridge.bridge.telemetry import Telemetry
-from mcp_bridge.bridge.tracing import traces_endpoint
+from mcp_bridge.bridge.tracing import Tracing, traces_endpoint
 from mcp_bridge.bridge.upstream_config import UpstreamSpec
 from mcp_bridge.config import ConfigError, load_config
 
@@ -358,6 +358,21 @@ def test_tracing_is_off_unless_the_otel_variables_ask(tmp_path: Path) -> None:
     )
     assert traces_endpoint(disabled) is None
     assert Telemetry.from_settings(_settings(tmp_path, bridge_metrics="false")).metrics is None
+
+
+def test_otel_service_name_names_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path, otel_traces_exporter="otlp")
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    for given, expected in ((None, "mcp-bridge"), ("gateway-eu", "gateway-eu")):
+        if given is not None:
+            monkeypatch.setenv("OTEL_SERVICE_NAME", given)
+        tracing = Tracing.from_settings(settings)
+        assert tracing is not None
+        assert tracing.provider.resource.attributes["service.name"] == expected
+        tracing.close()
 
 
 @pytest.mark.parametrize(

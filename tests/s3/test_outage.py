@@ -29,10 +29,12 @@ def test_events_written_while_s3_is_down_are_shipped_in_order_later(
                 trail.record_event("e", {"n": n})
         assert not trail.healthy
         assert list((tmp_path / "spool").glob("spool-*.jsonl"))
+        assert trail.spooled_records == 2  # what the bridge's spool-depth metric shows
     finally:
         seaweed.start()
     assert trail.record_event("e", {"n": 5})["seq"] == 5
     assert trail.healthy
+    assert trail.spooled_records == 0
 
     result = verify_audit_trail(f"s3://{bucket}/audit")
     assert result.ok, result.render_text()

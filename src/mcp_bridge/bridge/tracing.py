@@ -69,8 +69,7 @@ class Tracing:
         endpoint = traces_endpoint(settings)
         if endpoint is None:
             return None
-        resource = Resource.create({"service.name": "mcp-bridge", "service.version": __version__})
-        provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         return cls(provider)
 
@@ -127,6 +126,16 @@ class Tracing:
                 "(is the collector at OTEL_EXPORTER_OTLP_ENDPOINT reachable?)",
                 SHUTDOWN_SECONDS,
             )
+
+
+def _resource() -> Resource:
+    """The SDK's resource (it reads ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``),
+    named ``mcp-bridge`` when those name no service (attributes given to ``Resource.create``
+    would override them, so the name is merged only in place of the SDK's placeholder)."""
+    resource = Resource.create({"service.version": __version__})
+    if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({"service.name": "mcp-bridge"}))
+    return resource
 
 
 def end_span(span: Span, error_type: str | None, message: str | None = None) -> None:
