@@ -8,12 +8,20 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.resolve import Resolve, Sample
-from mcp.types import CreateMessageResult, SamplingMessage, TextContent, ToolAnnotations
+from mcp.types import (
+    CreateMessageResult,
+    EmptyResult,
+    SamplingMessage,
+    SubscribeRequestParams,
+    TextContent,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
 
 
 def notes_server() -> MCPServer:
@@ -170,6 +178,31 @@ def asking_server() -> MCPServer:
         await ctx.session.send_prompt_list_changed()
         await ctx.session.send_resource_list_changed()
         return "grown"
+
+    watched: set[str] = set()
+
+    @server.resource("asking://note", mime_type="text/plain")
+    def note() -> str:
+        """A note whose changes can be watched (resources/subscribe)."""
+        return "a note"
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def touch(ctx: Context) -> str:
+        """Say that asking://note changed; list the URIs the client is subscribed to."""
+        await ctx.session.send_resource_updated("asking://note")
+        return ",".join(sorted(watched))
+
+    async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        watched.add(params.uri)
+        return EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        watched.discard(params.uri)
+        return EmptyResult()
+
+    lowlevel = server._lowlevel_server  # MCPServer has no decorator for subscriptions
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True))
     async def chatty(text: str, ctx: Context) -> str:

@@ -37,7 +37,7 @@ def _route(pool: UpstreamPool, ref: types.ResourceTemplateReference | types.Prom
     return target, renamed
 
 
-def _subscribable(pool: UpstreamPool, uri: str) -> Target:
+def subscribable(pool: UpstreamPool, uri: str) -> Target:
     target = pool.resource_target(uri)
     if not target.upstream:
         raise MCPError(code=UNKNOWN_TARGET, message=f"Unknown resource: {uri}")
@@ -79,15 +79,15 @@ def add_extra_handlers(server: Server[Any], pool: UpstreamPool, relay: Relay) ->
         return types.EmptyResult()
 
     async def subscribe(ctx: Ctx, params: types.SubscribeRequestParams) -> Any:
-        target = _subscribable(pool, params.uri)
+        target = subscribable(pool, params.uri)
         if relay.subscribe(ctx, params.uri):
-            await pool.forward(target, lambda c: _quietly(c.subscribe_resource, target.name))
+            await pool.forward(target, lambda c: quietly(c.subscribe_resource, target.name))
         return types.EmptyResult()
 
     async def unsubscribe(ctx: Ctx, params: types.UnsubscribeRequestParams) -> Any:
-        target = _subscribable(pool, params.uri)
+        target = subscribable(pool, params.uri)
         if relay.unsubscribe(ctx, params.uri):
-            await pool.forward(target, lambda c: _quietly(c.unsubscribe_resource, target.name))
+            await pool.forward(target, lambda c: quietly(c.unsubscribe_resource, target.name))
         return types.EmptyResult()
 
     async def initialized(ctx: Ctx, params: types.NotificationParams) -> None:
@@ -108,11 +108,11 @@ def _has_set_level(client: Client) -> bool:
     return not modern and client.server_capabilities.logging is not None
 
 
-async def _quietly(call: Any, *args: Any) -> Any:
+async def quietly(call: Any, *args: Any) -> Any:
     """Call a method the SDK marks deprecated for 2026-07-28 (it is the session protocol's)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         return await call(*args)
 
 
-__all__ = ["LEVELS", "add_extra_handlers"]
+__all__ = ["LEVELS", "add_extra_handlers", "quietly", "subscribable"]

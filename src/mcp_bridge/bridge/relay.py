@@ -3,8 +3,8 @@
 Each upstream is one connection shared by every client of the bridge, so the relay decides who
 gets what an upstream sends outside a plain answer:
 
-* **List-changed notifications** go to every open session-protocol session (they carry nothing
-  but "the list changed").
+* **List-changed notifications** go to every open session-protocol session and listen stream
+  (they carry nothing but "the list changed").
 * **``notifications/resources/updated``** goes to the sessions that subscribed to that resource
   (``resources/subscribe`` is forwarded upstream once, and unsubscribed when the last subscriber
   leaves), with the URI rewritten to the bridge's scheme.
@@ -16,14 +16,16 @@ gets what an upstream sends outside a plain answer:
 * **Server-to-client requests** (``sampling/createMessage``, ``elicitation/create``,
   ``roots/list``) go to the client whose call caused them (``back_channel.py``).
 
-2026-07-28 clients have no session to carry notifications; they get progress and their call's
-own messages only. Their ``InputRequiredResult`` round trips with 2026-07-28 upstreams pass
+2026-07-28 clients have no session: list-changed notifications and resource updates reach them
+on ``subscriptions/listen`` streams (``listen.py``, fed by :attr:`Relay.bus`); a call's progress
+and messages ride the call. Their ``InputRequiredResult`` round trips with 2026-07-28 upstreams pass
 through the pool untouched (``pool.InputRound``); see docs/mcp-bridge/bridge.md.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +35,14 @@ import mcp_types as types
 from mcp.client.session import ClientRequestContext, IncomingMessage
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ResourceUpdated,
+    ServerEvent,
+    ToolsListChanged,
+)
 
 from .back_channel import BackChannel, session_id_of
 from .calls import CallBook
@@ -56,11 +66,12 @@ LEVELS: tuple[types.LoggingLevel, ...] = (
     "emergency",
 )
 
-_LIST_CHANGED = (
-    types.ToolListChangedNotification,
-    types.PromptListChangedNotification,
-    types.ResourceListChangedNotification,
-)
+_LIST_CHANGED: dict[type[Any], Callable[[], ServerEvent]] = {
+    types.ToolListChangedNotification: ToolsListChanged,
+    types.PromptListChangedNotification: PromptsListChanged,
+    types.ResourceListChangedNotification: ResourcesListChanged,
+}
+"""Session-protocol list-changed notifications → the listen-stream events they become."""
 
 
 _WHO = "list changes to every session; resource updates to subscribers; logs by level"
@@ -83,6 +94,9 @@ class Relay:
         self._naming = naming
         self._sessions: dict[str, _Session] = {}
         self.calls = CallBook()
+        self.bus = InMemorySubscriptionBus()
+        """What 2026-07-28 clients' ``subscriptions/listen`` streams receive (``listen.py``)."""
+        self._listening: Counter[str] = Counter()
         self.back_channel = BackChannel(recorder, self.calls)
         self.on_tools_changed: Callable[[str], None] = lambda upstream: None
         """Called with the upstream's name before its tools list-changed is relayed (the pool
@@ -111,7 +125,7 @@ class Relay:
 
     def subscribe(self, ctx: Ctx, exposed_uri: str) -> bool:
         """Add a subscriber; True when it is the resource's first (so subscribe upstream)."""
-        first = not self.subscribers(exposed_uri)
+        first = self._unwatched(exposed_uri)
         entry = self.register(ctx)
         if entry is not None:
             entry.subscriptions.add(exposed_uri)
@@ -122,7 +136,23 @@ class Relay:
         entry = self.register(ctx)
         if entry is not None:
             entry.subscriptions.discard(exposed_uri)
-        return not self.subscribers(exposed_uri)
+        return self._unwatched(exposed_uri)
+
+    def listen_to(self, exposed_uri: str) -> bool:
+        """A ``subscriptions/listen`` stream watches the resource; True when it is the first."""
+        first = self._unwatched(exposed_uri)
+        self._listening[exposed_uri] += 1
+        return first
+
+    def stop_listening(self, exposed_uri: str) -> bool:
+        """A listen stream ended; True when nobody watches the resource any more."""
+        self._listening[exposed_uri] -= 1
+        if self._listening[exposed_uri] <= 0:
+            del self._listening[exposed_uri]
+        return self._unwatched(exposed_uri)
+
+    def _unwatched(self, exposed_uri: str) -> bool:
+        return not self.subscribers(exposed_uri) and not self._listening.get(exposed_uri)
 
     def subscribers(self, exposed_uri: str) -> list[_Session]:
         return [s for s in self._live() if exposed_uri in s.subscriptions]
@@ -136,15 +166,17 @@ class Relay:
 
     async def on_upstream_message(self, upstream: str, message: IncomingMessage) -> None:
         """The upstream client's ``message_handler``: route, then record what was relayed."""
-        if isinstance(message, _LIST_CHANGED):
+        if isinstance(message, tuple(_LIST_CHANGED)):
             if isinstance(message, types.ToolListChangedNotification):
                 self.on_tools_changed(upstream)
             sent = await self._send(self._live(), message)
+            await self.bus.publish(_LIST_CHANGED[type(message)]())
         elif isinstance(message, types.ResourceUpdatedNotification):
             exposed = self._naming.expose_uri(upstream, str(message.params.uri))
             params = message.params.model_copy(update={"uri": exposed})
             updated = message.model_copy(update={"params": params})
             sent = await self._send(self.subscribers(exposed), updated)
+            await self.bus.publish(ResourceUpdated(uri=exposed))
         elif isinstance(message, types.LoggingMessageNotification):
             await self._forward_log(upstream, message)
             return

@@ -23,6 +23,7 @@ from mcp_bridge import __version__
 from .errors import UNKNOWN_TARGET
 from .exchange import exchange_of
 from .extras import add_extra_handlers
+from .listen import add_listen_handler
 from .middleware import AuditMiddleware
 from .pool import InputRound, Target, UpstreamPool
 from .relay import Relay
@@ -139,6 +140,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
         on_read_resource=read_resource,
     )
     add_extra_handlers(server, pool, relay)
+    add_listen_handler(server, pool, relay)
     server.middleware.append(middleware)
     return server
 
