@@ -528,40 +528,42 @@ def run(quick: bool = False) -> dict[str, Any]:
     return results
 
 
-def _cells(values: list[float | None], width: int = 9) -> str:
-    return "".join(f"{'' if v is None else f'{v:.3f}':>{width}}" for v in values)
+def _cells(values: list[float | None], width: int = 8) -> str:
+    return "".join(f"{'' if v is None else f'{v:.2f}':>{width}}" for v in values)
+
+
+def _latency_cells(figures: dict[str, float]) -> str:
+    keys = ("p50Ms", "p99Ms", "addedP50Ms", "addedP99Ms")
+    return _cells([figures.get(key) for key in keys])
 
 
 def format_table(results: dict[str, Any]) -> str:
     """Latency (lean and SDK), calls/s and CPU per client count, ratios, PASS/MISS lines."""
     counts = list(next(iter(results["workloads"].values()))["clients"])
-    header = f"{'workload':<22}{'target':<11}{'lean p50':>9}{'p99':>9}{'+p50':>9}{'+p99':>9}"
-    header += f"{'SDK p50':>9}{'p99':>9}{'+p50':>9}{'+p99':>9}"
-    header += "".join(f"{'c/s@' + c:>9}" for c in counts) + f"{'CPU ms':>9}"
+    middle = counts[len(counts) // 2]
+    header = f"{'target':<11}{'lean p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}"
+    header += f"{'SDK p50':>8}{'p99':>8}{'+p50':>8}{'+p99':>8}"
+    header += "".join(f"{'c/s@' + c:>8}" for c in counts) + f"{'CPU ms':>8}"
     lines = [header, "-" * len(header)]
     for key, entry in results["workloads"].items():
+        lines.append(f"{key} ({'read-only' if entry['readOnly'] else 'mutating'})")
         for target in entry["lean"]:
-            lean, sdk = entry["lean"][target], entry["sdk"][target]
             rates = [entry["clients"][c][target]["callsPerSec"] for c in counts]
-            cpu = entry["clients"][counts[len(counts) // 2]][target]["cpuMsPerCall"]
+            cpu = entry["clients"][middle][target]["cpuMsPerCall"]
             lines.append(
-                f"{key:<22}{target:<11}"
-                + _cells(
-                    [lean["p50Ms"], lean["p99Ms"], lean.get("addedP50Ms"), lean.get("addedP99Ms")]
-                )
-                + _cells([sdk["p50Ms"], sdk["p99Ms"], sdk.get("addedP50Ms"), sdk.get("addedP99Ms")])
-                + "".join(f"{r:>9.0f}" for r in rates)
-                + (f"{cpu:>9.3f}" if target == "bridge" else "")
+                f"{target:<11}"
+                + _latency_cells(entry["lean"][target])
+                + _latency_cells(entry["sdk"][target])
+                + "".join(f"{r:>8.0f}" for r in rates)
+                + (f"{cpu:>8.3f}" if target == "bridge" else "")
             )
-        ratios = []
         for c in counts:
             figures = entry["clients"][c]
             bridge = figures["bridge"]["callsPerSec"]
-            ratios.append(
-                f"@{c}: {bridge / figures['mcp-proxy']['callsPerSec']:.2f}x mcp-proxy,"
-                f" {bridge / figures['direct']['callsPerSec']:.2f}x direct"
+            lines.append(
+                f"  bridge calls/s @{c}: {bridge / figures['mcp-proxy']['callsPerSec']:.2f}x"
+                f" mcp-proxy, {bridge / figures['direct']['callsPerSec']:.2f}x direct"
             )
-        lines.append(f"{'':<22}bridge calls/s " + "; ".join(ratios))
     lines.append("")
     lines += [
         f"{'PASS' if c['pass'] else 'MISS'}  {c['name']}: {c['value']}" for c in results["checks"]
@@ -569,8 +571,8 @@ def format_table(results: dict[str, Any]) -> str:
     audit = results["audit"]
     lines.append(
         "lean: raw JSON-RPC (keep-alive HTTP / stdio JSON lines); SDK: the official mcp client;"
-        " +p50/+p99 over direct with the same client; CPU ms: bridge process CPU per call at"
-        f" {counts[len(counts) // 2]} clients"
+        " +p50/+p99 over direct with the same client (ms); CPU ms: bridge process CPU per call at"
+        f" {middle} clients"
     )
     lines.append(
         f"audit: {audit['records']} records in {audit['path']}, verified={audit['verified']}; "

@@ -55,9 +55,7 @@ class LeanHttpClient:
         self._writer: asyncio.StreamWriter | None = None
 
     async def open(self) -> LeanHttpClient:
-        self._reader, self._writer = await asyncio.open_connection(
-            self._host, self._port, limit=_LIMIT
-        )
+        await self._connect()
         answer, headers = await self._post({"method": "initialize", "params": _INITIALIZE})
         session = headers.get("mcp-session-id")
         version = _result(answer).get("protocolVersion", PROTOCOL_VERSION)
@@ -78,6 +76,11 @@ class LeanHttpClient:
             self._writer.close()
             await self._writer.wait_closed()
 
+    async def _connect(self) -> None:
+        self._reader, self._writer = await asyncio.open_connection(
+            self._host, self._port, limit=_LIMIT
+        )
+
     async def _post(
         self, message: dict[str, Any], *, notification: bool = False
     ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -88,13 +91,29 @@ class LeanHttpClient:
             body["id"] = request_id
         data = json.dumps(body, separators=(",", ":")).encode()
         head = f"POST {self._path} HTTP/1.1\r\n{self._headers}Content-Length: {len(data)}\r\n\r\n"
-        self._writer.write(head.encode() + data)
-        status, headers, payload = await _read_response(self._reader)
+        status, headers, payload = await self._exchange(head.encode() + data)
         if status >= 400:
             raise CallFailed(f"HTTP {status}: {payload[:200]!r}")
         if request_id is None:
             return {}, headers
         return _answer(payload, headers, request_id), headers
+
+    async def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Send ``request`` and read the answer; once more on a fresh connection when the
+        server had closed this one while it was idle (uvicorn's keep-alive timeout is 5 s,
+        and a connection waits longer than that while other targets take their turn)."""
+        for attempt in (1, 2):
+            assert self._reader is not None and self._writer is not None
+            self._writer.write(request)
+            try:
+                return await _read_response(self._reader)
+            except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+                answered = isinstance(exc, asyncio.IncompleteReadError) and exc.partial
+                if attempt == 2 or answered:
+                    raise
+                self._writer.close()
+                await self._connect()
+        raise AssertionError("unreachable")
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
