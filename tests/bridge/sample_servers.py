@@ -94,6 +94,7 @@ def library_server() -> MCPServer:
         return f"{len(shelf)} books"
 
     _add_muse(server)
+    _add_chatty(server)
 
     @server.prompt()
     def review(book: str) -> str:
@@ -111,6 +112,14 @@ def library_server() -> MCPServer:
 def _grown(text: str) -> str:
     """Echo the text."""
     return f"grown: {text}"
+
+
+def _add_chatty(server: MCPServer) -> None:
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    async def chatty(text: str, ctx: Context) -> str:
+        """Log the text (info) while running (at 2026-07-28 only if the request opted in)."""
+        await ctx.info(f"chatty says {text}")
+        return f"said {text}"
 
 
 def _add_muse(server: MCPServer) -> None:
@@ -204,11 +213,7 @@ def asking_server() -> MCPServer:
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
-    async def chatty(text: str, ctx: Context) -> str:
-        """Log the text (info) while running."""
-        await ctx.info(f"chatty says {text}")
-        return f"said {text}"
+    _add_chatty(server)
 
     return server
 

@@ -81,6 +81,24 @@ def test_session_calls_stream_only_when_they_asked_for_progress(lone: Bridge) ->
     assert '"text":"waited"' in streamed.text
 
 
+def test_a_session_that_asked_for_logs_gets_its_calls_streamed(lone: Bridge) -> None:
+    """After ``logging/setLevel`` a call can carry the upstream's logs, so it is streamed."""
+    headers = _session(lone)
+    before = httpx.post(f"{lone.url}/mcp", json=_call({}), headers=headers, timeout=30)
+    level = {"jsonrpc": "2.0", "id": 8, "method": "logging/setLevel", "params": {"level": "info"}}
+    assert httpx.post(f"{lone.url}/mcp", json=level, headers=headers).status_code == 200
+    after = httpx.post(f"{lone.url}/mcp", json=_call({}), headers=headers, timeout=30)
+    assert before.headers["content-type"].startswith("application/json")
+    assert after.headers["content-type"].startswith("text/event-stream")
+    assert '"text":"waited"' in after.text
+    (asked,) = [
+        e["payload"]
+        for e in events(lone.trail, "mcp.logging.setLevel")
+        if e["payload"]["sessionId"] == headers["Mcp-Session-Id"]
+    ]
+    assert asked["errorCode"] is None
+
+
 async def _sample(ctx: ClientRequestContext, params: Any) -> types.CreateMessageResult:
     answer = types.TextContent(type="text", text=f"sampled {params.messages[0].content.text}")
     return types.CreateMessageResult(role="assistant", content=answer, model="t")

@@ -182,3 +182,30 @@ async def test_a_calls_logs_reach_its_own_client_only(asking: Bridge) -> None:
     assert relayed["sessionIds"] == [call["sessionId"]]
     assert relayed["requestId"] == call["requestId"]
     assert relayed["decision"]["outcome"] == "forwarded"
+
+
+async def test_a_session_level_reaches_a_2026_upstream_as_the_requests_opt_in(
+    asking: Bridge,
+) -> None:
+    """``lib`` speaks 2026-07-28 (no ``logging/setLevel``): the bridge stamps the session's
+    level on the call, so the upstream logs and the session gets it."""
+    logs: list[Any] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.append((params.logger, params.data))
+
+    async with connect(
+        asking.url, asking.auth(), mode="legacy", name="modern-logs", logging_callback=on_log
+    ) as client:
+        await client.set_logging_level("info")
+        await client.call_tool("lib__chatty", {"text": "across"})
+        with anyio.fail_after(20):
+            while not logs:
+                await anyio.sleep(0.02)
+    assert logs == [("lib", "chatty says across")]
+    session = _call_of(asking, "modern-logs", "lib__chatty")["sessionId"]
+    relayed = [
+        p for p in _payloads(asking, "mcp.upstream.notifications.message") if p["upstream"] == "lib"
+    ]
+    assert [r["sessionIds"] for r in relayed] == [[session]]
+    assert relayed[0]["decision"]["outcome"] == "forwarded"

@@ -43,6 +43,7 @@ from mcp.server.subscriptions import (
     ServerEvent,
     ToolsListChanged,
 )
+from mcp_types import LOG_LEVEL_META_KEY
 
 from .back_channel import BackChannel, session_id_of
 from .calls import CallBook
@@ -258,10 +259,25 @@ class Relay:
         with self.calls.running(target.upstream, ctx):
             telemetry = self._recorder.telemetry
             if telemetry is None:
-                yield None
+                yield self._with_log_level(ctx, None)
             else:
                 with telemetry.upstream(target, ctx.method) as meta:
-                    yield meta
+                    yield self._with_log_level(ctx, meta)
+
+    def _with_log_level(self, ctx: Ctx, meta: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``meta`` plus the caller's log level, the per-request opt-in of a 2026-07-28 upstream.
+
+        The level is the session's ``logging/setLevel`` or the 2026-07-28 client's own opt-in in
+        its request's ``_meta``; a session-protocol upstream ignores the key.
+        """
+        entry = self._sessions.get(session_id_of(ctx) or "")
+        level = entry.log_level if entry is not None else None
+        if level is None and ctx.meta is not None:
+            asked = ctx.meta.get(LOG_LEVEL_META_KEY)
+            level = asked if asked in LEVELS else None
+        if level is None:
+            return meta
+        return {**(meta or {}), LOG_LEVEL_META_KEY: level}
 
     def client_hooks(self, upstream: str) -> dict[str, Any]:
         """Keyword arguments for the upstream's ``mcp.Client``: callbacks into this relay."""
