@@ -2,7 +2,8 @@
 
 Hashing the tree costs two small SHA-256 per record, about a third of what the chain check
 costs per record, and both run in one Python process (one GIL). Once a sequential pass has
-shown it is long (:data:`OFFLOAD_AFTER` records) and a second core is available, the
+shown it is long (:data:`OFFLOAD_AFTER` records, :data:`SPAWNED_AFTER` where the helper must be
+spawned) and a second core is available, the
 :class:`~.tree_stream.TreeFeed` state (a compact range, a few hundred bytes) moves to a helper
 process and the chain pass only forwards the record hashes it already holds, 64 hex bytes per
 record in batches of :data:`_BATCH`. The helper answers with the same
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
@@ -23,8 +25,10 @@ from .tree_stream import Recomputed, TreeFeed, feed_result
 
 logger = logging.getLogger(__name__)
 
-#: Records hashed in process before the rest goes to a helper process.
-OFFLOAD_AFTER = 1 << 18
+#: Records hashed in process before the rest goes to a helper process: a forked helper starts
+#: in milliseconds; a spawned one (a program with threads) imports the package first.
+OFFLOAD_AFTER = 1 << 16
+SPAWNED_AFTER = 1 << 19
 _BATCH = 8192
 _HEX = 64
 
@@ -32,9 +36,10 @@ _HEX = 64
 class OffloadedFeed:
     """A :class:`~.chain.RecordHashes` sink that hashes in a helper once the stream is long."""
 
-    def __init__(self, sizes: Sequence[int], *, after: int = OFFLOAD_AFTER) -> None:
+    def __init__(self, sizes: Sequence[int], *, after: int | None = None) -> None:
         self.local = TreeFeed(sizes)
-        self._after = after
+        forks = threading.active_count() == 1
+        self._after = after if after is not None else OFFLOAD_AFTER if forks else SPAWNED_AFTER
         self._cores = len(os.sched_getaffinity(0))
         self._helper: Helper | None = None
         self._pending: list[bytes] = []
