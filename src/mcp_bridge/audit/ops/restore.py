@@ -125,6 +125,7 @@ def restore(
     """Plan, check that every candidate chains (and matches the trail's signed checkpoints
     when ``checkpoints`` carries a verifier key), apply if asked, verify again."""
     target = open_target(forensic, s3) if forensic is not None else None
+    checkpoints = against(checkpoints, trail, s3)  # the trail's checkpoint store, opened once
     before = verify_window(trail, window, s3, checkpoints)
     result = RestoreResult(trail.text, backup, apply, before)
     if trail.is_s3:
@@ -133,7 +134,7 @@ def restore(
         assert trail.root is not None
         source = cli.existing_dir(backup, "--from")
         result.actions = plan_local(trail.root, source, window, target, before)
-    overlay = _check_chain(trail, window, result.actions, s3, against(checkpoints, trail, s3))
+    overlay = _check_chain(trail, window, result.actions, s3, checkpoints)
     if apply:
         if trail.is_s3:
             apply_s3(trail, result.actions, s3, lock)
