@@ -38,6 +38,7 @@ from .tree_stream import Recomputed
 
 if TYPE_CHECKING:
     from ..config import AppConfig
+    from .storage.s3.client import S3Connection
 
 NOT_COVERED = (
     "checkpoints not checked (no verifier key: --vkey or AUDIT_VERIFY_KEY): records cut from "
@@ -150,8 +151,14 @@ def load_verifier(value: str, *, setting: str = "--vkey") -> Verifier:
         ) from None
 
 
-def open_checkpoint_store(location: str, **s3_options: Any) -> CheckpointStore:
-    """The checkpoint store beside the log at ``location`` (a directory or ``s3://`` URL)."""
+def open_checkpoint_store(
+    location: str, *, connection: S3Connection | None = None, **s3_options: Any
+) -> CheckpointStore:
+    """The checkpoint store beside the log at ``location`` (a directory or ``s3://`` URL).
+
+    On S3 it reads through ``connection`` when the caller already has one (an ops command's
+    steps share theirs: creating a client costs more than the reads), else a new one.
+    """
     if location.startswith("s3://"):
         from .storage.s3.checkpoints import s3_checkpoints
         from .storage.s3.client import ClientOptions, WritePolicy, connect
@@ -166,7 +173,8 @@ def open_checkpoint_store(location: str, **s3_options: Any) -> CheckpointStore:
         options = ClientOptions(
             region=s3_options.get("region"), endpoint_url=s3_options.get("endpoint_url")
         )
-        return s3_checkpoints(connect(options), bucket, prefix, WritePolicy(None, None, None))
+        reader = connection or connect(options)
+        return s3_checkpoints(reader, bucket, prefix, WritePolicy(None, None, None))
     from .storage.local.checkpoints import local_checkpoints
 
     root = Path(location).expanduser()

@@ -24,6 +24,7 @@ from ..checkpoint_check import (
     open_checkpoint_store,
 )
 from ..results import Failure, Reason, VerificationResult
+from .forensic import s3_connection
 from .trail import Location, RunOptions, day_of_local_name
 
 #: Failures of the checkpoint checks (as opposed to the chain's).
@@ -56,8 +57,8 @@ def against(
     """``options`` reading the checkpoints kept beside the log at ``location``."""
     if options is None:
         return None
-    pairs = (("region", s3.region), ("endpoint_url", s3.endpoint_url))
-    store = open_checkpoint_store(location.text, **{k: v for k, v in pairs if v})
+    connection = s3_connection(s3) if location.is_s3 else None
+    store = open_checkpoint_store(location.text, connection=connection)
     return replace(options, store=store)
 
 
