@@ -336,6 +336,30 @@ async def test_refusals_and_errors_are_error_spans(observed: Observed) -> None:
     assert errored.status_code == 2
 
 
+@pytest.mark.anyio
+async def test_prompt_and_resource_spans_name_their_target(observed: Observed) -> None:
+    trace_id = secrets.token_hex(16)
+    meta = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    async with connect(observed.url, AUTH, mode="legacy") as client:
+        await client.get_prompt("library__review", {"book": SECRET}, meta=meta)
+        await client.read_resource("mcp-bridge://library/library://catalog", meta=meta)
+    spans = observed.receiver.wait_for(
+        lambda got: len([s for s in got if s.trace_id == trace_id and s.kind != "INTERNAL"]) >= 4,
+        observed.flush,
+    )
+    mine = {(s.kind, s.name): s for s in spans if s.trace_id == trace_id}
+    prompt = mine[("SERVER", "prompts/get library__review")]
+    assert prompt.attributes["gen_ai.prompt.name"] == "library__review"
+    assert "gen_ai.operation.name" not in prompt.attributes
+    assert mine[("CLIENT", "prompts/get review")].parent_span_id == prompt.span_id
+    read = mine[("SERVER", "resources/read")]
+    assert read.attributes["mcp.resource.uri"] == "mcp-bridge://library/library://catalog"
+    upstream = mine[("CLIENT", "resources/read")]
+    assert upstream.attributes["mcp.resource.uri"] == "library://catalog"
+    assert upstream.parent_span_id == read.span_id
+    assert all(SECRET not in repr(s.attributes) for s in mine.values())
+
+
 def _settings(tmp_path: Path, **values: str) -> Any:
     return bridge_settings(tmp_path, **values)
 
