@@ -188,24 +188,32 @@ async def test_a_session_level_reaches_a_2026_upstream_as_the_requests_opt_in(
     asking: Bridge,
 ) -> None:
     """``lib`` speaks 2026-07-28 (no ``logging/setLevel``): the bridge stamps the session's
-    level on the call, so the upstream logs and the session gets it."""
-    logs: list[Any] = []
+    level on the call, so the upstream logs; the log goes to the one call that opted in, not to
+    another session that also asked for logs."""
+    logs: dict[str, list[Any]] = {"ann": [], "bob": []}
 
-    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
-        logs.append((params.logger, params.data))
+    def listener(who: str) -> Any:
+        async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+            logs[who].append((params.logger, params.data))
 
-    async with connect(
-        asking.url, asking.auth(), mode="legacy", name="modern-logs", logging_callback=on_log
-    ) as client:
-        await client.set_logging_level("info")
-        await client.call_tool("lib__chatty", {"text": "across"})
+        return connect(
+            asking.url, asking.auth(), mode="legacy", name=f"modern-{who}", logging_callback=on_log
+        )
+
+    async with listener("ann") as ann, listener("bob") as bob:
+        await ann.set_logging_level("info")
+        await bob.set_logging_level("info")
+        await ann.call_tool("lib__chatty", {"text": "across"})
         with anyio.fail_after(20):
-            while not logs:
+            while not logs["ann"]:
                 await anyio.sleep(0.02)
-    assert logs == [("lib", "chatty says across")]
-    session = _call_of(asking, "modern-logs", "lib__chatty")["sessionId"]
+    assert logs == {"ann": [("lib", "chatty says across")], "bob": []}
+    call = _call_of(asking, "modern-ann", "lib__chatty")
     relayed = [
         p for p in _payloads(asking, "mcp.upstream.notifications.message") if p["upstream"] == "lib"
     ]
-    assert [r["sessionIds"] for r in relayed] == [[session]]
+    assert [(r["sessionIds"], r["routing"]) for r in relayed] == [
+        ([call["sessionId"]], "only-call")
+    ]
+    assert relayed[0]["correlationId"] == call["correlationId"]
     assert relayed[0]["decision"]["outcome"] == "forwarded"

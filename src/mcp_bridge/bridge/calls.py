@@ -12,6 +12,8 @@ during a call, the bridge must find the call that caused it. Two sources, best f
 * **Elimination.** On stdio (one pipe, no relation on the wire) and on an HTTP upstream's
   standalone stream nothing says which call a message is for; it is routed to the call running
   on that upstream when there is exactly one, and refused when there are several (never guessed).
+  A 2026-07-28 upstream's log belongs to a request that opted in to logs, so the candidates for
+  a log are the calls sent with a log level.
 """
 
 from __future__ import annotations
@@ -55,18 +57,22 @@ class CallBook:
 
     def __init__(self) -> None:
         self._calls: dict[str, list[Ctx]] = {}
+        self._wanting_logs: dict[str, list[Ctx]] = {}
 
     @contextmanager
-    def running(self, upstream: str, ctx: Ctx) -> Iterator[None]:
-        """Mark a client call as running on ``upstream`` (its context names it as the caller)."""
-        calls = self._calls.setdefault(upstream, [])
-        calls.append(ctx)
+    def running(self, upstream: str, ctx: Ctx, *, wants_logs: bool = False) -> Iterator[None]:
+        """Mark a client call as running on ``upstream`` (its context names it as the caller);
+        ``wants_logs`` when it went upstream with a log-level opt-in."""
+        books = [self._calls] + ([self._wanting_logs] if wants_logs else [])
+        for book in books:
+            book.setdefault(upstream, []).append(ctx)
         token = _CALLER.set(_Caller(upstream, ctx))
         try:
             yield
         finally:
             _CALLER.reset(token)
-            calls.remove(ctx)
+            for book in books:
+                book[upstream].remove(ctx)
 
     def caller(self, upstream: str) -> Ctx | None:
         """The call whose context this code runs in, if it is a call on ``upstream``."""
@@ -75,10 +81,17 @@ class CallBook:
 
     def owner(self, upstream: str) -> Owner:
         """The call an upstream's message belongs to: by context, else by elimination."""
+        return self._owner(upstream, self._calls)
+
+    def log_owner(self, upstream: str) -> Owner:
+        """The call a request-scoped log belongs to: by context, else the one that opted in."""
+        return self._owner(upstream, self._wanting_logs)
+
+    def _owner(self, upstream: str, book: dict[str, list[Ctx]]) -> Owner:
         ctx = self.caller(upstream)
         if ctx is not None:
             return Owner(ctx, CALL_CONTEXT)
-        calls = self._calls.get(upstream, [])
+        calls = book.get(upstream, [])
         if len(calls) == 1:
             return Owner(calls[0], ONLY_CALL)
         running = "no client call is" if not calls else f"{len(calls)} client calls are"
@@ -87,7 +100,7 @@ class CallBook:
             why_none=(
                 f"{running} running on upstream {upstream!r} and the message is not related "
                 "to one of them (stdio or the upstream's standalone stream), so the bridge "
-                "cannot tell which client should answer"
+                "cannot tell which client it is for"
             ),
         )
 

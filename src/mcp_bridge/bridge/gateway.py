@@ -85,6 +85,7 @@ def assemble(
         client_hooks=relay.client_hooks,
     )
     relay.on_tools_changed = pool.forget_tools
+    relay.speaks_modern = pool.speaks_modern
     telemetry.watch(trail, pool, recorder.outage, "tcp" if local_identity is None else "pipe")
     middleware = AuditMiddleware(recorder, pool, local_identity, telemetry)
     server = build_server(pool, middleware, relay)

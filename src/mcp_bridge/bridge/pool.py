@@ -133,6 +133,13 @@ class UpstreamPool:
             await self._refresh_tools(upstream)
         return Target(upstream, name, self._is_mutating(upstream, name))
 
+    def speaks_modern(self, name: str) -> bool:
+        """Whether the upstream is connected and speaks 2026-07-28 (no session)."""
+        upstream = self.upstreams.get(name)
+        if upstream is None or upstream.state != "ready":
+            return False
+        return upstream.client().protocol_version in MODERN_PROTOCOL_VERSIONS
+
     def forget_tools(self, upstream: str) -> None:
         """Drop an upstream's cached catalog (its tools changed): the next call re-lists it, so
         a tool whose ``readOnlyHint`` changed is classified by its new annotations."""

@@ -46,7 +46,7 @@ from mcp.server.subscriptions import (
 from mcp_types import LOG_LEVEL_META_KEY
 
 from .back_channel import BackChannel, session_id_of
-from .calls import CallBook
+from .calls import CALL_CONTEXT, CallBook, Owner
 from .exchange import exchange_of
 from .naming import Naming
 from .pool import Target
@@ -99,6 +99,8 @@ class Relay:
         """What 2026-07-28 clients' ``subscriptions/listen`` streams receive (``listen.py``)."""
         self._listening: Counter[str] = Counter()
         self.back_channel = BackChannel(recorder, self.calls)
+        self.speaks_modern: Callable[[str], bool] = lambda upstream: False
+        """Whether the upstream's connection speaks 2026-07-28 (set by the gateway)."""
         self.on_tools_changed: Callable[[str], None] = lambda upstream: None
         """Called with the upstream's name before its tools list-changed is relayed (the pool
         forgets its catalog, so the next call is classified with the new annotations)."""
@@ -214,11 +216,16 @@ class Relay:
         renamed = message.model_copy(
             update={"params": message.params.model_copy(update={"logger": name})}
         )
-        caller = self.calls.caller(upstream)
-        if caller is None:
+        owner = self._log_owner(upstream)
+        if owner is None:
             wanted = [s for s in self._live() if s.log_level and LEVELS.index(s.log_level) <= rank]
             sent = await self._send(wanted, renamed)
             await self._record_notification(upstream, message, sent, {"reason": _WHO})
+            return
+        caller = owner.ctx
+        if caller is None:
+            unowned: dict[str, Any] = {"routing": None, "reason": owner.why_none}
+            await self._record_notification(upstream, message, [], unowned, False)
             return
         entry = self.register(caller)
         exchange = exchange_of(caller.request)
@@ -229,10 +236,25 @@ class Relay:
         extra = {
             **(exchange.base_payload() if exchange else {}),
             "requestId": caller.request_id,
+            "routing": owner.routing,
             "reason": "a log of this call, to its client at its level",
         }
         sent = [entry.session_id] if delivered and entry else []
         await self._record_notification(upstream, message, sent, extra, delivered)
+
+    def _log_owner(self, upstream: str) -> Owner | None:
+        """The call a log belongs to; None when it may be the upstream's own (broadcast).
+
+        A 2026-07-28 upstream logs only for requests that opted in, so a log without the call's
+        context belongs to the one call that opted in (``only-call``); with several, which one is
+        unknown and the log is dropped rather than shown to the wrong client.
+        """
+        caller = self.calls.caller(upstream)
+        if caller is not None:
+            return Owner(caller, CALL_CONTEXT)
+        if not self.speaks_modern(upstream):
+            return None
+        return self.calls.log_owner(upstream)
 
     async def _send(self, sessions: list[_Session], notification: Any) -> list[str]:
         """Send to each session; the ids of those it was handed to."""
@@ -256,28 +278,23 @@ class Relay:
         Yields the ``_meta`` to send upstream with the call (the trace context of its span when
         tracing is on, else ``None``); the call is timed and traced as a whole.
         """
-        with self.calls.running(target.upstream, ctx):
+        level = self._log_level_of(ctx)
+        with self.calls.running(target.upstream, ctx, wants_logs=level is not None):
             telemetry = self._recorder.telemetry
             if telemetry is None:
-                yield self._with_log_level(ctx, None)
+                yield _with_log_level(None, level)
             else:
                 with telemetry.upstream(target, ctx.method) as meta:
-                    yield self._with_log_level(ctx, meta)
+                    yield _with_log_level(meta, level)
 
-    def _with_log_level(self, ctx: Ctx, meta: dict[str, Any] | None) -> dict[str, Any] | None:
-        """``meta`` plus the caller's log level, the per-request opt-in of a 2026-07-28 upstream.
-
-        The level is the session's ``logging/setLevel`` or the 2026-07-28 client's own opt-in in
-        its request's ``_meta``; a session-protocol upstream ignores the key.
-        """
+    def _log_level_of(self, ctx: Ctx) -> types.LoggingLevel | None:
+        """The caller's log level: its session's ``logging/setLevel`` or the 2026-07-28
+        client's own opt-in in its request's ``_meta``."""
         entry = self._sessions.get(session_id_of(ctx) or "")
-        level = entry.log_level if entry is not None else None
-        if level is None and ctx.meta is not None:
-            asked = ctx.meta.get(LOG_LEVEL_META_KEY)
-            level = asked if asked in LEVELS else None
-        if level is None:
-            return meta
-        return {**(meta or {}), LOG_LEVEL_META_KEY: level}
+        if entry is not None and entry.log_level is not None:
+            return entry.log_level
+        asked = ctx.meta.get(LOG_LEVEL_META_KEY) if ctx.meta is not None else None
+        return next((level for level in LEVELS if level == asked), None)
 
     def client_hooks(self, upstream: str) -> dict[str, Any]:
         """Keyword arguments for the upstream's ``mcp.Client``: callbacks into this relay."""
@@ -303,6 +320,14 @@ class Relay:
             "elicitation_callback": elicitation,
             "list_roots_callback": roots,
         }
+
+
+def _with_log_level(
+    meta: dict[str, Any] | None, level: types.LoggingLevel | None
+) -> dict[str, Any] | None:
+    """``meta`` plus the log level as the per-request opt-in a 2026-07-28 upstream reads (a
+    session-protocol upstream ignores the key)."""
+    return meta if level is None else {**(meta or {}), LOG_LEVEL_META_KEY: level}
 
 
 __all__ = ["LEVELS", "Relay", "session_id_of"]
