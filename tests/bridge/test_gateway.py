@@ -52,6 +52,7 @@ async def test_git_read_and_write_are_recorded_with_identity_and_digests(bridge:
     by_tool = {p["target"]["name"]: p for p in calls}
     status_event = by_tool["git__git_status"]
     assert status_event["mutating"] is False
+    assert "traceId" not in status_event  # tracing is off unless the OTEL_* variables ask
     assert status_event["upstream"] == "git"
     assert status_event["target"]["upstreamName"] == "git_status"
     assert status_event["identity"]["subject"] == "ci"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
+from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_bridge.audit import LocalAuditTrail
 from mcp_bridge.bridge.app import create_app
@@ -37,7 +39,13 @@ async def test_audit_disabled_bridge_is_read_only(tmp_path: Path) -> None:
                 await client.call_tool("git__git_commit", {"repo_path": str(repo), "message": "m"})
             status = await client.call_tool("git__git_status", {"repo_path": str(repo)})
             assert not status.is_error
+        metrics = httpx.get(f"{url}/metrics", headers=headers).text
     assert commit_count(repo) == 1
+    samples = [s for f in text_string_to_metric_families(metrics) for s in f.samples]
+    requests = [s for s in samples if s.name == "mcp_bridge_requests_total"]
+    refusals = [s for s in requests if s.labels["reason"] == "read_only_mode"]
+    assert sum(s.value for s in refusals) == 2  # counted, though no record could be written
+    assert [s.value for s in samples if s.name == "mcp_bridge_audit_enabled"] == [0.0]
     assert not list((tmp_path / "audit").rglob("*.jsonl"))
     trail.close()
 
