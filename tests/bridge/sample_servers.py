@@ -95,6 +95,7 @@ def library_server() -> MCPServer:
 
     _add_muse(server)
     _add_chatty(server)
+    _add_grow(server)
 
     @server.prompt()
     def review(book: str) -> str:
@@ -107,6 +108,25 @@ def library_server() -> MCPServer:
         return "catalog: " + ", ".join(shelf or ["(empty)"])
 
     return server
+
+
+def _add_grow(server: MCPServer) -> None:
+    @server.tool()
+    async def grow(read_only: bool, ctx: Context) -> str:
+        """(Re)define the tool ``grown`` (read-only or not) and say that the lists changed:
+        on the session in the session protocol, on listen streams in 2026-07-28 (each call is a
+        no-op in the other generation)."""
+        if any(tool.name == "grown" for tool in await server.list_tools()):
+            server.remove_tool("grown")
+        hint = ToolAnnotations(read_only_hint=True) if read_only else None
+        server.add_tool(_grown, name="grown", annotations=hint)
+        await ctx.session.send_tool_list_changed()
+        await ctx.session.send_prompt_list_changed()
+        await ctx.session.send_resource_list_changed()
+        await ctx.notify_tools_changed()
+        await ctx.notify_prompts_changed()
+        await ctx.notify_resources_changed()
+        return "grown"
 
 
 def _grown(text: str) -> str:
@@ -176,17 +196,7 @@ def asking_server() -> MCPServer:
 
     _add_muse(server)
 
-    @server.tool()
-    async def grow(read_only: bool, ctx: Context) -> str:
-        """(Re)define the tool ``grown`` (read-only or not) and say that the lists changed."""
-        if any(tool.name == "grown" for tool in await server.list_tools()):
-            server.remove_tool("grown")
-        hint = ToolAnnotations(read_only_hint=True) if read_only else None
-        server.add_tool(_grown, name="grown", annotations=hint)
-        await ctx.session.send_tool_list_changed()
-        await ctx.session.send_prompt_list_changed()
-        await ctx.session.send_resource_list_changed()
-        return "grown"
+    _add_grow(server)
 
     watched: set[str] = set()
 

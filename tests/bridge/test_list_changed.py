@@ -1,7 +1,8 @@
 """An upstream's list-changed notifications reach the clients, and the bridge's catalog follows.
 
-The ``asking`` bridge (conftest): its HTTP upstream's ``grow`` tool (re)defines ``grown`` and
-sends tools, prompts and resources list-changed on its session's standalone stream.
+The ``asking`` bridge (conftest): the ``grow`` tool (re)defines ``grown`` and sends tools, prompts
+and resources list-changed — ``asking`` (session protocol) on its session's standalone stream,
+``lib`` (2026-07-28) on the listen stream the bridge holds open to it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ _KINDS = (
 )
 
 
-async def test_list_changes_reach_every_session_and_reclassify_the_tool(asking: Bridge) -> None:
+@pytest.mark.parametrize("upstream", ["asking", "lib"])
+async def test_list_changes_reach_every_session_and_reclassify_the_tool(
+    asking: Bridge, upstream: str
+) -> None:
     """``grown`` is read-only, then redefined without ``readOnlyHint``: after the relayed
     list-changed the bridge treats it as mutating (durable intent), not by its stale annotation."""
     seen: dict[str, list[str]] = {"grower": [], "watcher": []}
@@ -45,14 +49,14 @@ async def test_list_changes_reach_every_session_and_reclassify_the_tool(asking: 
 
     async with client("grower") as grower, client("watcher") as watcher:
         await watcher.list_tools()  # an open session the relay knows of
-        await grower.call_tool("asking__grow", {"read_only": True})
+        await grower.call_tool(f"{upstream}__grow", {"read_only": True})
         await lists_changed(1)
         listed = {t.name: t for t in (await watcher.list_tools()).tools}
-        assert listed["asking__grown"].annotations.read_only_hint is True  # type: ignore[union-attr]
-        await grower.call_tool("asking__grown", {"text": "first"})
-        await grower.call_tool("asking__grow", {"read_only": False})
+        assert listed[f"{upstream}__grown"].annotations.read_only_hint is True  # type: ignore[union-attr]
+        await grower.call_tool(f"{upstream}__grown", {"text": "first"})
+        await grower.call_tool(f"{upstream}__grow", {"read_only": False})
         await lists_changed(2)
-        second = await grower.call_tool("asking__grown", {"text": "second"})
+        second = await grower.call_tool(f"{upstream}__grown", {"text": "second"})
     assert second.content[0].text == "grown: second"  # type: ignore[union-attr]
     assert sorted(seen["watcher"]) == sorted(
         [
@@ -65,19 +69,19 @@ async def test_list_changes_reach_every_session_and_reclassify_the_tool(asking: 
     calls = [
         p["payload"]
         for p in events(asking.trail, "mcp.tools.call")
-        if p["payload"]["target"]["name"] == "asking__grown"
+        if p["payload"]["target"]["name"] == f"{upstream}__grown"
     ]
     assert [c["mutating"] for c in calls] == [False, True]
     intents = events(asking.trail, "mcp.tools.call.intent")
     assert [
         i["payload"]["correlationId"]
         for i in intents
-        if i["payload"]["target"]["name"] == "asking__grown"
+        if i["payload"]["target"]["name"] == f"{upstream}__grown"
     ] == [calls[1]["correlationId"]]
     relayed = [
         p["payload"]
         for p in events(asking.trail, "mcp.upstream.notifications.tools.list_changed")
-        if p["payload"]["upstream"] == "asking"
+        if p["payload"]["upstream"] == upstream
     ]
     assert len(relayed) == 2
     assert all(r["decision"]["outcome"] == "forwarded" for r in relayed)

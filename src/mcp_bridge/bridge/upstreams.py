@@ -26,6 +26,7 @@ from mcp_types import CONNECTION_CLOSED
 from mcp_bridge import __version__
 
 from .child import ChildReport, child_transport
+from .upstream_changes import hold_change_stream
 from .upstream_config import PROTOCOLS, UpstreamSpec
 
 logger = logging.getLogger(__name__)
@@ -282,7 +283,10 @@ class Upstream:
                     "upstream.connected",
                     {"upstream": self.name, "kind": self.spec.kind, "restarts": self.restarts},
                 )
-                await self._ended.wait()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(hold_change_stream, self.name, client)
+                    await self._ended.wait()
+                    tg.cancel_scope.cancel()
         finally:
             self._client = None
             self._ready = anyio.Event()
