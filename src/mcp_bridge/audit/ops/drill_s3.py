@@ -72,7 +72,7 @@ def check_scratch(conn: S3Connection, scratch: Location, source: Location, bypas
     must bypass GOVERNANCE retention (the bucket's default, allowed by ``--bypass-governance``).
     """
     from ..storage.s3.layout import normalise_prefix
-    from ..storage.s3.ops import object_lock_default
+    from ..storage.s3.ops import object_lock_configuration
 
     assert scratch.bucket is not None
     ours, theirs = normalise_prefix(scratch.prefix), normalise_prefix(source.prefix)
@@ -82,7 +82,7 @@ def check_scratch(conn: S3Connection, scratch: Location, source: Location, bypas
             f"--scratch {scratch.text} overlaps the backup {source.text}",
             hint="use a prefix (or bucket) of its own for drill copies",
         )
-    rule = ((object_lock_default(conn, scratch.bucket) or {}).get("Rule") or {}).get(
+    rule = ((object_lock_configuration(conn, scratch.bucket) or {}).get("Rule") or {}).get(
         "DefaultRetention"
     )
     if not rule:

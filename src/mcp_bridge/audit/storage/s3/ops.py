@@ -277,6 +277,15 @@ def bucket_controls(conn: S3Connection, bucket: str) -> BucketControls:
     return found
 
 
-def object_lock_default(conn: S3Connection, bucket: str) -> dict[str, Any] | None:
-    """The bucket's default retention rule (``{"Mode":…, "Days":…}``), or ``None``."""
-    return bucket_controls(conn, bucket).object_lock
+def object_lock_configuration(conn: S3Connection, bucket: str) -> dict[str, Any] | None:
+    """The bucket's Object Lock configuration, or ``None`` when it has none. One that cannot be
+    read (a permission) is storage trouble, never taken for "no default retention"."""
+    try:
+        found = conn.client.get_object_lock_configuration(Bucket=bucket)
+    except ClientError as exc:
+        if error_code(exc) in _MISSING:
+            return None
+        raise storage_error(exc, f"read the Object Lock configuration of bucket {bucket}") from exc
+    except BotoCoreError as exc:
+        raise storage_error(exc, f"read the Object Lock configuration of bucket {bucket}") from exc
+    return dict(found.get("ObjectLockConfiguration", {}))
