@@ -216,7 +216,8 @@ async def test_memory_and_filesystem_servers(peers: Bridge) -> None:
 
 
 def test_typescript_sdk_client(peers: Bridge) -> None:
-    """``tests/npm/ts_client.mjs``: progress with resetTimeoutOnProgress, sampling, links."""
+    """``tests/npm/ts_client.mjs``: progress with resetTimeoutOnProgress, sampling, elicitation,
+    links; the exchanges are recorded under the TypeScript client's calls."""
     script = NPM_DIR / "ts_client.mjs"
     done = subprocess.run(
         [str(shutil.which("node")), str(script), f"{peers.url}/mcp", API_KEY],
@@ -232,5 +233,21 @@ def test_typescript_sdk_client(peers: Bridge) -> None:
     assert summary["progress"] == [1, 2, 3, 4, 5, 6]
     assert "completed" in summary["long"].lower()
     assert "ts sampled: " in summary["sampling"]
+    assert "Grace" in summary["elicitation"]
+    ts_calls = {
+        e["payload"]["correlationId"]
+        for e in events(peers.trail, "mcp.tools.call")
+        if (e["payload"]["client"] or {}).get("name") == "ts-sdk-test"
+    }
+    asked = {
+        e["eventType"]: e["payload"]
+        for e in events(peers.trail)
+        if e["eventType"].startswith("mcp.upstream.")
+        and e["payload"].get("correlationId") in ts_calls
+        and e["payload"]["decision"]["outcome"] == "forwarded"
+    }
+    assert asked["mcp.upstream.sampling.createMessage"]["routing"] == "only-call"
+    assert asked["mcp.upstream.elicitation.create"]["routing"] == "only-call"
+    assert asked["mcp.upstream.elicitation.create"]["upstream"] == "everything"
     assert summary["link"].startswith("mcp-bridge://everything/")
     assert summary["read"] == summary["link"]

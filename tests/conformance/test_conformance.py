@@ -37,7 +37,8 @@ NOT_APPLICABLE = {
     "server-sse-polling": (
         "SEP-1699 polling: the server closes a call's SSE stream mid-call and the client "
         "resumes it with Last-Event-ID; the bridge keeps no event store, answers session "
-        "requests with JSON (or one uninterrupted stream when progress was asked for), and its "
+        "requests with JSON (or one uninterrupted stream when the call can receive messages), "
+        "and its "
         "upstream has no test_reconnection tool, so the scenario runs no check"
     ),
 }

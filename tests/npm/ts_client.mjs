@@ -2,17 +2,27 @@
 // Usage: node ts_client.mjs <bridge /mcp URL> <API key>
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 
 const [url, apiKey] = process.argv.slice(2);
 const transport = new StreamableHTTPClientTransport(new URL(url), {
   requestInit: { headers: { Authorization: `Bearer ${apiKey}` } },
 });
-const client = new Client({ name: "ts-sdk-test", version: "1.0.0" }, { capabilities: { sampling: {} } });
+const client = new Client(
+  { name: "ts-sdk-test", version: "1.0.0" },
+  { capabilities: { sampling: {}, elicitation: {} } },
+);
 client.setRequestHandler(CreateMessageRequestSchema, async (request) => ({
   role: "assistant",
   model: "ts-test-model",
   content: { type: "text", text: `ts sampled: ${request.params.messages[0].content.text}` },
+}));
+client.setRequestHandler(ElicitRequestSchema, async () => ({
+  action: "accept",
+  content: { name: "Grace", check: true },
 }));
 await client.connect(transport);
 
@@ -32,6 +42,10 @@ summary.progress = progress;
 
 summary.sampling = text(
   await client.callTool({ name: "everything__trigger-sampling-request", arguments: { prompt: "ts" } }),
+);
+
+summary.elicitation = text(
+  await client.callTool({ name: "everything__trigger-elicitation-request", arguments: {} }),
 );
 
 const links = await client.callTool({ name: "everything__get-resource-links", arguments: { count: 1 } });
