@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,27 @@ def test_one_batch_future_serves_every_caller_of_the_batch(tmp_path: Path) -> No
     # 100 events submitted in one loop turn: far fewer futures than events (one per batch).
     assert distinct < 100
     assert verify_audit_trail(tmp_path).checked_events == 101
+
+
+def test_a_cancelled_caller_stops_waiting_while_its_batch_is_stuck(tmp_path: Path) -> None:
+    """Another process holding the writers' lock stalls the batch; cancelling its caller must
+    not wait for the store (the record is still written once the lock is free)."""
+    with LocalAuditTrail(tmp_path) as trail:
+        trail.record_event("a", {"n": 0})  # the lock file exists
+        holder = os.open(tmp_path / ".writer.lock", os.O_RDWR)
+        fcntl.flock(holder, fcntl.LOCK_EX)  # a separate open file: the writer thread blocks
+        try:
+
+            async def main() -> None:
+                stuck = asyncio.ensure_future(trail.arecord_event("a", {"n": 1}))
+                await asyncio.sleep(0)  # submitted; its batch waits for the lock
+                assert not stuck.done()
+                stuck.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await stuck
+
+            asyncio.run(main())
+        finally:
+            fcntl.flock(holder, fcntl.LOCK_UN)
+            os.close(holder)
+    assert verify_audit_trail(tmp_path).checked_events == 2

@@ -66,10 +66,9 @@ class StagingStore(Protocol):
 class BatchFuture(asyncio.Future[list[SealedRecord]]):
     """The future every asyncio caller of one batch (on one event loop) awaits.
 
-    It resolves with the batch's records once they are durable. It is shared, so one caller's
-    cancellation must not cancel it for the others: ``cancel`` refuses, and a cancelled
-    caller's task then raises ``CancelledError`` as soon as the batch is settled (within one
-    commit). Nothing else about cancellation changes.
+    It resolves with the batch's records once they are durable. It is shared, so no caller may
+    cancel it for the others: callers await it through ``asyncio.shield`` (a cancelled caller
+    stops waiting at once), and ``cancel`` refuses for anyone who would try directly.
     """
 
     def cancel(self, msg: object = None) -> bool:

@@ -6,6 +6,7 @@ API of the original ``mcp_bridge.audit``); the driver decides where records go.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -160,7 +161,7 @@ class AuditTrail:
         if submitted is None or not durable:
             return None
         future, index = submitted
-        records = await future
+        records = await asyncio.shield(future)  # shared by the batch: never cancel it for all
         return records[index].as_dict() if records else None  # None: acknowledged unsealed
 
     def submit_event(
