@@ -287,7 +287,7 @@ def run(*, quick: bool) -> Section:
     ]
     section.notes = [
         "closed loop: each call returns after fdatasync of its batch (group commit, sealing of"
-        " batch k+1 overlapping the sync of batch k, one future per batch);"
+        " batch k+1 overlapping the sync of batch k, one loop wake-up per batch);"
         " open loop: durable=False, records queued without waiting, synced lazily"
         " (at the next awaited batch or within LAZY_SYNC_SECONDS);"
         " baseline: write+flush per event, never fsynced (a crash can lose acknowledged records).",

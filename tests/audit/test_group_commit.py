@@ -1,4 +1,5 @@
-"""Group commit: one future per batch, lazy sync of batches nobody waits for, cancellation."""
+"""Group commit: a shared future per batch for submitters, lazy sync of batches nobody waits
+for, cancellation of one waiting caller."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def test_a_cancelled_caller_does_not_cancel_its_batch_for_the_others(tmp_path: P
     assert verify_audit_trail(tmp_path).checked_events == 2
 
 
-def test_one_batch_future_serves_every_caller_of_the_batch(tmp_path: Path) -> None:
+def test_submitters_of_one_batch_share_its_future(tmp_path: Path) -> None:
     async def main(trail: LocalAuditTrail) -> int:
         futures = [trail.submit_event("a", {"n": n}) for n in range(100)]
         await trail.arecord_event("a", {"n": 100})

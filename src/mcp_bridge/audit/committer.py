@@ -9,14 +9,15 @@ Stores that can separate writing from syncing (:class:`StagingStore`, the local 
 pipeline: the writer thread writes batch *k+1* while a sync thread waits for batch *k*'s fsync,
 so the CPU work of sealing overlaps the disk's flush.
 
-Asyncio callers share one future per batch and event loop (not one per event): resolving a
-batch costs one cross-thread wake-up, and a caller that does not wait for durability costs no
-future at all. A staged batch that nobody waits for (only background records) is not synced on
-its own: it is synced with the next batch someone waits for, or after at most
-``LAZY_SYNC_SECONDS``, whichever comes first. Its bytes are in the file (and survive the process
-being killed) from the moment it is staged; only a crash of the host inside that window can
-lose them. A batch is reported durable (futures, ``on_result``, hence checkpoints) only once
-synced.
+Asyncio callers that wait get their own future (so a cancelled caller stops waiting at once,
+whatever its batch does), all of a batch's resolved by one cross-thread callback per event loop;
+a caller that does not wait for durability costs no future at all, and one that only wants to
+learn the outcome shares its batch's future. A staged batch that nobody waits for (only
+background records) is not synced on its own: it is synced with the next batch someone waits
+for, or after at most ``LAZY_SYNC_SECONDS``, whichever comes first. Its bytes are in the file
+(and survive the process being killed) from the moment it is staged; only a crash of the host
+inside that window can lose them. A batch is reported durable (futures, ``on_result``, hence
+checkpoints) only once synced.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from .sequencing import PendingEvent, SealedRecord
 logger = logging.getLogger(__name__)
 
 Sync = Callable[[], None]
+#: An awaiting caller's own future and the index of its event in the batch.
+_Waiter = tuple["asyncio.Future[SealedRecord | None]", int]
 
 #: How often a failing trail retries with an empty append while no events arrive.
 PROBE_SECONDS = 2.0
@@ -64,11 +67,11 @@ class StagingStore(Protocol):
 
 
 class BatchFuture(asyncio.Future[list[SealedRecord]]):
-    """The future every asyncio caller of one batch (on one event loop) awaits.
+    """The future shared by the submitters of one batch on one event loop (``submit``).
 
-    It resolves with the batch's records once they are durable. It is shared, so no caller may
-    cancel it for the others: callers await it through ``asyncio.shield`` (a cancelled caller
-    stops waiting at once), and ``cancel`` refuses for anyone who would try directly.
+    It resolves with the batch's records once they are durable. It is shared, so no one may
+    cancel it for the others: ``cancel`` refuses. Callers that await their record use
+    ``wait`` (a future of their own) instead.
     """
 
     def cancel(self, msg: object = None) -> bool:
@@ -82,6 +85,7 @@ class _Batch:
     events: list[PendingEvent] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     futures: dict[asyncio.AbstractEventLoop, BatchFuture] = field(default_factory=dict)
+    waiters: dict[asyncio.AbstractEventLoop, list[_Waiter]] = field(default_factory=dict)
     records: list[SealedRecord] = field(default_factory=list)
     error: BaseException | None = None
     #: Someone waits for this batch to be durable (a blocking or awaiting caller): sync now.
@@ -129,8 +133,20 @@ class GroupCommitter:
             raise batch.error
         return batch.records[index] if batch.records else None
 
-    def submit(self, event: PendingEvent, *, awaited: bool = True) -> tuple[BatchFuture, int]:
-        """Queue ``event`` from a running event loop: its batch's future and its index there.
+    def wait(self, event: PendingEvent) -> asyncio.Future[SealedRecord | None]:
+        """Queue ``event`` from a running event loop; the caller's own future resolves with
+        its record once durable (``None``: acknowledged before sealing, see ``commit``)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SealedRecord | None] = loop.create_future()
+        with self._lock:
+            batch = self._enqueue(event)
+            batch.awaited = True
+            batch.waiters.setdefault(loop, []).append((future, len(batch.events) - 1))
+        return future
+
+    def submit(self, event: PendingEvent, *, awaited: bool = True) -> BatchFuture:
+        """Queue ``event`` from a running event loop; the future its batch shares resolves
+        with the batch's records once durable.
 
         ``awaited=False`` says nobody waits for this record soon, so its batch may be synced
         lazily (see the module docstring); the future still resolves only once it is durable.
@@ -143,7 +159,12 @@ class GroupCommitter:
             future = batch.futures.get(loop)
             if future is None:
                 future = batch.futures[loop] = BatchFuture(loop=loop)
-            return future, len(batch.events) - 1
+            return future
+
+    def enqueue(self, event: PendingEvent) -> None:
+        """Queue ``event`` with nobody waiting for it (its batch may be synced lazily)."""
+        with self._lock:
+            self._enqueue(event)
 
     def depth(self) -> int:
         """Events queued or staged and not yet durable (a racy snapshot, for metrics)."""
@@ -253,20 +274,33 @@ class GroupCommitter:
             logger.error("audit append failed: %r", batch.error)
         self._on_result(None if batch.error else batch.records, batch.error)
         batch.done.set()
-        for loop, future in batch.futures.items():
+        for loop in {*batch.futures, *batch.waiters}:
+            shared, waiters = batch.futures.get(loop), batch.waiters.get(loop, [])
             try:
-                loop.call_soon_threadsafe(_resolve, future, batch.records, batch.error)
+                loop.call_soon_threadsafe(_resolve, shared, waiters, batch.records, batch.error)
             except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
                 continue
 
 
-def _resolve(future: BatchFuture, records: list[SealedRecord], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-        # Background-only callers never look at it: that is not an "exception never
-        # retrieved" bug, the failure is reported through the trail's health and log.
-        future.exception()
-    else:
-        future.set_result(records)
+def _resolve(
+    shared: BatchFuture | None,
+    waiters: list[_Waiter],
+    records: list[SealedRecord],
+    error: BaseException | None,
+) -> None:
+    """On the callers' loop: settle the batch's shared future and every waiter's own."""
+    if shared is not None and not shared.done():
+        if error is not None:
+            shared.set_exception(error)
+            # Background-only callers never look at it: that is not an "exception never
+            # retrieved" bug, the failure is reported through the trail's health and log.
+            shared.exception()
+        else:
+            shared.set_result(records)
+    for future, index in waiters:
+        if future.done():  # its caller was cancelled
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(records[index] if records else None)

@@ -6,7 +6,6 @@ API of the original ``mcp_bridge.audit``); the driver decides where records go.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -151,18 +150,22 @@ class AuditTrail:
     ) -> dict[str, Any] | None:
         """Async ``record_event``; with ``durable=False`` it queues and returns ``None`` at once.
 
-        This is the fast way in: callers of one batch share one future, and a non-durable
-        record costs no future at all. A non-durable record is still sequenced and written
-        with the next batch, and synced within ``LAZY_SYNC_SECONDS`` (see
-        :mod:`.committer`); a failure shows in ``healthy`` and the log rather than in the
-        caller.
+        This is the fast way in: a batch's awaiting callers are woken by one cross-thread
+        callback, and a non-durable record costs no future at all. A non-durable record is
+        still sequenced and written with the next batch, and synced within
+        ``LAZY_SYNC_SECONDS`` (see :mod:`.committer`); a failure shows in ``healthy`` and the
+        log rather than in the caller. A cancelled caller stops waiting at once; its record was
+        accepted and is written all the same.
         """
-        submitted = self._submit(event_type, payload, durable)
-        if submitted is None or not durable:
+        if self._committer is None:
             return None
-        future, index = submitted
-        records = await asyncio.shield(future)  # shared by the batch: never cancel it for all
-        return records[index].as_dict() if records else None  # None: acknowledged unsealed
+        self._refuse_if_failed()
+        event = PendingEvent.create(event_type, payload)
+        if not durable:
+            self._committer.enqueue(event)
+            return None
+        record = await self._committer.wait(event)
+        return None if record is None else record.as_dict()  # None: acknowledged unsealed
 
     def submit_event(
         self, event_type: str, payload: Mapping[str, Any], *, awaited: bool = True
@@ -174,12 +177,6 @@ class AuditTrail:
         keeps a record whose batch failed and writes it after the store recovers). With
         ``awaited=False`` the batch may be synced lazily (nobody is held up by it).
         """
-        submitted = self._submit(event_type, payload, awaited)
-        return None if submitted is None else submitted[0]
-
-    def _submit(
-        self, event_type: str, payload: Mapping[str, Any], awaited: bool
-    ) -> tuple[BatchFuture, int] | None:
         if self._committer is None:
             return None
         self._refuse_if_failed()
