@@ -178,7 +178,9 @@ def hook_costs(sink: str, chunks: int, per_chunk: int) -> dict[str, dict[str, fl
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(
         BatchSpanProcessor(
-            OTLPSpanExporter(endpoint=f"{sink}/v1/traces"), schedule_delay_millis=200
+            OTLPSpanExporter(endpoint=f"{sink}/v1/traces"),
+            schedule_delay_millis=200,
+            max_queue_size=8 * per_chunk,  # a chunk's spans all fit: none is dropped
         )
     )
     tracing = Tracing(provider)
