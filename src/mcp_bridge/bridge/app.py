@@ -87,6 +87,8 @@ def create_app(
         routes.append(Route("/metrics", endpoint, methods=["GET"]))
     app = Starlette(routes=[*routes, *metadata_routes(settings)], lifespan=lifespan)
     app.state.telemetry = gateway.telemetry
+    app.state.close_streams = gateway.relay.listen_streams.close
+    """Ends the open ``subscriptions/listen`` streams gracefully (``serving.run``'s on_stop)."""
     return app
 
 

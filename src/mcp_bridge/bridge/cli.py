@@ -48,6 +48,7 @@ def serve(settings: BridgeSettings, config: AppConfig) -> int:
             host=settings.host,
             port=settings.port,
             access_log=settings.bridge_access_log,
+            on_stop=app.state.close_streams,
         )
 
     return _with_trail(settings, config, http)

@@ -22,7 +22,6 @@ import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
-from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPError
 
 from .extras import quietly, subscribable
@@ -40,7 +39,7 @@ _UNSUBSCRIBE_WAIT = 5.0
 def add_listen_handler(server: Server[Any], pool: UpstreamPool, relay: Relay) -> None:
     """Serve ``subscriptions/listen`` (which also makes the server advertise list-changed and
     resource subscriptions to 2026-07-28 clients)."""
-    streams = ListenHandler(relay.bus)
+    streams = relay.listen_streams
 
     async def watch(uri: str) -> bool:
         try:

@@ -37,6 +37,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
+    ListenHandler,
     PromptsListChanged,
     ResourcesListChanged,
     ResourceUpdated,
@@ -97,6 +98,8 @@ class Relay:
         self.calls = CallBook()
         self.bus = InMemorySubscriptionBus()
         """What 2026-07-28 clients' ``subscriptions/listen`` streams receive (``listen.py``)."""
+        self.listen_streams = ListenHandler(self.bus)
+        """The open listen streams (closed gracefully when the bridge stops)."""
         self._listening: Counter[str] = Counter()
         self.back_channel = BackChannel(recorder, self.calls)
         self.speaks_modern: Callable[[str], bool] = lambda upstream: False

@@ -15,8 +15,9 @@ CPU on the hot path (``BRIDGE_ACCESS_LOG=true`` turns it back on).
 from __future__ import annotations
 
 import signal
+import socket
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +27,21 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class BridgeServer(uvicorn.Server):
-    """``uvicorn.Server`` that stops cleanly on SIGINT, SIGTERM and SIGHUP."""
+    """``uvicorn.Server`` that stops cleanly on SIGINT, SIGTERM and SIGHUP.
+
+    ``on_stop`` runs when the shutdown begins, before uvicorn waits for open connections: it
+    ends the streams that would otherwise hold the stop for as long as their clients keep them
+    open (``subscriptions/listen``).
+    """
+
+    def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._on_stop is not None:
+            self._on_stop()
+        await super().shutdown(sockets)
 
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -41,8 +56,15 @@ class BridgeServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def run(app: Any, *, host: str, port: int, access_log: bool = False) -> None:
-    """Serve ``app`` until one of :data:`STOP_SIGNALS` arrives."""
+def run(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    access_log: bool = False,
+    on_stop: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``app`` until one of :data:`STOP_SIGNALS` arrives (``on_stop``: see BridgeServer)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -52,7 +74,7 @@ def run(app: Any, *, host: str, port: int, access_log: bool = False) -> None:
         loop="auto",
         http="auto",
     )
-    BridgeServer(config).run()
+    BridgeServer(config, on_stop).run()
 
 
 __all__ = ["STOP_SIGNALS", "BridgeServer", "run"]
