@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mcp_bridge.audit import tree_offload
 from mcp_bridge.audit.checkpoint import Checkpoint, sign_checkpoint
 from mcp_bridge.audit.checkpoint_check import CheckpointOptions
 from mcp_bridge.audit.checkpoint_store import checkpoint_name
@@ -65,6 +66,7 @@ def test_an_intact_log_verifies_against_every_checkpoint(signed: Log) -> None:
     summary = result.stats["checkpoints"]
     assert summary["checked"] == 3 and summary["valid"] == 3
     assert summary["newest"]["treeSize"] == 30
+    assert summary["treeHashedBy"] == "this process"  # a short log: no helper
     assert "uncovered" not in summary
     assert result.stats["checkpoints"]["verifierKey"] == VKEY
 
@@ -410,6 +412,24 @@ def test_parallel_confirmation_recomputes_the_roots_on_every_core(
     _rewrite(signed, 15)
     result = verify_audit_trail(signed.root, checkpoints=CheckpointOptions(VKEY, now=LATER))
     assert result.stats["parallel"] is True
+    assert result.stats["checkpoints"]["treeHashedBy"] == "parallel workers"
+    assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 2
+    assert [f.seq for f in result.failures] == [19, 29]
+    assert result.stats["checkpoints"]["recomputed"] == 1
+
+
+def test_the_tree_hashed_in_a_helper_process_gives_the_same_report(
+    signed: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long sequential run hashes the tree in a helper process: same checks, same names."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("the helper needs a second core")
+    monkeypatch.setattr(tree_offload, "OFFLOAD_AFTER", 5)
+    monkeypatch.setattr(tree_offload, "SPAWNED_AFTER", 5)
+    intact = verify(signed)
+    assert intact.ok and intact.stats["checkpoints"]["treeHashedBy"] == "helper process"
+    _rewrite(signed, 15)
+    result = verify(signed)
     assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 2
     assert [f.seq for f in result.failures] == [19, 29]
     assert result.stats["checkpoints"]["recomputed"] == 1

@@ -245,6 +245,14 @@ class CheckpointRun:
                 if found is not None:
                     self.capture.take(*found)
 
+    def _hashed_by(self) -> str:
+        """Where the Merkle tree was recomputed (for the report)."""
+        if self.recomputed is not None:
+            return "parallel workers"
+        if self.tree is not None and self.tree.offloaded:
+            return "helper process"
+        return "this process"
+
     def _recomputed(self) -> Recomputed:
         if self.recomputed is not None:
             return self.recomputed
@@ -275,7 +283,7 @@ class CheckpointRun:
             mirror=self.mirror,
         )
         report = verify_checkpoints(self.store, self.sizes, policy, log, now)
-        result.stats["checkpoints"] = report.summary
+        result.stats["checkpoints"] = {**report.summary, "treeHashedBy": self._hashed_by()}
         result.notes.extend(report.notes)
         result.failures.extend(report.failures)
         result.failure_count += len(report.failures)
