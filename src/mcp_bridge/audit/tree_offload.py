@@ -1,6 +1,6 @@
 """Recomputing the Merkle tree of ``verify --vkey`` on a second core.
 
-Hashing the tree costs two small SHA-256 per record, about a third of what the chain check
+Hashing the tree costs two small SHA-256 per record, a third to a half of what the chain check
 costs per record, and both run in one Python process (one GIL). Once a sequential pass has
 shown it is long (:data:`OFFLOAD_AFTER` records, :data:`SPAWNED_AFTER` where the helper must be
 spawned) and a second core is available, the
