@@ -78,7 +78,7 @@ def log3(tmp_path: Path) -> Log:
 @pytest.fixture
 def cli_env() -> Iterator[dict[str, str]]:
     """Environment for running our CLIs as subprocesses from the repository root."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "AUTH_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "AUTH_", "OTEL_"))}
     env["PYTHONPATH"] = str(REPO / "src")
     env["PYTHONUNBUFFERED"] = "1"
     yield env

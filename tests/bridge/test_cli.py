@@ -32,7 +32,20 @@ def test_check_passes_a_config_that_serves(tmp_path: Path, cli_env: dict[str, st
     )
     assert done.returncode == 0, done.stderr
     assert f"✓ upstream git: {GIT}" in done.stdout
+    assert "✓ metrics at GET /metrics (same authentication as /mcp)" in done.stdout
+    assert "✓ tracing off (no OTEL_* asks)" in done.stdout
     assert "ready to serve" in done.stdout
+
+
+def test_check_says_where_spans_go(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    config = _config(tmp_path, {"git": {"command": GIT, "args": ["--repository", "."]}})
+    env = _env(
+        cli_env, tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT="http://collector:4318", BRIDGE_METRICS="0"
+    )
+    done = run_module("mcp_bridge", "check", "--config", str(config), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "✓ metrics off (BRIDGE_METRICS=false)" in done.stdout
+    assert "✓ tracing to http://collector:4318/v1/traces (OTLP/HTTP)" in done.stdout
 
 
 def test_check_lists_every_problem_and_exits_2(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -23,6 +23,7 @@ from mcp_bridge.config import AppConfig, ConfigError, load_config
 
 from .auth import load_api_keys
 from .settings import BridgeSettings, load_bridge_settings, startup_problems
+from .tracing import traces_endpoint
 from .upstream_config import UpstreamSpec, load_upstreams
 
 _T = TypeVar("_T")
@@ -75,9 +76,23 @@ def check(overrides: dict[str, Any]) -> Findings:
         for spec in upstreams or []:
             _check_upstream(spec, found)
         _check_auth(settings, found)
+        found.passed += _telemetry(settings)
     if config is not None:
         _check_store(config, found)
     return found
+
+
+def _telemetry(settings: BridgeSettings) -> list[str]:
+    """What ``serve`` will expose for monitoring (nothing here can fail: a collector that is
+    down only costs the spans; docs/mcp-bridge/observability.md)."""
+    metrics = (
+        "metrics at GET /metrics (same authentication as /mcp)"
+        if settings.bridge_metrics
+        else "metrics off (BRIDGE_METRICS=false)"
+    )
+    endpoint = traces_endpoint(settings)
+    tracing = f"tracing to {endpoint} (OTLP/HTTP)" if endpoint else "tracing off (no OTEL_* asks)"
+    return [metrics, tracing]
 
 
 def _check_upstream(spec: UpstreamSpec, found: Findings) -> None:
