@@ -78,9 +78,9 @@ def test_the_streaming_root_equals_the_reference_root(
     _feed(feed, 0, HEXES[:count], batches)
     result = feed_result(feed)
     passed = {size for size in sizes if 0 < size <= count}
-    assert set(result.cuts) == passed
-    for size, cut in result.cuts.items():
-        assert cut.root() == _mth(LEAVES[:size]), size
+    assert set(result.roots) == passed and not result.cuts  # from leaf 0: 32 bytes a size
+    for size, root in result.roots.items():
+        assert root == _mth(LEAVES[:size]), size
     assert result.broken_at is None
 
 
@@ -113,7 +113,7 @@ def test_ranges_computed_apart_join_into_the_reference_root(
         prefix.push(0, leaf)
     joined = join_chunks(None, trees)
     assert joined is not None and joined.begin == begin
-    roots = join_cuts(prefix, joined.cuts)
+    roots = join_cuts(prefix, joined.cuts) if begin else joined.all_roots()
     assert set(roots) == {size for size in sizes if begin < size <= count}
     for size, root in roots.items():
         assert root == _mth(LEAVES[:size])
@@ -125,8 +125,8 @@ def test_a_gap_breaks_the_stream_and_keeps_what_came_before() -> None:
     feed.add(300, HEXES[300:500])  # seq 299 missing
     result = feed_result(feed)
     assert result.broken_at == 299
-    assert set(result.cuts) == {10}
-    assert result.cuts[10].root() == _mth(LEAVES[:10])
+    assert set(result.all_roots()) == {10}
+    assert result.roots[10] == _mth(LEAVES[:10])
 
 
 def test_a_rival_record_forgets_the_sizes_it_reached() -> None:
@@ -135,7 +135,7 @@ def test_a_rival_record_forgets_the_sizes_it_reached() -> None:
     feed.broken(5)  # the record given for seq 5 was an inserted rival
     feed.add(6, HEXES[6:8])
     result = feed_result(feed)
-    assert set(result.cuts) == {5} and result.broken_at == 5
+    assert set(result.all_roots()) == {5} and result.broken_at == 5
 
 
 def test_block_node_is_the_root_of_its_256_leaves() -> None:
@@ -168,7 +168,5 @@ def test_a_helper_process_gives_the_same_hashes(gap: int | None) -> None:
     expected, got = feed_result(local), helper.result()
     assert helper.offloaded == (len(os.sched_getaffinity(0)) > 1)
     assert got.begin == expected.begin == 0 and got.broken_at == expected.broken_at == gap
-    assert {s: c.root() for s, c in got.cuts.items()} == {
-        s: c.root() for s, c in expected.cuts.items()
-    }
-    assert set(got.cuts) == {s for s in sizes if gap is None or s <= gap}
+    assert got.all_roots() == expected.all_roots()
+    assert set(got.all_roots()) == {s for s in sizes if gap is None or s <= gap}

@@ -393,10 +393,10 @@ class _Checks:
         read from the tiles and accepted only once they reproduce the newest checkpoint's root.
         """
         tree = self.log.tree
-        if tree.begin is None or not tree.cuts or newest.size <= tree.begin:
+        if tree.begin is None or newest.size <= tree.begin:
             return {}
-        if tree.begin == 0:
-            return {size: cut.root() for size, cut in tree.cuts.items()}
+        if tree.begin == 0 or not tree.cuts:
+            return tree.all_roots()
         try:
             prefix = _tile_range(0, tree.begin, nodes)
             rest = _tile_range(tree.begin, newest.size, nodes)

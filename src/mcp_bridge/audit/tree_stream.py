@@ -110,8 +110,10 @@ class TreeFeed:
     first call fixes where the range starts (unless ``begin`` was given); any later call that
     does not continue exactly where the previous one ended (a gap, a record out of place)
     marks the stream *broken* at that point, and nothing later is hashed: the sizes beyond it
-    cannot be recomputed from this stream. ``cuts[size]`` is the range ``[begin, size)`` for
-    every wanted size the stream passed (call :meth:`close` after the last record).
+    cannot be recomputed from this stream. For every wanted size the stream passed (call
+    :meth:`close` after the last record), ``roots[size]`` is the root when the stream starts at
+    leaf 0 (32 bytes per size), else ``cuts[size]`` is the range ``[begin, size)``, to be joined
+    with the part before it.
     """
 
     def __init__(self, sizes: Iterable[int], begin: int | None = None) -> None:
@@ -122,6 +124,7 @@ class TreeFeed:
         if begin is not None:
             self._start(begin)
         self.cuts: dict[int, RangeHashes] = {}
+        self.roots: dict[int, bytes] = {}
         self.broken_at: int | None = None
 
     @property
@@ -162,8 +165,9 @@ class TreeFeed:
             return
         self.broken_at = at
         del self._pending[max(0, at - self.range.end) :]
-        for size in [size for size in self.cuts if size > at]:
-            del self.cuts[size]
+        for taken in (self.cuts, self.roots):
+            for size in [size for size in taken if size > at]:
+                del taken[size]
 
     def close(self) -> None:
         """Hash what is pending (a last, partial block) and take the ranges it holds."""
@@ -204,7 +208,10 @@ class TreeFeed:
             size = sizes[self._next]
             if size == end:
                 assert self.range is not None
-                self.cuts[size] = self.range.copy()
+                if self.range.begin == 0:
+                    self.roots[size] = self.range.root()
+                else:
+                    self.cuts[size] = self.range.copy()
             self._next += 1
 
 
@@ -237,6 +244,13 @@ class Recomputed:
     begin: int | None
     cuts: dict[int, RangeHashes]
     broken_at: int | None = None
+    roots: dict[int, bytes] = field(default_factory=dict)
+
+    def all_roots(self) -> dict[int, bytes]:
+        """The roots known without the leaves before ``begin`` (all of them when it is 0)."""
+        if self.begin != 0:
+            return dict(self.roots)
+        return {**{size: cut.root() for size, cut in self.cuts.items()}, **self.roots}
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,12 +259,13 @@ class ChunkTree:
 
     whole: RangeHashes
     cuts: dict[int, RangeHashes]
+    roots: dict[int, bytes]
 
 
 def feed_result(feed: TreeFeed) -> Recomputed:
     """Close the feed and say what it recomputed."""
     feed.close()
-    return Recomputed(feed.begin, feed.cuts, feed.broken_at)
+    return Recomputed(feed.begin, feed.cuts, feed.broken_at, feed.roots)
 
 
 def chunk_tree(feed: TreeFeed) -> ChunkTree | None:
@@ -258,7 +273,7 @@ def chunk_tree(feed: TreeFeed) -> ChunkTree | None:
     feed.close()
     if feed.range is None or feed.broken_at is not None:
         return None
-    return ChunkTree(feed.range, feed.cuts)
+    return ChunkTree(feed.range, feed.cuts, feed.roots)
 
 
 def join_chunks(start: RangeHashes | None, chunks: Iterable[ChunkTree]) -> Recomputed | None:
@@ -267,14 +282,19 @@ def join_chunks(start: RangeHashes | None, chunks: Iterable[ChunkTree]) -> Recom
     meet (the parallel check then is not trusted)."""
     running = start.copy() if start is not None else None
     cuts: dict[int, RangeHashes] = {}
+    roots: dict[int, bytes] = {}
     for chunk in chunks:
         if running is None:
             running = RangeHashes(chunk.whole.begin)
         if chunk.whole.begin != running.end:
             return None
+        roots.update(chunk.roots)  # a chunk that starts at leaf 0 has its roots already
         for size, cut in chunk.cuts.items():
             whole = running.copy()
             whole.extend(cut)
-            cuts[size] = whole
+            if whole.begin == 0:
+                roots[size] = whole.root()
+            else:
+                cuts[size] = whole
         running.extend(chunk.whole)
-    return Recomputed(None if running is None else running.begin, cuts)
+    return Recomputed(None if running is None else running.begin, cuts, None, roots)
