@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -142,3 +143,25 @@ def test_a_stop_signal_records_the_aborted_call_and_bridge_stopped(
     (waited,) = _events(tmp_path, "mcp.tools.call")
     assert waited["target"]["name"] == "library__wait"
     assert waited["decision"]["outcome"] == "aborted"
+
+
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
+async def test_stdio_client_gets_its_logs_at_its_level(tmp_path: Path) -> None:
+    """The stdio client's ``logging/setLevel`` reaches the 2026-07-28 ``library`` upstream as
+    its calls' opt-in, and the call's log comes back to it."""
+    logs: list[tuple[str | None, Any]] = []
+
+    async def on_log(params: Any) -> None:
+        logs.append((params.logger, params.data))
+
+    launch = _launch(tmp_path)
+    async with Client(stdio_client(launch), mode="legacy", logging_callback=on_log) as client:
+        await client.set_logging_level("info")
+        await client.call_tool("library__chatty", {"text": "over stdio"})
+        with anyio.fail_after(20):
+            while not logs:
+                await anyio.sleep(0.02)
+    assert logs == [("library", "chatty says over stdio")]
+    (relayed,) = _events(tmp_path, "mcp.upstream.notifications.message")
+    assert relayed["sessionIds"] == ["stdio"]
+    assert relayed["decision"]["outcome"] == "forwarded"

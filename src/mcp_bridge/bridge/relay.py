@@ -45,6 +45,7 @@ from mcp.server.subscriptions import (
     ToolsListChanged,
 )
 from mcp_types import LOG_LEVEL_META_KEY
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .back_channel import BackChannel, session_id_of
 from .calls import CALL_CONTEXT, CallBook, Owner
@@ -112,7 +113,7 @@ class Relay:
 
     def register(self, ctx: Ctx) -> _Session | None:
         """Remember a session-protocol session so that notifications can reach it later."""
-        session_id = session_id_of(ctx)
+        session_id = _session_key(ctx)
         if session_id is None:
             return None
         entry = self._sessions.get(session_id)
@@ -293,7 +294,7 @@ class Relay:
     def _log_level_of(self, ctx: Ctx) -> types.LoggingLevel | None:
         """The caller's log level: its session's ``logging/setLevel`` or the 2026-07-28
         client's own opt-in in its request's ``_meta``."""
-        entry = self._sessions.get(session_id_of(ctx) or "")
+        entry = self._sessions.get(_session_key(ctx) or "")
         if entry is not None and entry.log_level is not None:
             return entry.log_level
         asked = ctx.meta.get(LOG_LEVEL_META_KEY) if ctx.meta is not None else None
@@ -325,6 +326,20 @@ class Relay:
         }
 
 
+STDIO_SESSION = "stdio"
+"""The relay's name for the one session of the stdio front end (stdio has no session id)."""
+
+
+def _session_key(ctx: Ctx) -> str | None:
+    """The session a request belongs to: its HTTP session id, the stdio front end's one
+    session-protocol client, or None (a 2026-07-28 request: no session)."""
+    session_id = session_id_of(ctx)
+    if session_id is not None:
+        return session_id
+    stdio = exchange_of(ctx.request) is None
+    return STDIO_SESSION if stdio and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS else None
+
+
 def _with_log_level(
     meta: dict[str, Any] | None, level: types.LoggingLevel | None
 ) -> dict[str, Any] | None:
@@ -333,4 +348,4 @@ def _with_log_level(
     return meta if level is None else {**(meta or {}), LOG_LEVEL_META_KEY: level}
 
 
-__all__ = ["LEVELS", "Relay", "session_id_of"]
+__all__ = ["LEVELS", "STDIO_SESSION", "Relay", "session_id_of"]
