@@ -115,3 +115,15 @@ def test_config_file_problems_are_reported(tmp_path: Path) -> None:
         load_upstreams(config)
     assert "bad_name" in str(error.value)
     assert "exactly one of" in str(error.value)
+
+
+def test_upstream_protocol_is_auto_or_session(tmp_path: Path) -> None:
+    config = tmp_path / "bridge.json"
+    config.write_text(json.dumps({"mcpServers": {"a": {"command": "x", "protocol": "session"}}}))
+    assert [spec.protocol for spec in load_upstreams(config)] == ["session"]
+    config.write_text(json.dumps({"mcpServers": {"a": {"command": "x"}}}))
+    assert [spec.protocol for spec in load_upstreams(config)] == ["auto"]
+    config.write_text(json.dumps({"mcpServers": {"a": {"command": "x", "protocol": "2025"}}}))
+    with pytest.raises(ConfigError) as error:
+        load_upstreams(config)
+    assert "mcpServers.a.protocol must be one of 'auto', 'session', not '2025'" in str(error.value)
