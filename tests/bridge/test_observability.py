@@ -66,6 +66,7 @@ class Observed:
     telemetry: Telemetry
     receiver: Receiver
     upstream_bodies: list[dict[str, Any]]
+    upstream_traceparents: list[str]
 
     def flush(self) -> None:
         assert self.telemetry.tracing is not None
@@ -76,13 +77,16 @@ class Observed:
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     tmp = tmp_path_factory.mktemp("observed")
     bodies: list[dict[str, Any]] = []
+    traceparents: list[str] = []
     problems: list[str] = []
     library = sample_spec("library")
     access = parse_access("mcpServers.library.access", LIBRARY_ACCESS, problems)
     assert problems == []
     with (
         otlp_receiver() as receiver,
-        serve_in_thread(recording(notes_server().streamable_http_app(), bodies)) as notes,
+        serve_in_thread(
+            _headers_kept(recording(notes_server().streamable_http_app(), bodies), traceparents)
+        ) as notes,
     ):
         upstreams = [
             UpstreamSpec(name="library", command=library.command, args=library.args, access=access),
@@ -92,8 +96,21 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
         settings = bridge_settings(tmp, otel_exporter_otlp_endpoint=receiver.url)
         app = create_app(settings, trail, upstreams)
         with serve_in_thread(app) as url:
-            yield Observed(url, trail, store, app.state.telemetry, receiver, bodies)
+            yield Observed(url, trail, store, app.state.telemetry, receiver, bodies, traceparents)
         trail.close()
+
+
+def _headers_kept(app: Any, traceparents: list[str]) -> Any:
+    """Keep the ``traceparent`` header of every request ``app`` receives."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            if b"traceparent" in headers:
+                traceparents.append(headers[b"traceparent"].decode())
+        await app(scope, receive, send)
+
+    return wrapped
 
 
 def scrape(url: str) -> dict[str, list[Any]]:
@@ -311,7 +328,9 @@ async def test_the_trace_goes_on_to_an_http_upstream_in_meta(observed: Observed)
         if b.get("method") == "tools/call" and b["params"]["arguments"].get("text") == SECRET
     }
     assert len(sent) == 1
-    assert sent.pop().startswith(f"00-{record['traceId']}-{upstream.span_id}-")
+    traceparent = sent.pop()
+    assert traceparent.startswith(f"00-{record['traceId']}-{upstream.span_id}-")
+    assert traceparent in observed.upstream_traceparents  # the same context as an HTTP header
 
 
 @pytest.mark.anyio

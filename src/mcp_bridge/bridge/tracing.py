@@ -18,6 +18,7 @@ record's ``correlationId``, so each leads to the other. docs/mcp-bridge/observab
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -128,6 +129,27 @@ class Tracing:
             )
 
 
+async def mirror_trace_headers(request: Any) -> None:
+    """httpx request hook of an HTTP upstream's client: a JSON-RPC message whose ``_meta``
+    carries W3C trace context gets it as HTTP headers too, for tracers at the HTTP level.
+
+    The upstream connection is shared and its requests are sent from the transport's own task,
+    so the context cannot come from the caller; it comes from the message itself. Messages
+    without ``traceparent`` (tracing off) cost one substring search.
+    """
+    body = request.content
+    if request.method != "POST" or b'"traceparent"' not in body:
+        return
+    try:
+        params = json.loads(body).get("params") or {}
+        meta = params.get("_meta") or {}
+    except (ValueError, AttributeError):
+        return
+    for key in (TRACEPARENT, "tracestate"):
+        if isinstance(meta.get(key), str):
+            request.headers[key] = meta[key]
+
+
 def _resource() -> Resource:
     """The SDK's resource (it reads ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``),
     named ``mcp-bridge`` when those name no service (attributes given to ``Resource.create``
@@ -146,4 +168,4 @@ def end_span(span: Span, error_type: str | None, message: str | None = None) -> 
     span.end()
 
 
-__all__ = ["Tracing", "end_span", "traces_endpoint"]
+__all__ = ["Tracing", "end_span", "mirror_trace_headers", "traces_endpoint"]

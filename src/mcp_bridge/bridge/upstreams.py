@@ -26,6 +26,7 @@ from mcp_types import CONNECTION_CLOSED
 from mcp_bridge import __version__
 
 from .child import ChildReport, child_transport
+from .tracing import mirror_trace_headers
 from .upstream_changes import hold_change_stream
 from .upstream_config import PROTOCOLS, UpstreamSpec
 
@@ -128,7 +129,7 @@ async def _http_transport(
         httpx2.AsyncClient(
             headers=headers,
             timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
-            event_hooks={"response": [watch]},
+            event_hooks={"request": [mirror_trace_headers], "response": [watch]},
         ) as http,
         streamable_http_client(url, http_client=http) as streams,
     ):
