@@ -77,7 +77,16 @@ def test_last_records_cut(written: Log) -> None:
     written.write_lines(DAYS[-1], written.lines(DAYS[-1])[:6])
     result = verify(written)
     assert reasons(result) == [Reason.LOG_TRUNCATED]
-    assert result.failures[0].location.endswith(checkpoint_name(30))
+    # Named: the oldest checkpoint the shorter log contradicts (the writer's timing decides
+    # whether one was signed between 26 and 30), and every newer one, up to the newest.
+    failure = result.failures[0]
+    longer = [size for size in local_checkpoints(written.root).checkpoint_sizes() if size > 26]
+    assert failure.location.endswith(checkpoint_name(longer[0])) and failure.seq == 26
+    named = [failure.location, *failure.related]
+    assert len(named) == len(longer)
+    pairs = zip(named, longer, strict=True)
+    assert all(where.endswith(checkpoint_name(size)) for where, size in pairs)
+    assert longer[-1] == 30
 
 
 def test_newest_partition_deleted(written: Log) -> None:
