@@ -118,19 +118,42 @@ async def test_sampling_elicitation_and_roots_round_trips(peers: Bridge) -> None
     assert recorded["mcp.upstream.sampling.createMessage"]["resultDigest"].startswith("hmac")
 
 
-async def test_sampling_without_a_back_channel_is_refused_clearly(peers: Bridge) -> None:
-    async with connect(peers.url, peers.auth(), mode="2026-07-28") as client:
-        result = await client.call_tool(
-            "everything__trigger-sampling-request", {"prompt": "no channel"}
-        )
-    assert result.is_error
-    assert "no back channel during a request" in _text(result)
-    refused = [
+async def test_a_2026_client_is_asked_with_input_required_rounds(peers: Bridge) -> None:
+    """server-everything speaks the session protocol and asks mid-call; a 2026-07-28 client has
+    no back channel, so the bridge holds the upstream call and asks with InputRequiredResult."""
+    callbacks = {"sampling_callback": _sample, "elicitation_callback": _elicit}
+    async with connect(
+        peers.url, peers.auth(), mode="2026-07-28", name="modern-asked", **callbacks
+    ) as client:
+        sampled = await client.call_tool("everything__trigger-sampling-request", {"prompt": "held"})
+        elicited = await client.call_tool("everything__trigger-elicitation-request", {})
+    assert "sampled: " in _text(sampled) and "held" in _text(sampled)
+    assert "Ada" in _text(elicited)
+    rounds = [
         e["payload"]
-        for e in events(peers.trail, "mcp.upstream.sampling.createMessage")
-        if e["payload"]["decision"]["outcome"] == "refused"
+        for e in events(peers.trail, "mcp.tools.call")
+        if (e["payload"]["client"] or {}).get("name") == "modern-asked"
     ]
-    assert refused
+    assert [r["target"]["name"] for r in rounds] == [
+        "everything__trigger-sampling-request",
+        "everything__trigger-sampling-request",
+        "everything__trigger-elicitation-request",
+        "everything__trigger-elicitation-request",
+    ]
+    asked = {
+        e["eventType"]: e["payload"]
+        for e in events(peers.trail)
+        if e["eventType"]
+        in ("mcp.upstream.sampling.createMessage", "mcp.upstream.elicitation.create")
+        and e["payload"]["correlationId"] in {r["correlationId"] for r in rounds}
+    }
+    for event_type, first_round in (
+        ("mcp.upstream.sampling.createMessage", rounds[0]),
+        ("mcp.upstream.elicitation.create", rounds[2]),
+    ):
+        assert asked[event_type]["via"] == "input-required"
+        assert asked[event_type]["decision"]["outcome"] == "forwarded"
+        assert asked[event_type]["correlationId"] == first_round["correlationId"]
 
 
 @pytest.mark.parametrize("mode", MODES)

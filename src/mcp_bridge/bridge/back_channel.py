@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from .calls import CallBook, Owner
 from .exchange import exchange_of
+from .held import HeldCalls
 from .recorder import Recorder
 
 Ctx = ServerRequestContext[Any, Any]
@@ -42,9 +43,10 @@ _CAPABILITY = {
 class BackChannel:
     """Forwards an upstream's requests to the calling client; see the module docstring."""
 
-    def __init__(self, recorder: Recorder, calls: CallBook) -> None:
+    def __init__(self, recorder: Recorder, calls: CallBook, held: HeldCalls) -> None:
         self._recorder = recorder
         self._calls = calls
+        self._held = held
 
     async def forward(
         self, upstream: str, request: Any, result_type: type[BaseModel]
@@ -54,6 +56,13 @@ class BackChannel:
         ctx = owner.ctx
         if ctx is None:
             return await self._refuse(payload, owner.why_none)
+        held = self._held.held_for(ctx)
+        if held is not None:
+            payload["via"] = "input-required"
+            answer = await self._held.ask(held, request, result_type)
+            error = answer if isinstance(answer, types.ErrorData) else None
+            await self._record(payload, None if error else answer, error)
+            return answer
         why_not = _cannot_ask(ctx, request.method)
         if why_not is not None:
             return await self._refuse(payload, why_not)

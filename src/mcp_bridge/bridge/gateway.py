@@ -77,7 +77,12 @@ def assemble(
         Outage(limit=settings.bridge_outage_buffer_records),
         telemetry,
     )
-    relay = Relay(recorder, session_is_open, Naming.for_upstreams(upstreams))
+    relay = Relay(
+        recorder,
+        session_is_open,
+        Naming.for_upstreams(upstreams),
+        held_timeout=settings.bridge_upstream_timeout_seconds,
+    )
     pool = UpstreamPool(
         upstreams,
         timeout=settings.bridge_upstream_timeout_seconds,
@@ -98,6 +103,7 @@ async def running(gateway: Gateway, started: dict[str, Any]) -> AsyncIterator[No
     async with anyio.create_task_group() as tg:
         tg.start_soon(gateway.recorder.recover)
         gateway.pool.start(tg)
+        gateway.relay.held.task_group = tg
         await gateway.pool.wait_settled(gateway.settings.bridge_upstream_start_wait_seconds)
         payload = {"version": SERVER_VERSION, **started, "upstreams": gateway.pool.health()}
         await gateway.recorder.background("bridge.started", payload)

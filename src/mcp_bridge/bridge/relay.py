@@ -50,6 +50,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from .back_channel import BackChannel, session_id_of
 from .calls import CALL_CONTEXT, CallBook, Owner
 from .exchange import exchange_of
+from .held import HeldCalls
 from .naming import Naming
 from .pool import Target
 from .recorder import Recorder
@@ -91,7 +92,13 @@ class _Session:
 class Relay:
     """Downstream sessions, upstream calls in flight, and the routing between them."""
 
-    def __init__(self, recorder: Recorder, is_open: Callable[[str], bool], naming: Naming) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        is_open: Callable[[str], bool],
+        naming: Naming,
+        held_timeout: float = 60.0,
+    ) -> None:
         self._recorder = recorder
         self._is_open = is_open
         self._naming = naming
@@ -102,7 +109,8 @@ class Relay:
         self.listen_streams = ListenHandler(self.bus)
         """The open listen streams (closed gracefully when the bridge stops)."""
         self._listening: Counter[str] = Counter()
-        self.back_channel = BackChannel(recorder, self.calls)
+        self.held = HeldCalls(held_timeout)
+        self.back_channel = BackChannel(recorder, self.calls, self.held)
         self.speaks_modern: Callable[[str], bool] = lambda upstream: False
         """Whether the upstream's connection speaks 2026-07-28 (set by the gateway)."""
         self.on_tools_changed: Callable[[str], None] = lambda upstream: None
