@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import sys
@@ -9,9 +10,9 @@ import sys
 from .seaweed import SeaweedServer, make_bucket
 
 
-def run_preflight(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_preflight(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mcp_bridge.audit.preflight"],
+        [sys.executable, "-m", "mcp_bridge.audit.preflight", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -46,6 +47,18 @@ def test_a_bucket_without_object_lock_fails_with_a_hint(cli_env, seaweed: Seawee
     lock_line = next(line for line in done.stdout.splitlines() if "Object Lock is enabled" in line)
     assert lock_line.startswith("✗")
     assert "fix: Object Lock can only be enabled at bucket creation" in done.stdout
+
+
+def test_json_gives_every_check_and_the_failing_ones_hint(cli_env, seaweed: SeaweedServer) -> None:
+    plain = f"plain-{secrets.token_hex(6)}"
+    make_bucket(seaweed, plain, object_lock=False)
+    done = run_preflight(preflight_env(cli_env, seaweed, plain), "--json")
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["ok"] is False
+    lock = next(c for c in report["checks"] if "Object Lock is enabled" in c["name"])
+    assert lock["ok"] is False
+    assert lock["hint"].startswith("Object Lock can only be enabled at bucket creation")
 
 
 def test_kms_canary(cli_env, seaweed: SeaweedServer, bucket: str) -> None:

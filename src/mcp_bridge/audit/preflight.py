@@ -8,6 +8,7 @@ checklist with a fix for every ✗. Exit status: 0 all checks pass, 1 a check fa
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -28,6 +29,12 @@ def render(checks: Sequence[Check]) -> str:
         if not check.ok and check.hint:
             lines.append(f"    fix: {check.hint}")
     return "\n".join(lines)
+
+
+def to_json(checks: Sequence[Check]) -> str:
+    """The checklist as one JSON document, for monitoring that parses rather than greps."""
+    rows = [{"name": c.name, "ok": c.ok, "detail": c.detail, "hint": c.hint} for c in checks]
+    return json.dumps({"ok": all(c.ok for c in checks), "checks": rows}, ensure_ascii=False)
 
 
 def preflight(config: AppConfig, *, timeout: float | None = None) -> list[Check]:
@@ -70,12 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--timeout", type=positive_seconds, help=TIMEOUT_HELP)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
     args = parser.parse_args(argv)
-    return run_cli(lambda: _checklist(args.timeout), verbose=args.verbose)
+    return run_cli(lambda: _checklist(args.timeout, as_json=args.json), verbose=args.verbose)
 
 
-def _checklist(timeout: float | None) -> int:
+def _checklist(timeout: float | None, *, as_json: bool) -> int:
     try:
         config = load_config()
     except ConfigError as exc:
@@ -90,7 +98,7 @@ def _checklist(timeout: float | None) -> int:
         print(f"✗ {exc.render()}", file=sys.stderr)
         return 3
     checks.append(signing_key_check(config))
-    print(render(checks))
+    print(to_json(checks) if as_json else render(checks))
     return 0 if all(check.ok for check in checks) else 1
 
 
