@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_bridge.audit import AuditTrail
 from mcp_bridge.audit.trail import open_audit_trail
-from mcp_bridge.bridge.app import create_app
+from mcp_bridge.bridge.app import create_app, health_report
 from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE, POLICY_DENIED
 from mcp_bridge.bridge.metrics import BridgeMetrics
 from mcp_bridge.bridge.outage import Outage
@@ -438,7 +438,8 @@ def test_unusable_telemetry_settings_name_the_variable(
 
 
 def test_checkpoint_and_witness_metrics_follow_the_writer(tmp_path: Path) -> None:
-    """Issue 12: the metrics say how far behind each witness is (one up, one down)."""
+    """Issue 12: ``/health`` and the metrics say how far behind each witness is (one up, one
+    down)."""
     log = (WITNESSED_ORIGIN, SIGNER.verifier.to_text())
     up, down = (WitnessProcess(tmp_path / n, f"{n}.test", [log]) for n in ("up", "down"))
     up.start()
@@ -484,6 +485,13 @@ def test_checkpoint_and_witness_metrics_follow_the_writer(tmp_path: Path) -> Non
             assert newest is not None
             assert (sample(behind, down.url) or 0) >= newest
             assert sample(cosigned, down.url) is None
+            lags = health_report(trail, pool)["audit"]["attestations"]["witnesses"]
+            by_url = {lag["url"]: lag for lag in lags}
+            assert up.vkey.startswith(by_url[up.url]["witness"] + "+")
+            assert by_url[up.url]["cosignedSize"] >= newest
+            assert by_url[down.url]["cosignedSize"] is None
+            assert by_url[down.url]["behind"] >= newest
+            assert by_url[down.url]["failures"] > 0 and by_url[down.url]["lastError"]
         finally:
             trail.close()
     finally:
