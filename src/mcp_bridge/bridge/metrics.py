@@ -243,8 +243,8 @@ _WITNESS_METRICS: tuple[
     (
         "mcp_bridge_witness_failures",
         CounterMetricFamily,
-        "failures",
-        "Failed submissions to this witness (retried with backoff).",
+        "failuresTotal",
+        "Failed submissions to this witness since the bridge started (retried with backoff).",
     ),
     (
         "mcp_bridge_witness_seconds_since_cosigned",

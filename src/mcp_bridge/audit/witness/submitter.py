@@ -46,6 +46,7 @@ class WitnessLag:
     newest_size: int | None
     behind: int | None
     failures: int
+    failures_total: int
     last_error: str | None
     seconds_since_cosigned: float | None
 
@@ -57,6 +58,7 @@ class WitnessLag:
             "newestSize": self.newest_size,
             "behind": self.behind,
             "failures": self.failures,
+            "failuresTotal": self.failures_total,
             "lastError": self.last_error,
             "secondsSinceCosigned": self.seconds_since_cosigned,
         }
@@ -137,6 +139,7 @@ class _OneWitness:
             newest_size=self.newest,
             behind=behind,
             failures=self.worker.failures,
+            failures_total=self.worker.failures_total,
             last_error=self.worker.last_error,
             seconds_since_cosigned=None if success is None else time.time() - success,
         )

@@ -48,7 +48,8 @@ class LatestWorker:
         self._pending: Item | None = None
         self._busy = False
         self._closed = False
-        self.failures = 0
+        self.failures = 0  # since the last success: drives the backoff
+        self.failures_total = 0  # since start, never reset: a Prometheus counter
         self.last_error: str | None = None
         self.last_success: float | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -76,6 +77,7 @@ class LatestWorker:
             self._handle(item)
         except Exception as exc:  # any failure is retried; the writer never stops for it
             self.failures += 1
+            self.failures_total += 1
             self.last_error = str(exc) or type(exc).__name__
             logger.warning("%s: size %d not done (%s); retrying", self.name, item.size, exc)
             with self._wake:
