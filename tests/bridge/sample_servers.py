@@ -14,9 +14,11 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.resolve import Resolve, Sample
 from mcp.types import (
+    Completion,
     CreateMessageResult,
     EmptyResult,
     SamplingMessage,
+    SetLevelRequestParams,
     SubscribeRequestParams,
     TextContent,
     ToolAnnotations,
@@ -225,6 +227,37 @@ def asking_server() -> MCPServer:
 
     _add_chatty(server)
 
+    return server
+
+
+def extras_server() -> MCPServer:
+    """An upstream for the requests beyond calls: completions, log levels, subscriptions."""
+    server = MCPServer("extras")
+
+    @server.prompt()
+    def greet(name: str) -> str:
+        """Greet someone (its argument is completed)."""
+        return f"Hello {name}."
+
+    @server.resource("extras://note", mime_type="text/plain")
+    def note() -> str:
+        """A note that can be subscribed to."""
+        return "a note"
+
+    @server.completion()
+    async def complete(ref: Any, argument: Any, context: Any) -> Completion:
+        return Completion(values=[f"{argument.value}lice"])
+
+    async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
+        return EmptyResult()
+
+    async def subscription(ctx: Any, params: Any) -> EmptyResult:
+        return EmptyResult()
+
+    lowlevel = server._lowlevel_server  # MCPServer has no decorator for these
+    lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscription)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, subscription)
     return server
 
 

@@ -10,6 +10,7 @@ are compared with the trace ids the records carry.
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.types import PromptReference
 from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_bridge.audit import AuditTrail
@@ -50,7 +52,7 @@ from .harness import (
     wait_until_recovered,
 )
 from .otlp import Receiver, Span, otlp_receiver
-from .sample_servers import notes_server
+from .sample_servers import extras_server, notes_server
 
 LIBRARY_ACCESS = {"tools": {"slow_shelve": {"deny": [{"roles": ["writer"]}]}}}
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -87,10 +89,12 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
         serve_in_thread(
             _headers_kept(recording(notes_server().streamable_http_app(), bodies), traceparents)
         ) as notes,
+        serve_in_thread(recording(extras_server().streamable_http_app(), bodies)) as extras,
     ):
         upstreams = [
             UpstreamSpec(name="library", command=library.command, args=library.args, access=access),
             UpstreamSpec(name="notes", url=f"{notes}/mcp"),
+            UpstreamSpec(name="extras", url=f"{extras}/mcp", protocol="session"),
         ]
         trail, store = faulty_trail(tmp / "audit")
         settings = bridge_settings(tmp, otel_exporter_otlp_endpoint=receiver.url)
@@ -257,6 +261,7 @@ async def test_a_client_trace_is_continued_and_linked_to_the_audit_record(
 
     record = _trace_of(observed, "library__shelve", "traced")
     assert record["traceId"] == trace_id
+    assert record["callerSpanId"] == parent_id
     spans = observed.receiver.wait_for(
         lambda got: len([s for s in got if s.trace_id == trace_id]) >= 4, observed.flush
     )
@@ -303,6 +308,7 @@ async def test_the_http_traceparent_header_is_the_parent_without_meta(observed: 
         assert not (await client.call_tool("library__stall", {"seconds": 0})).is_error
     record = _trace_of(observed, "library__stall", "header-traced")
     assert record["traceId"] == trace_id
+    assert record["callerSpanId"] == parent_id
     spans = observed.receiver.wait_for(
         lambda got: any(s.span_id == record["spanId"] for s in got), observed.flush
     )
@@ -377,6 +383,104 @@ async def test_prompt_and_resource_spans_name_their_target(observed: Observed) -
     assert upstream.attributes["mcp.resource.uri"] == "library://catalog"
     assert upstream.parent_span_id == read.span_id
     assert all(SECRET not in repr(s.attributes) for s in mine.values())
+
+
+FORWARDED = (
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "completion/complete",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+)
+"""Requests the bridge sends upstream besides calls, prompts and reads."""
+
+
+@pytest.mark.anyio
+async def test_every_request_sent_upstream_is_traced_and_timed(observed: Observed) -> None:
+    trace_id = secrets.token_hex(16)
+    headers = {**AUTH, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    before = scrape(observed.url)
+    note = "mcp-bridge://extras/extras://note"
+    async with connect(observed.url, headers, mode="legacy", name="lister") as client:
+        await client.list_tools()
+        await client.list_prompts()
+        await client.list_resources()
+        await client.list_resource_templates()
+        prompt = PromptReference(type="ref/prompt", name="extras__greet")
+        done = await client.complete(prompt, {"name": "name", "value": "A"})
+        assert done.completion.values == ["Alice"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await client.set_logging_level("info")
+            await client.subscribe_resource(note)
+            await client.unsubscribe_resource(note)
+
+    def upstream_spans(got: list[Span]) -> dict[str, Span]:
+        return {
+            s.attributes["mcp.method.name"]: s
+            for s in got
+            if s.trace_id == trace_id
+            and s.kind == "CLIENT"
+            and s.attributes["mcp_bridge.upstream"] == "extras"
+        }
+
+    spans = observed.receiver.wait_for(
+        lambda got: set(FORWARDED) <= set(upstream_spans(got)), observed.flush
+    )
+    servers = {s.span_id: s for s in spans if s.trace_id == trace_id and s.kind == "SERVER"}
+    sent = {
+        b["method"]: b["params"]["_meta"]["traceparent"]
+        for b in observed.upstream_bodies
+        if b.get("method") in FORWARDED and "traceparent" in b["params"].get("_meta", {})
+    }
+    after = scrape(observed.url)
+    duration = "mcp_bridge_upstream_duration_seconds_count"
+    for method, span in upstream_spans(spans).items():
+        if method not in FORWARDED:
+            continue
+        assert span.name == method
+        assert span.attributes["network.transport"] == "tcp"
+        assert servers[span.parent_span_id].attributes["mcp.method.name"] == method
+        assert sent[method] == f"00-{trace_id}-{span.span_id}-01"
+        timed = value(after, duration, upstream="extras", method=method)
+        assert timed > value(before, duration, upstream="extras", method=method), method
+    assert upstream_spans(spans)["resources/subscribe"].attributes["mcp.resource.uri"] == (
+        "extras://note"
+    )
+
+
+@pytest.mark.anyio
+async def test_without_tracing_the_record_keeps_the_callers_trace(tmp_path: Path) -> None:
+    in_meta, in_header = secrets.token_hex(16), secrets.token_hex(16)
+    meta_parent, header_parent = secrets.token_hex(8), secrets.token_hex(8)
+    settings = bridge_settings(tmp_path, otel_sdk_disabled=True, bridge_metrics=False)
+    with serve_in_thread(notes_server().streamable_http_app()) as notes:
+        trail = open_audit_trail(load_config(audit_storage_path=tmp_path / "audit"))
+        app = create_app(settings, trail, [UpstreamSpec(name="notes", url=f"{notes}/mcp")])
+        assert app.state.telemetry.tracing is None
+        headers = {**AUTH, "traceparent": f"00-{in_header}-{header_parent}-01"}
+        with serve_in_thread(app) as url:
+            async with connect(url, headers, mode="legacy", name="untraced") as client:
+                meta = {"traceparent": f"00-{in_meta}-{meta_parent}-01"}
+                await client.call_tool("notes__echo", {"text": "meta"}, meta=meta)
+                await client.call_tool("notes__echo", {"text": "header"})
+                malformed = {"traceparent": f"00-{in_meta.upper()}-{meta_parent}-01"}
+                await client.call_tool("notes__echo", {"text": "bad"}, meta=malformed)
+            async with connect(url, AUTH, mode="legacy", name="no-context") as client:
+                await client.call_tool("notes__echo", {"text": "none"})
+        calls = [e["payload"] for e in events(trail, "mcp.tools.call")]
+        trail.close()
+    by_client = [(p["client"]["name"], p.get("traceId"), p.get("callerSpanId")) for p in calls]
+    assert by_client == [
+        ("untraced", in_meta, meta_parent),  # _meta wins over the header
+        ("untraced", in_header, header_parent),
+        ("untraced", in_header, header_parent),  # a malformed _meta is ignored
+        ("no-context", None, None),
+    ]
+    assert all("spanId" not in p for p in calls)  # no span of the bridge's own
 
 
 def _settings(tmp_path: Path, **values: str) -> Any:

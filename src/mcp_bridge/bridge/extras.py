@@ -64,30 +64,40 @@ def add_extra_handlers(server: Server[Any], pool: UpstreamPool, relay: Relay) ->
 
     async def complete(ctx: Ctx, params: types.CompleteRequestParams) -> Any:
         target, ref = _route(pool, params.ref)
-        context = params.context.arguments if params.context else None
-        argument = {"name": params.argument.name, "value": params.argument.value}
-        return await pool.forward(target, lambda c: c.complete(ref, argument, context))
+
+        async def send(client: Client, meta: types.RequestParamsMeta | None) -> Any:
+            """As ``Client.complete``, which takes no ``_meta`` for the trace context."""
+            request = types.CompleteRequest(
+                params=types.CompleteRequestParams(
+                    ref=ref, argument=params.argument, context=params.context, _meta=meta
+                )
+            )
+            return await client.session.send_request(request, types.CompleteResult)
+
+        return await pool.forward(target, "completion/complete", send)
 
     async def set_level(ctx: Ctx, params: types.SetLevelRequestParams) -> Any:
         relay.set_level(ctx, params.level)
         lowest = relay.lowest_level() or params.level
-        for _name, client in pool.ready_clients():
+        for name, client in pool.ready_clients():
             if _has_set_level(client):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", MCPDeprecationWarning)
-                    await client.set_logging_level(lowest)
+                await pool.forward(
+                    Target(name, ""),
+                    "logging/setLevel",
+                    lambda c, meta: quietly(c.set_logging_level, lowest, meta=meta),
+                )
         return types.EmptyResult()
 
     async def subscribe(ctx: Ctx, params: types.SubscribeRequestParams) -> Any:
         target = subscribable(pool, params.uri)
         if relay.subscribe(ctx, params.uri):
-            await pool.forward(target, lambda c: quietly(c.subscribe_resource, target.name))
+            await subscribe_upstream(pool, target)
         return types.EmptyResult()
 
     async def unsubscribe(ctx: Ctx, params: types.UnsubscribeRequestParams) -> Any:
         target = subscribable(pool, params.uri)
         if relay.unsubscribe(ctx, params.uri):
-            await pool.forward(target, lambda c: quietly(c.unsubscribe_resource, target.name))
+            await unsubscribe_upstream(pool, target)
         return types.EmptyResult()
 
     async def initialized(ctx: Ctx, params: types.NotificationParams) -> None:
@@ -108,11 +118,36 @@ def _has_set_level(client: Client) -> bool:
     return not modern and client.server_capabilities.logging is not None
 
 
-async def quietly(call: Any, *args: Any) -> Any:
+async def quietly(call: Any, *args: Any, **kwargs: Any) -> Any:
     """Call a method the SDK marks deprecated for 2026-07-28 (it is the session protocol's)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MCPDeprecationWarning)
-        return await call(*args)
+        return await call(*args, **kwargs)
 
 
-__all__ = ["LEVELS", "add_extra_handlers", "quietly", "subscribable"]
+async def subscribe_upstream(pool: UpstreamPool, target: Target) -> None:
+    """Forward ``resources/subscribe`` for ``target`` to its upstream."""
+    await pool.forward(
+        target,
+        "resources/subscribe",
+        lambda c, meta: quietly(c.subscribe_resource, target.name, meta=meta),
+    )
+
+
+async def unsubscribe_upstream(pool: UpstreamPool, target: Target) -> None:
+    """Forward ``resources/unsubscribe`` for ``target`` to its upstream."""
+    await pool.forward(
+        target,
+        "resources/unsubscribe",
+        lambda c, meta: quietly(c.unsubscribe_resource, target.name, meta=meta),
+    )
+
+
+__all__ = [
+    "LEVELS",
+    "add_extra_handlers",
+    "quietly",
+    "subscribable",
+    "subscribe_upstream",
+    "unsubscribe_upstream",
+]

@@ -88,6 +88,7 @@ def assemble(
         timeout=settings.bridge_upstream_timeout_seconds,
         on_lifecycle=recorder.background,
         client_hooks=relay.client_hooks,
+        observe=telemetry.upstream,
     )
     relay.on_tools_changed = pool.forget_tools
     relay.speaks_modern = pool.speaks_modern

@@ -24,7 +24,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.shared.exceptions import MCPError
 
-from .extras import quietly, subscribable
+from .extras import subscribable, subscribe_upstream, unsubscribe_upstream
 from .pool import UpstreamPool
 from .relay import Relay
 
@@ -49,7 +49,7 @@ def add_listen_handler(server: Server[Any], pool: UpstreamPool, relay: Relay) ->
             return False
         if relay.listen_to(uri):
             try:
-                await pool.forward(target, lambda c: quietly(c.subscribe_resource, target.name))
+                await subscribe_upstream(pool, target)
             except MCPError as exc:
                 relay.stop_listening(uri)
                 logger.info("listen stream: %s will not fire: %s", uri, exc.message)
@@ -62,7 +62,7 @@ def add_listen_handler(server: Server[Any], pool: UpstreamPool, relay: Relay) ->
             return
         with anyio.move_on_after(_UNSUBSCRIBE_WAIT):
             try:
-                await pool.forward(target, lambda c: quietly(c.unsubscribe_resource, target.name))
+                await unsubscribe_upstream(pool, target)
             except MCPError as exc:
                 logger.info("listen stream: could not unsubscribe %s: %s", uri, exc.message)
 

@@ -81,7 +81,7 @@ class BridgeMetrics:
         )
         self.upstream_seconds = Histogram(
             "mcp_bridge_upstream_duration_seconds",
-            "Time of the call forwarded to the upstream (tools/call, prompts/get, resources/read).",
+            "Time of each request sent to an upstream (calls, listings, completions, ...).",
             ["upstream", "method"],
             buckets=LATENCY_BUCKETS,
             registry=registry,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, cast
 
 import anyio
 import mcp_types as types
@@ -32,6 +32,16 @@ from .upstreams import LifecycleHook, Upstream, UpstreamUnavailable, is_connecti
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+
+_Meta: TypeAlias = types.RequestParamsMeta | None
+"""The ``_meta`` of a request sent upstream (the SDK's TypedDict allows any key)."""
+
+UpstreamObserver: TypeAlias = Callable[
+    ["Target", str], AbstractContextManager[dict[str, Any] | None]
+]
+"""Wraps every request sent to an upstream (its target and MCP method): times and traces it,
+and yields the ``_meta`` entries (the trace context) to send with it, or ``None``."""
 
 
 _NO_TASKS: dict[str, Any] = {"execution": None}
@@ -55,6 +65,10 @@ class Target:
     mutating: bool = False
 
 
+def _unobserved(target: Target, method: str) -> AbstractContextManager[dict[str, Any] | None]:
+    return nullcontext(None)
+
+
 class UpstreamPool:
     """All upstreams, their cached tool catalogs and the routing between exposed and real names."""
 
@@ -65,8 +79,10 @@ class UpstreamPool:
         timeout: float,
         on_lifecycle: LifecycleHook,
         client_hooks: Callable[[str], dict[str, Any]] | None = None,
+        observe: UpstreamObserver = _unobserved,
     ) -> None:
         self._timeout = timeout
+        self._observe = observe
         self.naming = Naming.for_upstreams(specs)
         self.upstreams = {
             s.name: Upstream(
@@ -104,7 +120,7 @@ class UpstreamPool:
         ``access`` rules let that caller call (a denied tool is not shown)."""
         tools: list[types.Tool] = []
         for upstream in self._ready_upstreams(identity):
-            listed = await self._collect(upstream, _list_all_tools, "tools")
+            listed = await self._collect(upstream, _list_all_tools, "tools", "tools/list")
             if listed is None:
                 continue
             self._tools[upstream.name] = {t.name: t for t in listed}
@@ -167,11 +183,11 @@ class UpstreamPool:
         client) an upstream that also speaks 2026-07-28 may answer ``InputRequiredResult``, which
         is returned as is for the client to answer; the client's retry brings the answers back
         in ``resume``. Otherwise the SDK resolves such rounds through the relay's callbacks.
-        ``meta`` (the trace context, when tracing is on) goes out as the request's ``_meta``.
+        ``meta`` (the caller's log level, if any) goes out in the request's ``_meta``.
         """
         upstream = self._upstream(target)
         with (
-            _upstream_errors(upstream, self._timeout),
+            self._calling(upstream, "tools/call", target.name, meta) as sent_meta,
             idle_deadline(self._timeout, upstream.name) as alive,
         ):
 
@@ -190,14 +206,14 @@ class UpstreamPool:
                     input_responses=resume.input_responses,
                     request_state=resume.request_state,
                     allow_input_required=True,
-                    meta=_meta(meta),
+                    meta=sent_meta,
                 )
             return await client.call_tool(
                 target.name,
                 arguments,
                 read_timeout_seconds=math.inf,
                 progress_callback=progress,
-                meta=_meta(meta),
+                meta=sent_meta,
             )
 
     def decide(self, target: Target | None, method: str, identity: Identity) -> Decision | None:
@@ -220,7 +236,7 @@ class UpstreamPool:
     async def _refresh_tools(self, name: str) -> None:
         upstream = self.upstreams[name]
         if upstream.state == "ready":
-            listed = await self._collect(upstream, _list_all_tools, "tools")
+            listed = await self._collect(upstream, _list_all_tools, "tools", "tools/list")
             if listed is not None:
                 self._tools[name] = {t.name: t for t in listed}
 
@@ -229,7 +245,7 @@ class UpstreamPool:
     async def list_prompts(self, identity: Identity | None = None) -> list[types.Prompt]:
         prompts: list[types.Prompt] = []
         for upstream in self._ready_upstreams(identity):
-            listed = await self._collect(upstream, _list_all_prompts, "prompts")
+            listed = await self._collect(upstream, _list_all_prompts, "prompts", "prompts/list")
             prompts.extend(
                 p.model_copy(update={"name": self.naming.expose(upstream.name, p.name)})
                 for p in listed or []
@@ -256,13 +272,15 @@ class UpstreamPool:
         meta: dict[str, Any] | None = None,
     ) -> Any:
         upstream = self._upstream(target)
-        with _upstream_errors(upstream, self._timeout):
-            return await upstream.client().get_prompt(target.name, arguments, meta=_meta(meta))
+        with self._calling(upstream, "prompts/get", target.name, meta) as sent_meta:
+            return await upstream.client().get_prompt(target.name, arguments, meta=sent_meta)
 
     async def list_resources(self, identity: Identity | None = None) -> list[types.Resource]:
         resources: list[types.Resource] = []
         for upstream in self._ready_upstreams(identity):
-            listed = await self._collect(upstream, _list_all_resources, "resources")
+            listed = await self._collect(
+                upstream, _list_all_resources, "resources", "resources/list"
+            )
             resources.extend(
                 r.model_copy(update={"uri": self.naming.expose_uri(upstream.name, str(r.uri))})
                 for r in listed or []
@@ -274,7 +292,9 @@ class UpstreamPool:
     ) -> list[types.ResourceTemplate]:
         templates: list[types.ResourceTemplate] = []
         for upstream in self._ready_upstreams(identity):
-            listed = await self._collect(upstream, _list_all_templates, "resources")
+            listed = await self._collect(
+                upstream, _list_all_templates, "resources", "resources/templates/list"
+            )
             templates.extend(
                 t.model_copy(
                     update={"uri_template": self.naming.expose_uri(upstream.name, t.uri_template)}
@@ -285,14 +305,20 @@ class UpstreamPool:
 
     async def read_resource(self, target: Target, *, meta: dict[str, Any] | None = None) -> Any:
         upstream = self._upstream(target)
-        with _upstream_errors(upstream, self._timeout):
-            return await upstream.client().read_resource(target.name, meta=_meta(meta))
+        with self._calling(upstream, "resources/read", target.name, meta) as sent_meta:
+            return await upstream.client().read_resource(target.name, meta=sent_meta)
 
-    async def forward(self, target: Target, call: Callable[[Client], Awaitable[_T]]) -> _T:
-        """Run ``call`` with the target upstream's client, with the pool's error mapping."""
+    async def forward(
+        self,
+        target: Target,
+        method: str,
+        call: Callable[[Client, _Meta], Awaitable[_T]],
+    ) -> _T:
+        """Send ``method`` to the target's upstream: ``call`` gets its client and the ``_meta``
+        to send; timed and traced, with the pool's error mapping."""
         upstream = self._upstream(target)
-        with _upstream_errors(upstream, self._timeout):
-            return await call(upstream.client())
+        with self._calling(upstream, method, target.name) as sent_meta:
+            return await call(upstream.client(), sent_meta)
 
     def ready_clients(self) -> list[tuple[str, Client]]:
         """``(name, client)`` of every connected upstream."""
@@ -315,10 +341,29 @@ class UpstreamPool:
             raise MCPError(code=UNKNOWN_TARGET, message=f"Unknown name: {target.name}")
         return upstream
 
+    @contextmanager
+    def _calling(
+        self, upstream: Upstream, method: str, name: str = "", meta: dict[str, Any] | None = None
+    ) -> Iterator[_Meta]:
+        """Around every request sent to an upstream: the observer (metrics, the ``CLIENT``
+        span) outside the error mapping, so both see the bridge's error code. Yields ``meta``
+        plus the observer's trace context, as the request's ``_meta``."""
+        with (
+            self._observe(Target(upstream.name, name), method) as traced,
+            _upstream_errors(upstream, self._timeout),
+        ):
+            merged = {**(meta or {}), **(traced or {})}
+            yield cast(_Meta, merged) if merged else None
+
     async def _collect(
-        self, upstream: Upstream, fetch: Callable[[Client], Awaitable[list[_T]]], capability: str
+        self,
+        upstream: Upstream,
+        fetch: Callable[[Client, _Meta], Awaitable[list[_T]]],
+        capability: str,
+        method: str,
     ) -> list[_T] | None:
-        """One upstream's full listing, or None when it lacks the capability or fails.
+        """One upstream's full listing (``method``, every page), or None when it lacks the
+        capability or fails.
 
         A failing upstream must not hide the others, so the failure is logged, not raised.
         """
@@ -326,8 +371,8 @@ class UpstreamPool:
             client = upstream.client()
             if getattr(client.server_capabilities, capability, None) is None:
                 return None
-            with _upstream_errors(upstream, self._timeout):
-                return await fetch(client)
+            with self._calling(upstream, method) as meta:
+                return await fetch(client, meta)
         except (UpstreamUnavailable, MCPError) as exc:
             logger.warning("listing %s of upstream %s failed: %s", capability, upstream.name, exc)
             return None
@@ -363,11 +408,6 @@ def _upstream_errors(upstream: Upstream, timeout: float) -> Iterator[None]:
         ) from exc
 
 
-def _meta(meta: dict[str, Any] | None) -> types.RequestParamsMeta | None:
-    """The trace context as the SDK's ``_meta`` type (a TypedDict that allows any key)."""
-    return None if meta is None else cast(types.RequestParamsMeta, meta)
-
-
 async def _paginate(
     fetch: Callable[[str | None], Awaitable[tuple[list[_T], str | None]]],
 ) -> list[_T]:
@@ -381,33 +421,33 @@ async def _paginate(
     return items
 
 
-async def _list_all_tools(client: Client) -> list[types.Tool]:
+async def _list_all_tools(client: Client, meta: _Meta) -> list[types.Tool]:
     async def page(cursor: str | None) -> tuple[list[types.Tool], str | None]:
-        result = await client.list_tools(cursor=cursor, cache_mode="bypass")
+        result = await client.list_tools(cursor=cursor, cache_mode="bypass", meta=meta)
         return result.tools, result.next_cursor
 
     return await _paginate(page)
 
 
-async def _list_all_prompts(client: Client) -> list[types.Prompt]:
+async def _list_all_prompts(client: Client, meta: _Meta) -> list[types.Prompt]:
     async def page(cursor: str | None) -> tuple[list[types.Prompt], str | None]:
-        result = await client.list_prompts(cursor=cursor, cache_mode="bypass")
+        result = await client.list_prompts(cursor=cursor, cache_mode="bypass", meta=meta)
         return result.prompts, result.next_cursor
 
     return await _paginate(page)
 
 
-async def _list_all_resources(client: Client) -> list[types.Resource]:
+async def _list_all_resources(client: Client, meta: _Meta) -> list[types.Resource]:
     async def page(cursor: str | None) -> tuple[list[types.Resource], str | None]:
-        result = await client.list_resources(cursor=cursor, cache_mode="bypass")
+        result = await client.list_resources(cursor=cursor, cache_mode="bypass", meta=meta)
         return result.resources, result.next_cursor
 
     return await _paginate(page)
 
 
-async def _list_all_templates(client: Client) -> list[types.ResourceTemplate]:
+async def _list_all_templates(client: Client, meta: _Meta) -> list[types.ResourceTemplate]:
     async def page(cursor: str | None) -> tuple[list[types.ResourceTemplate], str | None]:
-        result = await client.list_resource_templates(cursor=cursor, cache_mode="bypass")
+        result = await client.list_resource_templates(cursor=cursor, cache_mode="bypass", meta=meta)
         return result.resource_templates, result.next_cursor
 
     return await _paginate(page)

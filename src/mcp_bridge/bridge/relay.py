@@ -287,17 +287,12 @@ class Relay:
     def running(self, target: Target, ctx: Ctx) -> Iterator[dict[str, Any] | None]:
         """Mark a client call as running on the target's upstream (see :class:`calls.CallBook`).
 
-        Yields the ``_meta`` to send upstream with the call (the trace context of its span when
-        tracing is on, else ``None``); the call is timed and traced as a whole.
+        Yields the ``_meta`` to send upstream with the call (the caller's log level, else
+        ``None``); the pool adds the trace context when it sends the call.
         """
         level = self._log_level_of(ctx)
         with self.calls.running(target.upstream, ctx, wants_logs=level is not None):
-            telemetry = self._recorder.telemetry
-            if telemetry is None:
-                yield _with_log_level(None, level)
-            else:
-                with telemetry.upstream(target, ctx.method) as meta:
-                    yield _with_log_level(meta, level)
+            yield None if level is None else {LOG_LEVEL_META_KEY: level}
 
     def _log_level_of(self, ctx: Ctx) -> types.LoggingLevel | None:
         """The caller's log level: its session's ``logging/setLevel`` or the 2026-07-28
@@ -346,14 +341,6 @@ def _session_key(ctx: Ctx) -> str | None:
         return session_id
     stdio = exchange_of(ctx.request) is None
     return STDIO_SESSION if stdio and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS else None
-
-
-def _with_log_level(
-    meta: dict[str, Any] | None, level: types.LoggingLevel | None
-) -> dict[str, Any] | None:
-    """``meta`` plus the log level as the per-request opt-in a 2026-07-28 upstream reads (a
-    session-protocol upstream ignores the key)."""
-    return meta if level is None else {**(meta or {}), LOG_LEVEL_META_KEY: level}
 
 
 __all__ = ["LEVELS", "STDIO_SESSION", "Relay", "session_id_of"]

@@ -26,7 +26,7 @@ from .outage import Outage
 from .pool import Target, UpstreamPool
 from .recorder import AUTH_DENIED, UNKNOWN_METHOD, event_type_for
 from .settings import BridgeSettings
-from .tracing import Tracing, end_span
+from .tracing import Tracing, caller_trace, end_span
 
 if TYPE_CHECKING:
     from .middleware import Operation
@@ -40,6 +40,7 @@ REFUSALS = {
 }
 """Bridge error codes that mean "refused", and the ``reason`` label each gets."""
 
+_URI_METHODS = ("resources/read", "resources/subscribe", "resources/unsubscribe")
 _TARGET_ATTRIBUTE = {"tools/call": "gen_ai.tool.name", "prompts/get": "gen_ai.prompt.name"}
 
 
@@ -105,7 +106,13 @@ class Telemetry:
         self, op: Operation, params: Mapping[str, Any], headers: Mapping[str, str] | None
     ) -> Iterator[RequestWatch]:
         """Around the handling of ``op``: its server span (current while it runs) and, at the
-        end, its count and latency. The trace ids go into ``op.payload`` for the audit record."""
+        end, its count and latency. The trace ids go into ``op.payload`` for the audit record:
+        the server span's, or with tracing off the caller's own (``params._meta`` or the HTTP
+        ``traceparent``), so the caller's trace still leads to the record."""
+        caller = caller_trace(params.get("_meta"), headers)
+        if caller is not None:
+            op.payload["traceId"] = trace.format_trace_id(caller.trace_id)
+            op.payload["callerSpanId"] = trace.format_span_id(caller.span_id)
         if self.metrics is None and self.tracing is None:
             yield RequestWatch(None)
             return
@@ -207,7 +214,8 @@ class Telemetry:
 
     @contextmanager
     def upstream(self, target: Target, method: str) -> Iterator[dict[str, Any] | None]:
-        """Around a call forwarded to the upstream: its latency and ``CLIENT`` span. Yields the
+        """Around every request sent to an upstream (the pool's observer: calls, listings,
+        completions, subscriptions, log levels): its latency and ``CLIENT`` span. Yields the
         ``_meta`` to send upstream (the span's trace context), or ``None`` when not traced."""
         if self.metrics is None and self.tracing is None:
             yield None
@@ -251,7 +259,7 @@ class Telemetry:
             name = f"{method} {target.name}"
         if method == "tools/call":
             attributes["gen_ai.operation.name"] = "execute_tool"
-        if method == "resources/read":
+        if method in _URI_METHODS and target.name:
             attributes["mcp.resource.uri"] = target.name
         return self.tracing.child_span(name, SpanKind.CLIENT, attributes)
 

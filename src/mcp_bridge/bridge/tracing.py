@@ -9,11 +9,13 @@ sampler, ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_*``).
 Spans: one ``SERVER`` span per MCP request or notification, named ``{mcp.method.name}
 {target}`` (the tool or prompt name; the method alone otherwise), whose parent is the W3C trace
 context in ``params._meta`` (``traceparent``/``tracestate``), else the HTTP ``traceparent``
-header (linked when both are present and differ); a ``CLIENT`` child for the call forwarded to
-the upstream, whose context goes to the upstream in ``params._meta``; an ``INTERNAL`` child per
+header (linked when both are present and differ); a ``CLIENT`` child for each request sent to
+an upstream meanwhile (the pool's observer), whose context goes to the upstream in
+``params._meta``; an ``INTERNAL`` child per
 audit record written during the request. Arguments and results never go into spans. The trace
-and span ids go into the audit record (``traceId``, ``spanId``), and the span carries the
-record's ``correlationId``, so each leads to the other. docs/mcp-bridge/observability.md.
+and span ids go into the audit record (``traceId``, ``spanId``; the caller's ``traceId`` and
+``callerSpanId`` even with tracing off), and the span carries the record's ``correlationId``,
+so each leads to the other. docs/mcp-bridge/observability.md.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from mcp_bridge import __version__
@@ -63,7 +65,6 @@ class Tracing:
     def __init__(self, provider: TracerProvider) -> None:
         self.provider = provider
         self.tracer = provider.get_tracer("mcp_bridge", __version__)
-        self._propagator = TraceContextTextMapPropagator()
 
     @classmethod
     def from_settings(cls, settings: BridgeSettings) -> Tracing | None:
@@ -82,8 +83,8 @@ class Tracing:
         headers: Mapping[str, str] | None,
     ) -> Span:
         """Start the request's span under the caller's trace context (``_meta``, else HTTP)."""
-        from_meta = self._extract(meta)
-        from_http = self._extract(headers)
+        from_meta = _extract(meta)
+        from_http = _extract(headers)
         parent = from_meta or from_http
         links = []
         if from_meta is not None and from_http is not None:
@@ -104,14 +105,8 @@ class Tracing:
     def outgoing_meta(self, span: Span) -> dict[str, str]:
         """``traceparent``/``tracestate`` for the ``_meta`` of the request sent upstream."""
         carrier: dict[str, str] = {}
-        self._propagator.inject(carrier, context=trace.set_span_in_context(span))
+        TraceContextTextMapPropagator().inject(carrier, context=trace.set_span_in_context(span))
         return carrier
-
-    def _extract(self, carrier: Any) -> Context | None:
-        if not isinstance(carrier, Mapping) or not carrier.get(TRACEPARENT):
-            return None
-        context = self._propagator.extract(carrier)
-        return context if trace.get_current_span(context).get_span_context().is_valid else None
 
     def close(self) -> None:
         """Export what is buffered and stop the exporter, waiting at most
@@ -127,6 +122,22 @@ class Tracing:
                 "(is the collector at OTEL_EXPORTER_OTLP_ENDPOINT reachable?)",
                 SHUTDOWN_SECONDS,
             )
+
+
+def _extract(carrier: Any) -> Context | None:
+    """The W3C trace context in ``carrier`` (``_meta`` or HTTP headers), if it holds a valid one
+    (a malformed ``traceparent`` is ignored, as the W3C rules ask)."""
+    if not isinstance(carrier, Mapping) or not carrier.get(TRACEPARENT):
+        return None
+    context = TraceContextTextMapPropagator().extract(carrier)
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def caller_trace(meta: Any, headers: Mapping[str, str] | None) -> SpanContext | None:
+    """The caller's trace context: ``params._meta``'s, else the HTTP ``traceparent``'s (the
+    parent a server span would get), whether or not the bridge itself traces."""
+    context = _extract(meta) or _extract(headers)
+    return None if context is None else trace.get_current_span(context).get_span_context()
 
 
 async def mirror_trace_headers(request: Any) -> None:
@@ -168,4 +179,4 @@ def end_span(span: Span, error_type: str | None, message: str | None = None) -> 
     span.end()
 
 
-__all__ = ["Tracing", "end_span", "mirror_trace_headers", "traces_endpoint"]
+__all__ = ["Tracing", "caller_trace", "end_span", "mirror_trace_headers", "traces_endpoint"]
