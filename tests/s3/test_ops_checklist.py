@@ -9,6 +9,7 @@ written before SSE-KMS was switched on); a key that no longer decrypts cannot be
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from mcp_bridge.audit.ops import kms as kms_report
 from mcp_bridge.audit.storage.s3 import ops as s3_ops
 from mcp_bridge.audit.storage.s3.layout import segment_key
 
+from ..conftest import REPO
 from ..ops.helpers import audit
+from ..terminal import run_on_a_pty
 from .conftest import Clock
 from .seaweed import KMS_ALIAS, SeaweedServer
 
@@ -64,6 +67,40 @@ def test_retention_report_flags_an_object_written_with_too_short_retention(
     assert [e["key"] for e in flagged.json["expiring"]] == [short]
     text = audit(capsys, *args)
     assert f"VIOLATION retention_too_short: {short}" in text.out and text.code == 1
+
+
+# Runs a report with the "long run" threshold lowered so a small window counts as long.
+_ON_A_TERMINAL = (
+    "import sys; from mcp_bridge.audit import cli_support, commands;"
+    "cli_support._PROGRESS_MIN_BYTES = 0; sys.exit(commands.run(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "shown"),
+    [
+        ("retention-report", ["--object-lock-days", "2"], b"reading retention"),
+        ("kms-report", [], b"reading KMS headers"),
+    ],
+)
+def test_reports_show_progress_on_a_terminal_only_without_json(
+    open_trail, bucket: str, clock: Clock, seaweed: SeaweedServer, cli_env, command, options, shown
+) -> None:
+    trail = open_trail(clock, audit_s3_object_lock_days=2)
+    for n in range(3):
+        trail.record_event("e", {"n": n})
+    trail.close()
+    args = [command, f"s3://{bucket}/audit", *options]
+    env = {**cli_env, **seaweed.env()}
+    for as_json in (False, True):
+        code, out, terminal = run_on_a_pty(
+            [sys.executable, "-c", _ON_A_TERMINAL, *args, *(["--json"] if as_json else [])],
+            env,
+            REPO,
+        )
+        assert code == 0, out
+        assert (shown in terminal) is not as_json, terminal
+        assert out.startswith(b"{") is as_json
 
 
 def test_retention_report_needs_a_policy_and_an_s3_trail(tmp_path: Path, capsys) -> None:

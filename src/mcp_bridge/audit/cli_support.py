@@ -97,7 +97,9 @@ def _report(message: str, verbose: bool) -> None:
 
 
 @contextmanager
-def progress_display(enabled: bool) -> Iterator[ProgressCallback | None]:
+def progress_display(
+    enabled: bool, description: str = "verifying"
+) -> Iterator[ProgressCallback | None]:
     """A rich progress bar on stderr for long runs on a terminal; nothing when piped."""
     if not enabled or not sys.stderr.isatty():
         yield None
@@ -113,7 +115,7 @@ def progress_display(enabled: bool) -> Iterator[ProgressCallback | None]:
         transient=True,
         console=Console(stderr=True),
     ) as progress:
-        task = progress.add_task("verifying", total=None, visible=False)
+        task = progress.add_task(description, total=None, visible=False)
 
         def update(done: int, total: int) -> None:
             visible = total >= _PROGRESS_MIN_BYTES

@@ -69,10 +69,10 @@ def s3_of(args: argparse.Namespace) -> RunOptions:
 
 
 @contextmanager
-def options(args: argparse.Namespace) -> Iterator[RunOptions]:
-    """The run's options, with a progress bar on stderr for long verifications (terminal only,
-    never with ``--json``)."""
-    with progress_display(not args.json) as progress:
+def options(args: argparse.Namespace, description: str = "verifying") -> Iterator[RunOptions]:
+    """The run's options, with a progress bar on stderr for long runs (terminal only, never
+    with ``--json``)."""
+    with progress_display(not args.json, description) as progress:
         yield replace(s3_of(args), progress=progress)
 
 

@@ -24,7 +24,7 @@ from ..layout import day_key
 from . import cli
 from .forensic import s3_connection
 from .records import iso
-from .s3_listing import by_key, window_versions
+from .s3_listing import by_key, each_original, window_versions
 from .trail import Location, RunOptions, Window
 
 SCHEMA = "mcp-bridge/kms-report/v1"
@@ -121,9 +121,9 @@ def kms_report(
     assert location.bucket is not None
     conn = s3_connection(s3)
     uses: dict[str, KeyUse] = {}
-    for key, entry in sorted(by_key(location, window_versions(conn, location, window)).items()):
-        original = entry.original
-        if original is None or original.size == 0:  # forward markers carry no data
+    grouped = by_key(location, window_versions(conn, location, window))
+    for key, entry, original in each_original(grouped, s3.progress):
+        if original.size == 0:  # forward markers carry no data
             continue
         head = head_version(conn, location.bucket, key, original.version_id)
         key_id = head.kms_key_id or NO_KMS
@@ -159,7 +159,8 @@ def execute(args: argparse.Namespace) -> int:
         "kms-report reads SSE-KMS headers of S3 objects; a local store is not encrypted by "
         "mcp-bridge (use an encrypted file system)",
     )
-    report = kms_report(location, cli.window_of(args), cli.s3_of(args), args.expect_key_id)
+    with cli.options(args, "reading KMS headers") as s3:
+        report = kms_report(location, cli.window_of(args), s3, args.expect_key_id)
     cli.emit(report.to_dict(), report.render_text(), args.json)
     return EXIT_OK if report.ok else EXIT_FAILED
 

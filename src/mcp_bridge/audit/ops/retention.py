@@ -24,7 +24,7 @@ from ..layout import day_key
 from . import cli
 from .forensic import s3_connection
 from .records import iso
-from .s3_listing import by_key, window_versions
+from .s3_listing import by_key, each_original, window_versions
 from .trail import Location, RunOptions, Window
 
 SCHEMA = "mcp-bridge/retention-report/v1"
@@ -146,10 +146,9 @@ def retention_report(
     report = RetentionReport(location.text, policy, default)
     rows: dict[date, DayRow] = {}
     horizon = datetime.now(UTC) + timedelta(days=expiring_within or 0)
-    for key, entry in sorted(by_key(location, window_versions(conn, location, window)).items()):
-        if entry.original is None:
-            continue
-        head = head_version(conn, location.bucket, key, entry.original.version_id)
+    grouped = by_key(location, window_versions(conn, location, window))
+    for key, entry, original in each_original(grouped, s3.progress):
+        head = head_version(conn, location.bucket, key, original.version_id)
         until = head.retain_until.astimezone(UTC) if head.retain_until else None
         rows.setdefault(entry.day, DayRow(entry.day)).add(head.lock_mode, until)
         found = _judge(key, head.lock_mode, until, head.last_modified, policy)
@@ -206,9 +205,8 @@ def execute(args: argparse.Namespace) -> int:
             "no retention policy: set AUDIT_S3_OBJECT_LOCK_DAYS or pass --object-lock-days N (≥ 1)"
         )
     policy = Policy(args.object_lock_mode or config.audit_s3_object_lock_mode, days)
-    report = retention_report(
-        location, cli.window_of(args), policy, cli.s3_of(args), args.expiring_within
-    )
+    with cli.options(args, "reading retention") as s3:
+        report = retention_report(location, cli.window_of(args), policy, s3, args.expiring_within)
     cli.emit(report.to_dict(), report.render_text(), args.json)
     return EXIT_OK if report.ok else EXIT_FAILED
 

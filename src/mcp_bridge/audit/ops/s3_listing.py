@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 from .trail import Location, Window
 
 if TYPE_CHECKING:
+    from ..engine import ProgressCallback
     from ..storage.s3.client import S3Connection
     from ..storage.s3.ops import VersionDetail
 
@@ -54,3 +56,17 @@ def by_key(location: Location, versions: list[VersionDetail]) -> dict[str, KeyVe
         entry = grouped.setdefault(version.key, KeyVersions(version.key, parsed.day))
         (entry.markers if version.delete_marker else entry.versions).append(version)
     return grouped
+
+
+def each_original(
+    grouped: dict[str, KeyVersions], progress: ProgressCallback | None
+) -> Iterator[tuple[str, KeyVersions, VersionDetail]]:
+    """Each key's original version, in key order, reporting the bytes behind those done so far:
+    the reports read one HEAD per object, which is what makes a long window slow."""
+    originals = [(k, e, e.original) for k, e in sorted(grouped.items()) if e.original is not None]
+    total, done = sum(original.size for _, _, original in originals), 0
+    for key, entry, original in originals:
+        yield key, entry, original
+        done += original.size
+        if progress is not None:
+            progress(done, total)
