@@ -6,12 +6,14 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from mcp_bridge.audit.checkpoint import open_checkpoint
 from mcp_bridge.audit.checkpoint_store import CheckpointStore
 from mcp_bridge.audit.merkle import leaf_hash, root_of
 from mcp_bridge.audit.note import Signer, Verifier
 from mcp_bridge.audit.tiles import compact_range_from_tiles
+from mcp_bridge.config import AppConfig, load_config
 
 SIGNER = Signer.generate("audit.test/writer")
 OTHER_SIGNER = Signer.generate("audit.test/someone-else")
@@ -22,6 +24,18 @@ def write_key(folder: Path, signer: Signer = SIGNER) -> Path:
     path.write_text(signer.to_text() + "\n")
     path.chmod(0o600)
     return path
+
+
+def signing_config(folder: Path, origin: str, **settings: Any) -> AppConfig:
+    """A local trail in ``folder/audit`` that publishes a signed checkpoint every 50 ms (with
+    ``settings`` on top: witnesses, a TSA, …)."""
+    return load_config(
+        audit_storage_path=folder / "audit",
+        audit_signing_key=str(write_key(folder)),
+        audit_checkpoint_origin=origin,
+        audit_checkpoint_interval_seconds=0.05,
+        **settings,
+    )
 
 
 def hashes_in_seq_order(lines: Iterable[bytes]) -> list[str]:

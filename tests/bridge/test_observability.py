@@ -38,7 +38,7 @@ from mcp_bridge.bridge.tracing import Tracing, traces_endpoint
 from mcp_bridge.bridge.upstream_config import UpstreamSpec
 from mcp_bridge.config import ConfigError, load_config
 
-from ..audit.checkpoint_helpers import SIGNER, write_key
+from ..audit.checkpoint_helpers import SIGNER, signing_config
 from ..audit.checkpoint_helpers import wait_for as wait_for_condition
 from ..witness.support import WitnessProcess
 from .conftest import API_KEY, bridge_settings, sample_spec
@@ -548,11 +548,9 @@ def test_checkpoint_and_witness_metrics_follow_the_writer(tmp_path: Path) -> Non
     up, down = (WitnessProcess(tmp_path / n, f"{n}.test", [log]) for n in ("up", "down"))
     up.start()
     try:
-        config = load_config(
-            audit_storage_path=tmp_path / "audit",
-            audit_signing_key=str(write_key(tmp_path)),
-            audit_checkpoint_origin=WITNESSED_ORIGIN,
-            audit_checkpoint_interval_seconds=0.05,
+        config = signing_config(
+            tmp_path,
+            WITNESSED_ORIGIN,
             audit_witnesses=f"{up.url} {up.vkey}, {down.url} {down.vkey}",
         )
         trail = open_audit_trail(config)

@@ -11,7 +11,7 @@ from mcp_bridge.audit.jobs import run_scheduled_verification
 from mcp_bridge.audit.trail import open_audit_trail
 from mcp_bridge.config import load_config
 
-from ..audit.checkpoint_helpers import write_key
+from ..audit.checkpoint_helpers import signing_config
 from .tsa import LocalTsa, make_ca
 
 ORIGIN = "audit.test/timestamped"
@@ -21,14 +21,7 @@ def test_the_writer_stamps_its_checkpoints_and_jobs_checks_the_tokens(tmp_path: 
     tsa = LocalTsa(tmp_path / "tsa")
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     try:
-        config = load_config(
-            audit_storage_path=tmp_path / "audit",
-            audit_signing_key=str(write_key(tmp_path)),
-            audit_checkpoint_origin=ORIGIN,
-            audit_checkpoint_interval_seconds=0.05,
-            audit_tsa_url=tsa.url,
-            audit_tsa_certs=tsa.ca_pem,
-        )
+        config = signing_config(tmp_path, ORIGIN, audit_tsa_url=tsa.url, audit_tsa_certs=tsa.ca_pem)
         trail = open_audit_trail(config)
         for number in range(12):
             assert trail.record_event("test.event", {"n": number}) is not None

@@ -10,9 +10,8 @@ import pytest
 
 from mcp_bridge.audit.trail import open_audit_trail
 from mcp_bridge.audit.verify import main as verify_main
-from mcp_bridge.config import load_config
 
-from ..audit.checkpoint_helpers import SIGNER, wait_for, write_key
+from ..audit.checkpoint_helpers import SIGNER, signing_config, wait_for
 from .support import WitnessProcess
 
 ORIGIN = "audit.test/witnessed"
@@ -25,12 +24,8 @@ def test_the_writer_submits_every_checkpoint_and_never_waits_for_a_witness(
     witnesses = [WitnessProcess(tmp_path / f"w{n}", f"w{n}.test", [log]).start() for n in (1, 2)]
     witnesses[1].stop()  # one witness is down when the writer starts
     try:
-        config = load_config(
-            audit_storage_path=tmp_path / "audit",
-            audit_signing_key=str(write_key(tmp_path)),
-            audit_checkpoint_origin=ORIGIN,
-            audit_checkpoint_interval_seconds=0.05,
-            audit_witnesses=", ".join(f"{w.url} {w.vkey}" for w in witnesses),
+        config = signing_config(
+            tmp_path, ORIGIN, audit_witnesses=", ".join(f"{w.url} {w.vkey}" for w in witnesses)
         )
         trail = open_audit_trail(config)
         for number in range(30):
