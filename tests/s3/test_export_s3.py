@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -15,12 +16,15 @@ import pyarrow.parquet as pq
 from mcp_bridge.audit import AuditTrail
 from mcp_bridge.audit.export.reader import Selection, read_rows
 from mcp_bridge.audit.export.rows import ExportRow
+from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
+from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
 from mcp_bridge.audit.storage.s3.source import open_s3_source
 
+from ..audit.checkpoints import publish
 from ..conftest import REPO
 from ..export.follower import in_order_without_gaps, kill, start, stop, wait_for
 from ..export.receivers import Receiver, running
-from .conftest import Clock
+from .conftest import FAST, Clock
 from .seaweed import SeaweedServer
 
 TOKEN = "s3-follow-token"
@@ -106,3 +110,83 @@ def test_follow_an_s3_trail_across_a_crash_and_new_segments(
     assert in_order_without_gaps(hec.seqs()) == list(range(22))
     assert json.loads(cursor.read_text())["partition"] == "2025/10/25"
     assert {e["segment"].split("/")[3] for e in hec.events} == {"24", "25"}
+
+
+def _export(url: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mcp_bridge.audit", "export", url, *args],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_every_format_from_s3_names_the_object_and_the_covering_checkpoint(
+    open_trail, bucket: str, clock: Clock, seaweed: SeaweedServer, cli_env
+) -> None:
+    trail = open_trail(clock)
+    records = [trail.record_event("test.event", {"n": n}) for n in range(12)]
+    trail.close()
+    store = s3_checkpoints(connect(FAST), bucket, "audit", WritePolicy("governance", 1, None))
+    publish(store, [r["hash"] for r in records], [4, 8])
+    url, env = f"s3://{bucket}/audit", s3_env(cli_env, seaweed)
+    covering = {seq: 4 if seq < 4 else 8 if seq < 8 else None for seq in range(12)}
+    rows: list[ExportRow] = []
+    assert read_rows(open_s3_source(url), Selection(), rows.append).ok
+    segment = {r.seq: r.segment for r in rows}
+    assert all(key.startswith("audit/2025/10/24/") for key in segment.values())
+
+    jsonl = [json.loads(line) for line in _export(url, env).stdout.splitlines()]
+    assert [(r["seq"], r["hash"]) for r in jsonl] == [(r["seq"], r["hash"]) for r in records]
+    assert {r["seq"]: r["segment"] for r in jsonl} == segment
+    assert {r["seq"]: r["checkpoint_tree_size"] for r in jsonl} == covering
+    assert {r["partition"] for r in jsonl} == {"2025/10/24"}
+
+    table = list(csv.DictReader(io.StringIO(_export(url, env, "--format", "csv").stdout)))
+    assert [(int(r["seq"]), r["hash"], r["segment"]) for r in table] == [
+        (r["seq"], r["hash"], r["segment"]) for r in jsonl
+    ]
+    assert {int(r["seq"]): r["checkpoint_tree_size"] for r in table} == {
+        seq: "" if size is None else str(size) for seq, size in covering.items()
+    }
+
+    ocsf = [json.loads(line) for line in _export(url, env, "--format", "ocsf").stdout.splitlines()]
+    assert [e["class_uid"] for e in ocsf] == [6003] * 12
+    assert [e["metadata"]["sequence"] for e in ocsf] == list(range(12))
+    assert [e["metadata"]["log_name"] for e in ocsf] == [segment[s] for s in range(12)]
+    tags = [{t["name"]: t["value"] for t in e["metadata"]["tags"]} for e in ocsf]
+    assert [t["mcp_bridge.hash"] for t in tags] == [r["hash"] for r in records]
+    assert [t.get("mcp_bridge.checkpoint_tree_size") for t in tags[3:5]] == ["4", "8"]
+    assert "mcp_bridge.checkpoint_tree_size" not in tags[8]
+
+
+def test_an_s3_range_that_fails_verification_is_refused_unless_allowed(
+    open_trail, bucket: str, clock: Clock, seaweed: SeaweedServer, cli_env, tmp_path: Path
+) -> None:
+    trail = open_trail(clock)
+    for n in range(12):
+        trail.record_event("test.event", {"n": n})
+    trail.close()
+    url, env = f"s3://{bucket}/audit", s3_env(cli_env, seaweed)
+    rows: list[ExportRow] = []
+    assert read_rows(open_s3_source(url), Selection(), rows.append).ok
+    victim = next(r for r in rows if r.seq >= 6)
+    original = seaweed.client().get_object(Bucket=bucket, Key=victim.segment)["Body"].read()
+    forged = original.replace(b'"n":%d' % victim.seq, b'"n":99', 1)
+    assert forged != original
+    seaweed.client().put_object(Bucket=bucket, Key=victim.segment, Body=forged)  # a new version
+
+    refused = _export(url, env, "--format", "csv")
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert "object_overwritten" in refused.stderr and victim.segment in refused.stderr
+    out = tmp_path / "out.parquet"
+    assert _export(url, env, "--format", "parquet", "-o", str(out)).returncode == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+    flagged = _export(url, env, "--allow-unverified")
+    assert flagged.returncode == 1
+    exported = {r["seq"]: r for r in map(json.loads, flagged.stdout.splitlines())}
+    assert sorted(exported) == list(range(12))
+    assert exported[victim.seq]["verified"] is False
+    assert [s for s, r in exported.items() if not r["verified"]] == [victim.seq]
+    assert exported[victim.seq]["payload"] == {"n": victim.seq}  # the original version's
+    assert "object_overwritten" in flagged.stderr and victim.segment in flagged.stderr
