@@ -9,6 +9,7 @@ import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 from mcp_types import EmptyResult, Request
+from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_bridge.bridge.errors import UPSTREAM_UNAVAILABLE
 
@@ -153,6 +154,15 @@ async def test_upstream_crash_mid_call_is_reported_recorded_and_restarted(bridge
     assert second_pid != first_pid
     health = httpx.get(f"{bridge.url}/health").json()
     assert health["upstreams"]["crashy"]["restarts"] >= 1
+    scraped = httpx.get(f"{bridge.url}/metrics", headers=bridge.auth()).text
+    metrics = {
+        (s.name, s.labels.get("upstream")): s.value
+        for family in text_string_to_metric_families(scraped)
+        for s in family.samples
+    }
+    restarted = metrics[("mcp_bridge_upstream_restarts_total", "crashy")]
+    assert restarted == health["upstreams"]["crashy"]["restarts"]
+    assert metrics[("mcp_bridge_upstream_ready", "crashy")] == 1
     calls = [e["payload"] for e in events(bridge.trail, "mcp.tools.call")]
     crash = [p for p in calls if p["target"]["name"] == "crashy__crash"]
     assert crash and crash[0]["errorCode"] == UPSTREAM_UNAVAILABLE

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
+from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_bridge.audit import verify_audit_trail
 from mcp_bridge.bridge.app import create_app
@@ -45,6 +47,9 @@ async def test_bridge_refuses_mutating_calls_while_s3_is_frozen(
                 assert "spool" in refused.value.message
                 status = await client.call_tool("git__git_status", {"repo_path": str(repo)})
                 assert not status.is_error
+                frozen = _scrape(url, auth)
+                assert frozen["mcp_bridge_audit_spool_records"] >= 1  # the refused call's intent
+                assert frozen["mcp_bridge_audit_healthy"] == 0
             finally:
                 seaweed.resume()
                 seaweed.wait_ready(60)  # leave a server that takes writes for the next tests
@@ -52,6 +57,9 @@ async def test_bridge_refuses_mutating_calls_while_s3_is_frozen(
             staged = await client.call_tool("git__git_diff_staged", {"repo_path": str(repo)})
             assert "during-outage.txt" not in staged.content[0].text  # type: ignore[union-attr]
             assert not (await client.call_tool("git__git_add", args)).is_error
+            thawed = _scrape(url, auth)
+            assert thawed["mcp_bridge_audit_spool_records"] == 0  # shipped before the new intent
+            assert thawed["mcp_bridge_audit_healthy"] == 1
     result = verify_audit_trail(f"s3://{bucket}/audit")
     assert result.ok, result.render_text()
     decisions = [
@@ -59,3 +67,14 @@ async def test_bridge_refuses_mutating_calls_while_s3_is_frozen(
         for e in trail.fetch_events(200, "mcp.tools.call")
     ]
     assert "refused" in decisions and "allowed" in decisions
+
+
+def _scrape(url: str, auth: dict[str, str]) -> dict[str, float]:
+    """The unlabelled samples of ``/metrics``, parsed by prometheus-client."""
+    text = httpx.get(f"{url}/metrics", headers=auth).text
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels
+    }
