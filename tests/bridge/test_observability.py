@@ -143,6 +143,24 @@ def _outcome(payload: dict[str, Any]) -> str:
     return "error" if outcome == "allowed" and payload.get("isError") else outcome
 
 
+def _tool(payload: dict[str, Any]) -> str:
+    """The ``tool`` label the record implies: the upstream's name, or ``unlisted``."""
+    if payload["method"] != "tools/call" or not payload.get("upstream"):
+        return ""
+    target = payload["target"]
+    return "unlisted" if target["name"].endswith("no_such_tool") else target["upstreamName"]
+
+
+def _reason(payload: dict[str, Any]) -> str:
+    """The ``reason`` label the record implies."""
+    decision = payload["decision"]
+    if decision["outcome"] == "refused":  # this traffic's two kinds: a rule, or the trail down
+        return "policy_denied" if "rule" in decision else "audit_unavailable"
+    if payload.get("errorCode") is not None:
+        return str(payload["errorCode"])
+    return "tool_error" if payload.get("isError") else ""
+
+
 def _operation_records(trail: AuditTrail) -> list[dict[str, Any]]:
     """Outcome records of MCP operations (not intents, transport refusals or relayed ones)."""
     found = []
@@ -187,6 +205,15 @@ async def test_metrics_count_what_the_trail_records(observed: Observed) -> None:
     for sample in samples["mcp_bridge_requests_total"]:
         counted[(sample.labels["method"], sample.labels["outcome"])] += int(sample.value)
     assert counted == expected
+    by_target = Counter(
+        (p["method"], p.get("upstream") or "", _tool(p), _outcome(p), _reason(p)) for p in records
+    )
+    labelled = Counter[tuple[str, ...]]()
+    for sample in samples["mcp_bridge_requests_total"]:
+        labels = sample.labels
+        key = tuple(labels[k] for k in ("method", "upstream", "tool", "outcome", "reason"))
+        labelled[key] += int(sample.value)
+    assert labelled == by_target
 
     requests = "mcp_bridge_requests_total"
     assert value(samples, requests, outcome="refused", reason="policy_denied") == 1
