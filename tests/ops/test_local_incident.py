@@ -56,6 +56,18 @@ def test_quarantine_copies_every_file_verifies_them_and_a_second_run_adds_nothin
     assert tree(log3.root) == before
 
 
+def test_quarantine_into_the_store_itself_is_refused_and_writes_nothing(
+    log3: Log, capsys: pytest.CaptureFixture[str], ops_records: Path
+) -> None:
+    before = tree(log3.root)
+    inside = log3.root / "forensics"
+    done = audit(capsys, "quarantine", str(log3.root), "--to", str(inside))
+    assert done.code == 2
+    assert f"error: --to {inside} overlaps the audit trail {log3.root}" in done.err
+    assert tree(log3.root) == before and not inside.exists()
+    assert not ops_records.exists() or not list(ops_records.iterdir())
+
+
 def test_quarantine_from_a_report_copies_only_what_it_names(
     log3: Log, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

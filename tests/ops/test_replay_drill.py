@@ -156,6 +156,15 @@ def test_a_drill_on_a_damaged_backup_fails_and_still_cleans_up(
     assert list(scratch.iterdir()) == []
 
 
+def test_a_drill_scratch_directory_inside_the_backup_is_refused(
+    log3: Log, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree(log3.root)
+    done = audit(capsys, "drill", str(log3.root), "--scratch", str(log3.root / "2025"))
+    assert done.code == 2 and "overlaps the backup" in done.err
+    assert tree(log3.root) == before
+
+
 def test_drill_of_a_missing_backup_is_exit_2(tmp_path: Path, capsys) -> None:
     done = audit(capsys, "drill", str(tmp_path / "nowhere"))
     assert done.code == 2 and "does not exist" in done.err

@@ -143,6 +143,19 @@ def test_quarantine_to_a_forensic_bucket_with_legal_hold(
     assert again.json["manifest"] is None
 
 
+def test_quarantine_into_the_trails_own_prefix_is_refused(
+    written, bucket: str, seaweed: SeaweedServer, capsys
+) -> None:
+    """Copies below the log prefix would be objects the writer never made (the verifier then
+    fails on them, and Object Lock may keep them): refused before anything is written."""
+    source = versions(seaweed, bucket, prefix="")
+    to = f"s3://{bucket}/audit/forensic"
+    done = audit(capsys, "quarantine", f"s3://{bucket}/audit", "--to", to)
+    assert done.code == 2 and f"--to {to} overlaps the audit trail" in done.err
+    assert versions(seaweed, bucket, prefix="") == source
+    assert audit(capsys, "quarantine", f"s3://{bucket}/audit", "--to", f"s3://{bucket}/f").code == 0
+
+
 def test_locate_on_s3_names_the_hidden_segment_and_its_neighbours(
     written, bucket: str, seaweed: SeaweedServer, capsys
 ) -> None:

@@ -42,6 +42,7 @@ from .trail import (
     local_days,
     local_file,
     parse_location,
+    within,
 )
 
 SCHEMA = "mcp-bridge/drill/v1"
@@ -140,6 +141,11 @@ def drill(source: Location, plan: DrillPlan, s3: RunOptions) -> DrillResult:
         raise AuditUsageError(f"{source.text} holds no partition in the window: nothing to drill")
     count = min(plan.days, len(available))
     first = random.Random(plan.seed).randrange(len(available) - count + 1)
+    if plan.scratch is not None and within(plan.scratch, source):
+        raise AuditUsageError(
+            f"--scratch {plan.scratch.text} overlaps the backup {source.text}",
+            hint="use a directory, prefix or bucket of its own for drill copies",
+        )
     result = DrillResult(source.text, plan.seed, available[first : first + count])
     anchor = available[first - 1] if first else None
     checkpoints = against(plan.checkpoints, source, s3)

@@ -71,17 +71,9 @@ def check_scratch(conn: S3Connection, scratch: Location, source: Location, bypas
     """Refuse a scratch location whose copies could not be removed; ``True`` if the deletes
     must bypass GOVERNANCE retention (the bucket's default, allowed by ``--bypass-governance``).
     """
-    from ..storage.s3.layout import normalise_prefix
     from ..storage.s3.ops import object_lock_configuration
 
     assert scratch.bucket is not None
-    ours, theirs = normalise_prefix(scratch.prefix), normalise_prefix(source.prefix)
-    overlap = ours.startswith(theirs) or theirs.startswith(ours)
-    if source.bucket is not None and scratch.bucket == source.bucket and overlap:
-        raise AuditUsageError(
-            f"--scratch {scratch.text} overlaps the backup {source.text}",
-            hint="use a prefix (or bucket) of its own for drill copies",
-        )
     rule = ((object_lock_configuration(conn, scratch.bucket) or {}).get("Rule") or {}).get(
         "DefaultRetention"
     )

@@ -46,6 +46,7 @@ from .trail import (
     parse_location,
     read_report,
     verify_window,
+    within,
 )
 
 if TYPE_CHECKING:
@@ -123,6 +124,12 @@ def quarantine(
         raise AuditUsageError(
             "--legal-hold applies to S3 only: local files have no legal hold",
             hint="protect the forensic copies with file-system permissions instead",
+        )
+    if within(to, source):
+        raise AuditUsageError(
+            f"--to {to.text} overlaps the audit trail {source.text}",
+            hint="quarantine into a directory, prefix or bucket of its own: copies inside the "
+            "trail would change the trail they are evidence of",
         )
     target = open_target(to, s3)
     result = QuarantineResult(source.text, target.description)

@@ -104,6 +104,18 @@ def parse_location(text: str, *, must_exist: bool = True, what: str = "audit pat
     return Location(text, root=root)
 
 
+def within(inner: Location, outer: Location) -> bool:
+    """Whether ``inner`` is ``outer`` or lies inside it: what a command writes below ``inner``
+    (forensic or scratch copies) would be added to the trail at ``outer``."""
+    if inner.root is not None and outer.root is not None:
+        return inner.root.resolve().is_relative_to(outer.root.resolve())
+    if inner.bucket is None or inner.bucket != outer.bucket:
+        return False
+    from ..storage.s3.layout import normalise_prefix
+
+    return normalise_prefix(inner.prefix).startswith(normalise_prefix(outer.prefix))
+
+
 def local_days(root: Path, window: Window) -> list[date]:
     return [day for day in iter_partition_days(root) if window.holds(day)]
 
