@@ -68,6 +68,36 @@ def test_quarantine_into_the_store_itself_is_refused_and_writes_nothing(
     assert not ops_records.exists() or not list(ops_records.iterdir())
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["quarantine", "{root}", "--to", "{tmp}/forensic"],
+        ["locate", "{root}", "--incident", "INC-1"],
+        ["restore", "{root}", "--from", "{tmp}/backup", "--apply"],
+        ["drill", "{root}"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_ops_records_inside_the_trail_are_refused_before_anything_is_written(
+    log3: Log,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    """The configuration compares AUDIT_OPS_RECORDS_PATH with AUDIT_STORAGE_PATH only; a command
+    given another trail checks its own."""
+    shutil.copytree(log3.root, tmp_path / "backup")
+    log3.file_of(DAYS[2]).unlink()  # something for restore to fill
+    before = tree(log3.root)
+    monkeypatch.setenv("AUDIT_OPS_RECORDS_PATH", str(log3.root / "ops"))
+    argv = [word.format(root=log3.root, tmp=tmp_path) for word in command]
+    done = audit(capsys, *argv)
+    assert done.code == 2, done.out + done.err
+    assert f"AUDIT_OPS_RECORDS_PATH={log3.root / 'ops'} is inside the audit trail" in done.err
+    assert tree(log3.root) == before and not (tmp_path / "forensic").exists()
+
+
 def test_quarantine_from_a_report_copies_only_what_it_names(
     log3: Log, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,13 +10,16 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cli_support import EXIT_CODES_HELP, progress_display, run_cli
 from ..errors import AuditUsageError
 from ..layout import check_window, parse_day_key
 from .records import OpsRecords
-from .trail import Location, RunOptions, Window
+from .trail import Location, RunOptions, Window, within
+
+if TYPE_CHECKING:
+    from ...config import AppConfig
 
 
 def _day(text: str) -> date:
@@ -76,11 +79,20 @@ def options(args: argparse.Namespace, description: str = "verifying") -> Iterato
         yield replace(s3_of(args), progress=progress)
 
 
-def ops_records() -> OpsRecords:
-    """``AUDIT_OPS_RECORDS_PATH`` from the configuration (a bad setting is exit 2)."""
+def ops_records(trail: Location | None = None, config: AppConfig | None = None) -> OpsRecords:
+    """``AUDIT_OPS_RECORDS_PATH`` from the configuration (a bad setting is exit 2). Refused when
+    it lies inside the local trail the command works on: the configuration can only compare it
+    with ``AUDIT_STORAGE_PATH``, and records written there would change the trail."""
     from ...config import load_config
 
-    return OpsRecords(load_config().audit_ops_records_path.expanduser())
+    folder = (config or load_config()).audit_ops_records_path.expanduser()
+    if trail is not None and within(Location(str(folder), root=folder), trail):
+        raise AuditUsageError(
+            f"AUDIT_OPS_RECORDS_PATH={folder} is inside the audit trail {trail.text}: ops "
+            "records must live outside the trail",
+            hint="set AUDIT_OPS_RECORDS_PATH to a directory of its own (default var/audit-ops)",
+        )
+    return OpsRecords(folder)
 
 
 def emit(document: dict[str, Any], text: str, as_json: bool) -> None:

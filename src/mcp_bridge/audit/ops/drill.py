@@ -32,7 +32,6 @@ from . import checkpoints as ops_checkpoints
 from . import cli
 from .checkpoints import against
 from .overlay import DayContent, scratch_layout
-from .records import OpsRecords
 from .trail import (
     WHOLE,
     Location,
@@ -267,7 +266,8 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
     elif args.scratch is not None:
         scratch = Location(args.scratch, root=cli.existing_dir(args.scratch, "--scratch"))
     config = load_config()
-    records = OpsRecords(config.audit_ops_records_path.expanduser())
+    source = parse_location(args.path, what="backup location")
+    records = cli.ops_records(source, config)
     plan = DrillPlan(
         args.days,
         args.seed if args.seed is not None else time.time_ns() % 2**31,
@@ -277,7 +277,7 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.bypass_governance,
     )
     with cli.options(args) as run:
-        result = drill(parse_location(args.path, what="backup location"), plan, run)
+        result = drill(source, plan, run)
     document = result.to_dict()
     log = result.verification.render_text() if result.verification else ""
     path = records.write(

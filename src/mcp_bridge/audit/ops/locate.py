@@ -170,11 +170,12 @@ def add_arguments(made: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
     location = parse_location(args.path)
+    records = cli.ops_records(location) if args.incident else None
     with cli.options(args) as run:
         result = locate(location, cli.window_of(args), run, after=args.after)
     document = result.to_dict()
-    if args.incident:
-        path = cli.ops_records().write(
+    if records is not None:  # with --incident
+        path = records.write(
             "locate",
             argv,
             incident=args.incident,

@@ -301,10 +301,11 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
     window = cli.window_of(args)
     if args.from_report is not None and (window.start or window.end):
         raise AuditUsageError("give either --from-report or --start/--end, not both")
-    records = cli.ops_records()
+    source = parse_location(args.path)
+    records = cli.ops_records(source)
     with cli.options(args) as run:
         result = quarantine(
-            parse_location(args.path),
+            source,
             parse_location(args.to, must_exist=False),
             window=window,
             report=args.from_report,

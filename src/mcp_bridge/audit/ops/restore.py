@@ -32,7 +32,6 @@ from .actions import IN_PLACE, Action
 from .checkpoints import CHECKPOINT_REASONS, against, failure_days
 from .forensic import open_target
 from .overlay import DayContent, verify_days
-from .records import OpsRecords
 from .restore_local import apply_local, plan_local
 from .restore_s3 import LockSettings, apply_s3, plan_s3, s3_day_list, s3_overlay_days
 from .trail import (
@@ -280,6 +279,7 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.bypass_governance,
     )
     forensic = parse_location(args.forensic, must_exist=False) if args.forensic else None
+    records = cli.ops_records(trail, config)
     with cli.options(args) as run:
         result = restore(
             trail,
@@ -292,7 +292,6 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
             checkpoints=ops_checkpoints.options_of(args, config),
         )
     document = result.to_dict()
-    records = OpsRecords(config.audit_ops_records_path.expanduser())
     after = result.after.render_text() if result.after else "(not verified)"
     record = records.write(
         "restore",
