@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.message import ServerMessageMetadata
@@ -57,27 +58,47 @@ class BackChannel:
         if ctx is None:
             return await self._refuse(payload, owner.why_none)
         held = self._held.held_for(ctx)
-        if held is not None:
-            payload["via"] = "input-required"
-            answer = await self._held.ask(held, request, result_type)
-            error = answer if isinstance(answer, types.ErrorData) else None
-            await self._record(payload, None if error else answer, error)
-            return answer
-        why_not = _cannot_ask(ctx, request.method)
+        why_not = None if held is not None else _cannot_ask(ctx, request.method)
         if why_not is not None:
             return await self._refuse(payload, why_not)
-        metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
         try:
-            result = await ctx.session.send_request(request, result_type, metadata=metadata)
-        except Exception as exc:
-            error = types.ErrorData(code=getattr(exc, "code", INTERNAL_ERROR), message=str(exc))
-            await self._record(payload, None, error)
-            return error
+            answer = await self._ask(ctx, held, request, result_type, payload)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                reason = "the upstream withdrew the request (its call ended) before the answer"
+                await self._recorder.background(
+                    _event_type(request.method),
+                    {**payload, "decision": {"outcome": "cancelled", "reason": reason}},
+                )
+            raise
+        if isinstance(answer, types.ErrorData):
+            await self._record(payload, None, answer)
+            return answer
+        result = answer
         if isinstance(result, types.ElicitResult):
             result, filled = with_defaults(request.params, result)
             payload["defaultsApplied"] = filled or None
         await self._record(payload, result, None)
         return result
+
+    async def _ask(
+        self,
+        ctx: Ctx,
+        held: Any,
+        request: Any,
+        result_type: type[BaseModel],
+        payload: dict[str, Any],
+    ) -> BaseModel | types.ErrorData:
+        """Ask the calling client: by InputRequiredResult when its call is ``held``, else on
+        the call's stream; an error answer comes back as ErrorData."""
+        if held is not None:
+            payload["via"] = "input-required"
+            return await self._held.ask(held, request, result_type)
+        metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
+        try:
+            return await ctx.session.send_request(request, result_type, metadata=metadata)
+        except Exception as exc:
+            return types.ErrorData(code=getattr(exc, "code", INTERNAL_ERROR), message=str(exc))
 
     def _payload(self, upstream: str, request: Any, owner: Owner) -> dict[str, Any]:
         ctx = owner.ctx

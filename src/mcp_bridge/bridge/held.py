@@ -9,7 +9,8 @@ when the upstream asks, the client's request is answered with an ``InputRequired
 holding the question and a ``requestState`` naming the held call; the client's retry carries the
 answer, which goes to the waiting upstream, and is answered with the call's result or the next
 question. A held call whose client does not come back within ``timeout`` seconds
-(BRIDGE_UPSTREAM_TIMEOUT_SECONDS) gets an error in place of the answer, which ends it upstream.
+(BRIDGE_UPSTREAM_TIMEOUT_SECONDS) gets an error in place of the answer, which ends it upstream;
+a later retry naming it is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
-from mcp_types import INVALID_REQUEST
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, INVALID_REQUEST
 from pydantic import BaseModel
 
 Ctx = ServerRequestContext[Any, Any]
@@ -71,6 +73,15 @@ class HeldCalls:
         """Start the call (or resume the held one ``request_state`` names) and answer with its
         result or an ``InputRequiredResult`` for the upstream's pending questions."""
         held = self._by_token.get(request_state or "")
+        if held is None and request_state is not None:
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=(
+                    "mcp-bridge: requestState names no held call; it has ended (answered "
+                    "later than BRIDGE_UPSTREAM_TIMEOUT_SECONDS, or the bridge restarted): "
+                    "call the tool again"
+                ),
+            )
         if held is None:
             if self.task_group is None:
                 return await start()
@@ -97,6 +108,7 @@ class HeldCalls:
             await held.answered[key].wait()
         held.questions.pop(key, None)
         if key not in held.answers:
+            self._by_token.pop(held.token, None)  # abandoned: a late retry is refused
             message = (
                 f"mcp-bridge: the 2026-07-28 client did not answer {request.method} within "
                 f"BRIDGE_UPSTREAM_TIMEOUT_SECONDS={self._timeout:g}"
