@@ -8,6 +8,7 @@ line log operators put in ``AUDIT_WITNESSES`` and auditors pass to ``verify --wi
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,10 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
     vkey = commands.add_parser("vkey", help="print the witness verifier key of a signer key")
     vkey.add_argument("--key", required=True, type=Path, help="signer key file from keygen")
+    vkey.add_argument("--json", action="store_true", help="print a JSON object instead")
     return parser
 
 
-def _vkey(path: Path) -> int:
+def _vkey(path: Path, *, as_json: bool) -> int:
     try:
         signer = Signer.from_text(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -44,7 +46,16 @@ def _vkey(path: Path) -> int:
     except NoteError as exc:
         print(f"error: {path} is not a signer key: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(Cosigner(signer).verifier.to_text())
+    verifier = Cosigner(signer).verifier
+    if as_json:
+        report = {
+            "witnessKey": verifier.to_text(),
+            "name": verifier.name,
+            "keyId": verifier.key_id.hex(),
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(verifier.to_text())
     return EXIT_OK
 
 
@@ -71,7 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "vkey":
-        return _vkey(args.key)
+        return _vkey(args.key, as_json=args.json)
     return run_cli(lambda: _serve(args), verbose=args.verbose)
 
 
