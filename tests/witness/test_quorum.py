@@ -113,3 +113,22 @@ def test_a_log_rewritten_with_the_stolen_key_fails_the_quorum(
     code, report = run_verify(capsys, fork, witnesses, 1)
     assert code == 1
     assert reasons(report) == ["cosignature_invalid", "cosignature_invalid", "witness_quorum_short"]
+
+
+def test_a_cosignature_far_from_the_checkpoints_publication_is_reported(
+    capsys: pytest.CaptureFixture[str], log: SyntheticLog, witnesses: list[WitnessProcess]
+) -> None:
+    """The witness cosigns now a checkpoint the log says it published in 2000."""
+    submitter = submitter_for(log, witnesses[:1])
+    log.append(7)
+    submitter.submit(*log.publish("2000-01-01T00:00:00.000000Z"))
+    assert submitter.wait_idle(30)
+    submitter.close()
+    code, report = run_verify(capsys, log, witnesses[:1], 1)
+    assert (code, reasons(report)) == (1, ["cosignature_time_skew"])
+    [finding] = report["findings"]  # type: ignore[misc]
+    assert "from the checkpoint's publication (2000-01-01T00:00:00.000000Z)" in finding["message"]
+    args = [log.store.where(""), "--json", "--allow-empty", "--witness", witnesses[0].vkey]
+    skew = str(30 * 365 * 86400)
+    assert verify_main([*args, "--witness-max-skew", skew]) == 0
+    assert json.loads(capsys.readouterr().out)["attestations"]["findings"] == []
