@@ -96,6 +96,24 @@ def test_jobs_failure_exits_1_with_the_earliest_failure(
     assert report.name.endswith("-failed.json")
 
 
+def test_jobs_json_is_one_document_with_the_failure(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    today = datetime.now(UTC).date()
+    log = build_log(tmp_path / "var" / "audit", [today], 5)
+    lines = log.lines(today)
+    lines[2] = lines[2].replace(b'"i":2', b'"i":3')
+    log.write_lines(today, lines)
+    done = _jobs(cli_env, tmp_path, "--json")
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["summary"].startswith(f"Audit verification window {today:%Y/%m/%d}")
+    assert report["result"]["ok"] is False
+    assert report["result"]["failures"][0]["reason"] == "hash_mismatch"
+    [archived] = (tmp_path / "var" / "audit-reports").iterdir()
+    assert json.loads(archived.read_text())["summary"] == report["summary"]
+
+
 def test_jobs_disabled(tmp_path: Path, cli_env: dict[str, str]) -> None:
     env = {**cli_env, "AUDIT_ENABLED": "false"}
     done = _jobs(env, tmp_path)

@@ -189,7 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         epilog=EXIT_CODES_HELP,
     )
-    parser.add_argument("--json", action="store_true", help="also print the JSON report")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as one JSON document (what is archived) instead of text",
+    )
     parser.add_argument(
         "--allow-empty",
         action="store_true",
@@ -214,13 +218,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             object_lock=args.object_lock,
             timeout=args.timeout,
         )
-        print(outcome.line())
-        if not outcome.result.ok:
-            print(outcome.result.render_text())
-        if outcome.attestations is not None:
-            print(outcome.attestations.render_text())
-        if args.json:
+        if args.json:  # stdout is one document a monitor can parse
             print(json.dumps(outcome.to_dict(), indent=2))
+        else:
+            print(outcome.line())
+            if not outcome.result.ok:
+                print(outcome.result.render_text())
+            if outcome.attestations is not None:
+                print(outcome.attestations.render_text())
         if outcome.disabled and config.is_production:
             print(
                 "error: AUDIT_ENABLED=false in ENVIRONMENT=production: the audit trail must be "
