@@ -81,14 +81,20 @@ def test_runbook_jobs_command_verbatim(tmp_path: Path, cli_env: dict[str, str]) 
     assert len(list((tmp_path / "var" / "audit-reports").iterdir())) == 1
 
 
-def test_jobs_failure_exits_1_with_the_earliest_failure(
-    tmp_path: Path, cli_env: dict[str, str]
-) -> None:
+def _tampered_today(root: Path) -> date:
+    """Five records today in ``root``, the third one edited after it was written."""
     today = datetime.now(UTC).date()
-    log = build_log(tmp_path / "var" / "audit", [today], 5)
+    log = build_log(root, [today], 5)
     lines = log.lines(today)
     lines[2] = lines[2].replace(b'"i":2', b'"i":3')
     log.write_lines(today, lines)
+    return today
+
+
+def test_jobs_failure_exits_1_with_the_earliest_failure(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    _tampered_today(tmp_path / "var" / "audit")
     done = _jobs(cli_env, tmp_path)
     assert done.returncode == 1
     assert "hash_mismatch" in done.stdout.splitlines()[0] and "seq 2" in done.stdout
@@ -99,11 +105,7 @@ def test_jobs_failure_exits_1_with_the_earliest_failure(
 def test_jobs_json_is_one_document_with_the_failure(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    today = datetime.now(UTC).date()
-    log = build_log(tmp_path / "var" / "audit", [today], 5)
-    lines = log.lines(today)
-    lines[2] = lines[2].replace(b'"i":2', b'"i":3')
-    log.write_lines(today, lines)
+    today = _tampered_today(tmp_path / "var" / "audit")
     done = _jobs(cli_env, tmp_path, "--json")
     assert done.returncode == 1
     report = json.loads(done.stdout)
