@@ -6,8 +6,18 @@ import json
 import secrets
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from .seaweed import SeaweedServer, make_bucket
+
+
+@pytest.fixture(autouse=True)
+def ops_records(cli_env: dict[str, str], tmp_path: Path) -> Path:
+    """Where the preflight files its ops record (it puts a locked canary: a change)."""
+    cli_env["AUDIT_OPS_RECORDS_PATH"] = str(tmp_path / "ops-records")
+    return tmp_path / "ops-records"
 
 
 def run_preflight(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -32,11 +42,19 @@ def preflight_env(cli_env, seaweed: SeaweedServer, bucket: str, **extra: str) ->
     }
 
 
-def test_a_ready_bucket_passes(cli_env, seaweed: SeaweedServer, bucket: str) -> None:
+def test_a_ready_bucket_passes(
+    cli_env, seaweed: SeaweedServer, bucket: str, ops_records: Path
+) -> None:
     done = run_preflight(preflight_env(cli_env, seaweed, bucket))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✗" not in done.stdout
     assert done.stdout.count("✓") == 7
+    [record] = ops_records.glob("*-preflight-*.json")
+    assert f"ops record: {record}" in done.stderr
+    filed = json.loads(record.read_text())
+    canary = next(c for c in filed["result"]["checks"] if c["name"].startswith("a canary"))
+    assert canary["detail"].startswith(f"s3://{bucket}/audit-preflight/canary-")
+    seaweed.client().head_object(Bucket=bucket, Key=canary["detail"].split("/", 3)[3])
 
 
 def test_a_bucket_without_object_lock_fails_with_a_hint(cli_env, seaweed: SeaweedServer) -> None:
@@ -49,7 +67,9 @@ def test_a_bucket_without_object_lock_fails_with_a_hint(cli_env, seaweed: Seawee
     assert "fix: Object Lock can only be enabled at bucket creation" in done.stdout
 
 
-def test_json_gives_every_check_and_the_failing_ones_hint(cli_env, seaweed: SeaweedServer) -> None:
+def test_json_gives_every_check_and_the_failing_ones_hint(
+    cli_env, seaweed: SeaweedServer, ops_records: Path
+) -> None:
     plain = f"plain-{secrets.token_hex(6)}"
     make_bucket(seaweed, plain, object_lock=False)
     done = run_preflight(preflight_env(cli_env, seaweed, plain), "--json")
@@ -59,6 +79,7 @@ def test_json_gives_every_check_and_the_failing_ones_hint(cli_env, seaweed: Seaw
     lock = next(c for c in report["checks"] if "Object Lock is enabled" in c["name"])
     assert lock["ok"] is False
     assert lock["hint"].startswith("Object Lock can only be enabled at bucket creation")
+    assert not ops_records.exists(), "no canary was put: nothing changed, no ops record"
 
 
 def test_kms_canary(cli_env, seaweed: SeaweedServer, bucket: str) -> None:

@@ -12,11 +12,12 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from ..config import AppConfig, ConfigError, load_config
 from .cli_support import EXIT_CODES_HELP, TIMEOUT_HELP, positive_seconds, run_cli
 from .errors import AuditStorageError, AuditUsageError
-from .storage.s3.checks import Check, Target, run_checks
+from .storage.s3.checks import CANARY_CHECK, Check, Target, run_checks
 from .storage.s3.client import connect
 from .storage.s3.store import client_options, settings_from_config
 
@@ -31,10 +32,20 @@ def render(checks: Sequence[Check]) -> str:
     return "\n".join(lines)
 
 
-def to_json(checks: Sequence[Check]) -> str:
-    """The checklist as one JSON document, for monitoring that parses rather than greps."""
+def to_dict(checks: Sequence[Check]) -> dict[str, object]:
+    """The checklist as a JSON document, for monitoring that parses rather than greps."""
     rows = [{"name": c.name, "ok": c.ok, "detail": c.detail, "hint": c.hint} for c in checks]
-    return json.dumps({"ok": all(c.ok for c in checks), "checks": rows}, ensure_ascii=False)
+    return {"ok": all(c.ok for c in checks), "checks": rows}
+
+
+def record_canary(config: AppConfig, checks: Sequence[Check], argv: Sequence[str]) -> Path | None:
+    """The canary put is a change (a locked object stays in the bucket): file an ops record."""
+    from .ops.records import OpsRecords
+
+    if not any(c.ok and c.name.startswith(CANARY_CHECK) for c in checks):
+        return None
+    records = OpsRecords(config.audit_ops_records_path.expanduser())
+    return records.write("preflight", argv, incident=None, result=to_dict(checks))
 
 
 def preflight(config: AppConfig, *, timeout: float | None = None) -> list[Check]:
@@ -79,11 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=positive_seconds, help=TIMEOUT_HELP)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
-    args = parser.parse_args(argv)
-    return run_cli(lambda: _checklist(args.timeout, as_json=args.json), verbose=args.verbose)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    return run_cli(
+        lambda: _checklist(args.timeout, as_json=args.json, argv=words), verbose=args.verbose
+    )
 
 
-def _checklist(timeout: float | None, *, as_json: bool) -> int:
+def _checklist(timeout: float | None, *, as_json: bool, argv: Sequence[str]) -> int:
     try:
         config = load_config()
     except ConfigError as exc:
@@ -98,7 +112,10 @@ def _checklist(timeout: float | None, *, as_json: bool) -> int:
         print(f"✗ {exc.render()}", file=sys.stderr)
         return 3
     checks.append(signing_key_check(config))
-    print(to_json(checks) if as_json else render(checks))
+    record = record_canary(config, checks, argv)
+    print(json.dumps(to_dict(checks), ensure_ascii=False) if as_json else render(checks))
+    if record is not None:
+        print(f"ops record: {record}", file=sys.stderr)
     return 0 if all(check.ok for check in checks) else 1
 
 

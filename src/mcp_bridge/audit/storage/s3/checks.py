@@ -113,10 +113,12 @@ def object_lock_on(conn: S3Connection, target: Target) -> Check:
     return Check(name, True, detail)
 
 
+CANARY_CHECK = "a canary object is accepted with lock"
+"""The name of the check that puts a (locked) canary object: the one check that writes."""
+
+
 def canary_put(conn: S3Connection, target: Target, key: str) -> Check:
-    name = "a canary object is accepted with lock" + (
-        " and KMS" if target.policy.kms_key_id else ""
-    )
+    name = CANARY_CHECK + (" and KMS" if target.policy.kms_key_id else "")
     if not target.policy.lock_mode:
         return Check(
             name,
@@ -186,4 +188,4 @@ def run_checks(conn: S3Connection, target: Target) -> list[Check]:
     return checks
 
 
-__all__ = ["AuditStorageError", "Check", "Target", "run_checks"]
+__all__ = ["CANARY_CHECK", "AuditStorageError", "Check", "Target", "run_checks"]
