@@ -13,7 +13,8 @@ from mcp_bridge.audit.errors import AuditUsageError
 from mcp_bridge.audit.jobs import run_scheduled_verification
 from mcp_bridge.config import AppConfig, load_config
 
-from ..conftest import Log, build_log, run_module
+from ..conftest import PYTHON, Log, build_log, run_module
+from ..terminal import run_on_a_pty
 
 
 def _config(log_root: Path, reports: Path, lookback: int = 1, **extra: object) -> AppConfig:
@@ -114,6 +115,22 @@ def test_jobs_json_is_one_document_with_the_failure(
     assert report["result"]["failures"][0]["reason"] == "hash_mismatch"
     [archived] = (tmp_path / "var" / "audit-reports").iterdir()
     assert json.loads(archived.read_text())["summary"] == report["summary"]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_jobs_progress_on_a_terminal_only_without_json(
+    tmp_path: Path, cli_env: dict[str, str], as_json: bool
+) -> None:
+    build_log(tmp_path / "var" / "audit", [datetime.now(UTC).date()], 50)
+    script = (  # the "long run" threshold lowered so a small log counts as long
+        "import sys; from mcp_bridge.audit import cli_support, jobs;"
+        "cli_support._PROGRESS_MIN_BYTES = 0; sys.exit(jobs.main(sys.argv[1:]))"
+    )
+    args = ["--json"] if as_json else []
+    code, out, terminal = run_on_a_pty([PYTHON, "-c", script, *args], cli_env, tmp_path)
+    assert code == 0, out
+    assert (b"verifying" in terminal) is not as_json
+    assert out.startswith(b"{" if as_json else b"Audit verification window")
 
 
 def test_jobs_disabled(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -25,8 +25,10 @@ from .cli_support import (
     EXIT_OK,
     TIMEOUT_HELP,
     positive_seconds,
+    progress_display,
     run_cli,
 )
+from .engine import ProgressCallback
 from .errors import AuditUsageError
 from .layout import day_key, lookback_window
 from .results import VerificationResult
@@ -102,12 +104,14 @@ def run_scheduled_verification(
     allow_empty: bool = False,
     object_lock: bool = True,
     timeout: float | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ScheduledVerificationResult:
     """Verify the lookback window ending on ``reference_time``'s UTC day (default: now).
 
     A configured location that holds no audit store is ``empty_store`` unless ``allow_empty``;
     on S3 every object must carry Object Lock retention unless ``object_lock`` is False, and
-    ``timeout`` bounds each connect and read (seconds).
+    ``timeout`` bounds each connect and read (seconds); ``progress`` follows the verification
+    (the bar of a run by hand on a terminal).
     """
     now = (reference_time or datetime.now(UTC)).astimezone(UTC)
     start, end = lookback_window(now.date(), config.audit_verify_lookback_days)
@@ -124,6 +128,7 @@ def run_scheduled_verification(
         end=end,
         allow_empty=allow_empty,
         checkpoints=config_checkpoint_options(config, now),
+        progress=progress,
         **options,
     )
     outcome = ScheduledVerificationResult(result, day_key(start), day_key(end), ran_at=ran_at)
@@ -212,12 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         config = load_config()
-        outcome = run_scheduled_verification(
-            config,
-            allow_empty=args.allow_empty,
-            object_lock=args.object_lock,
-            timeout=args.timeout,
-        )
+        with progress_display(not args.json) as progress:
+            outcome = run_scheduled_verification(
+                config,
+                allow_empty=args.allow_empty,
+                object_lock=args.object_lock,
+                timeout=args.timeout,
+                progress=progress,
+            )
         if args.json:  # stdout is one document a monitor can parse
             print(json.dumps(outcome.to_dict(), indent=2))
         else:
