@@ -217,13 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         config = load_config()
+        options = {"allow_empty": args.allow_empty, "object_lock": args.object_lock}
         with progress_display(not args.json) as progress:
             outcome = run_scheduled_verification(
-                config,
-                allow_empty=args.allow_empty,
-                object_lock=args.object_lock,
-                timeout=args.timeout,
-                progress=progress,
+                config, timeout=args.timeout, progress=progress, **options
             )
         if args.json:  # stdout is one document a monitor can parse
             print(json.dumps(outcome.to_dict(), indent=2))
