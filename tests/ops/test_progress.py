@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mcp_bridge.audit.ops.quarantine import quarantine
+from mcp_bridge.audit.ops.trail import RunOptions, parse_location
+
 from ..conftest import DAYS, REPO, build_log
 from ..terminal import run_on_a_pty
 
@@ -44,3 +47,24 @@ def test_no_progress_when_piped(tmp_path: Path, cli_env: dict[str, str]) -> None
         timeout=60,
     )
     assert done.returncode == 0 and done.stderr == b""
+
+
+def test_quarantine_reports_the_bytes_it_copies(tmp_path: Path) -> None:
+    """The copy phase moves the progress bar by each item's bytes, up to the store's size
+    (each call comes after one more copy; the verification afterwards reports on its own)."""
+    build_log(tmp_path / "audit", DAYS, 20)
+    forensic = tmp_path / "f"
+    seen: list[tuple[int, int, int]] = []
+
+    def update(done: int, total: int) -> None:
+        copies = len(list(forensic.rglob("*.jsonl@*")))
+        seen.append((done, total, copies))
+
+    source = parse_location(str(tmp_path / "audit"))
+    target = parse_location(str(forensic), must_exist=False)
+    quarantine(source, target, s3=RunOptions(progress=update))
+    size = sum(path.stat().st_size for path in (tmp_path / "audit").rglob("*.jsonl"))
+    copying = seen[: len(DAYS)]
+    assert [copies for _, _, copies in copying] == [1, 2, 3]
+    assert [total for _, total, _ in copying] == [size] * len(DAYS)
+    assert copying[-1][0] == size and copying[0][0] < copying[1][0] < size

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..engine import ProgressCallback
 from ..layout import day_key
 from .forensic import ForensicTarget
 from .records import sha256_bytes
@@ -46,7 +47,7 @@ class Item:
     path: Path | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
-    size: int = 0
+    size: int = 0  # as listed until copied, then the bytes copied
     new: bool = False
     copy_ok: bool = False
 
@@ -62,11 +63,16 @@ class Item:
         }
 
 
-def copy_items(items: Sequence[Item], target: ForensicTarget) -> list[str]:
+def copy_items(
+    items: Sequence[Item], target: ForensicTarget, progress: ProgressCallback | None = None
+) -> list[str]:
     """Copy every item whose copy does not exist yet; return problems (an existing copy that
-    differs is reported, never overwritten)."""
+    differs is reported, never overwritten). ``progress`` gets the bytes copied so far against
+    the sizes the items were listed with (their ``size`` before copying)."""
     problems: list[str] = []
+    total, done = sum(item.size for item in items), 0
     for item in items:
+        done += item.size
         if item.path is not None:
             item.new, item.sha256, item.size = target.create_from_file(item.copy, item.path)
         else:
@@ -74,6 +80,8 @@ def copy_items(items: Sequence[Item], target: ForensicTarget) -> list[str]:
             data = item.read()
             item.sha256, item.size = sha256_bytes(data), len(data)
             item.new = target.create(item.copy, data)
+        if progress is not None:
+            progress(done, total)
     for item in items:
         stored = target.digest(item.copy)
         item.copy_ok = stored == item.sha256

@@ -136,12 +136,12 @@ def quarantine(
     if source.is_s3:
         conn = s3_connection(s3)
         result.items, window = _s3_items(conn, source, window, report)
-        result.problems = copy_items(result.items, target)
+        result.problems = copy_items(result.items, target, s3.progress)
         if legal_hold:  # after the copies: their facts record the hold as it was found
             result.legal_holds = _hold(conn, source, result.items)
     else:
         result.items, window = _local_items(source, window, report)
-        result.problems = copy_items(result.items, target)
+        result.problems = copy_items(result.items, target, s3.progress)
     verification = verify_window(source, window, s3)
     result.verification = verification.to_dict()
     if any(item.new for item in result.items) or result.legal_holds:
@@ -166,7 +166,7 @@ def _local_items(
     for day in days:
         path = local_file(source.root, day)
         name = day_copy_name(day, sha256_file(path))
-        items.append(Item(str(path), name, path=path))
+        items.append(Item(str(path), name, path=path, size=path.stat().st_size))
     return items, window
 
 
@@ -206,7 +206,8 @@ def _s3_items(
             items.append(Item(url, name, bytes, facts=facts))
             continue
         name = version_copy_name(version.key, version.version_id)
-        items.append(Item(url, name, partial(_read, conn, bucket, facts), facts=facts))
+        reader = partial(_read, conn, bucket, facts)
+        items.append(Item(url, name, reader, facts=facts, size=version.size))
     return items, window
 
 
@@ -303,7 +304,7 @@ def execute(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise AuditUsageError("give either --from-report or --start/--end, not both")
     source = parse_location(args.path)
     records = cli.ops_records(source)
-    with cli.options(args) as run:
+    with cli.options(args, "quarantining") as run:
         result = quarantine(
             source,
             parse_location(args.to, must_exist=False),
