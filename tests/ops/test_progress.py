@@ -37,6 +37,20 @@ def test_locate_progress_on_a_terminal_only_without_json(
     assert out.startswith(b"{" if as_json else b"no failure: verified: 600 events")
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_drill_progress_on_a_terminal_only_without_json(
+    tmp_path: Path, cli_env: dict[str, str], as_json: bool
+) -> None:
+    build_log(tmp_path / "backup", DAYS, 200)
+    script = _SCRIPT.replace("import locate", "import drill").replace("locate.main", "drill.main")
+    args = [str(tmp_path / "backup"), "--days", "3", *(["--json"] if as_json else [])]
+    env = {**cli_env, "AUDIT_OPS_RECORDS_PATH": str(tmp_path / "ops")}
+    code, out, terminal = run_on_a_pty([sys.executable, "-c", script, *args], env, REPO)
+    assert code == 0, out
+    assert (b"verifying" in terminal) is not as_json
+    assert out.startswith(b"{" if as_json else b"drill from ")
+
+
 def test_no_progress_when_piped(tmp_path: Path, cli_env: dict[str, str]) -> None:
     build_log(tmp_path / "audit", DAYS, 50)
     done = subprocess.run(

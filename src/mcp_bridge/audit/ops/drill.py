@@ -187,6 +187,7 @@ def _into_directory(
             end=result.days[-1],
             parallel=False,
             checkpoints=checkpoints,
+            progress=s3.progress,
         )
         result.timings["verifySeconds"] = time.perf_counter() - started
     result.cleaned_up = not Path(result.scratch).exists()
@@ -221,6 +222,7 @@ def _into_prefix(
                 start=result.days[0],
                 end=result.days[-1],
                 checkpoints=checkpoints,
+                progress=s3.progress,
                 **s3.for_location(plan.scratch),
             )
             result.timings["verifySeconds"] = time.perf_counter() - started
