@@ -6,55 +6,21 @@ import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mcp_bridge.audit import LocalAuditTrail
 
 from ..conftest import DAYS, Clock, Log
-from .helpers import audit, tree
-
-
-def call(
-    correlation: str, phase: str, *, tool: str = "git__git_commit", request: int = 1
-) -> dict[str, Any]:
-    """A payload shaped like the bridge's middleware writes it (see bridge/middleware.py)."""
-    payload: dict[str, Any] = {
-        "correlationId": correlation,
-        "identity": {"subject": "alice" if correlation != "c-bob" else "bob"},
-        "method": "tools/call",
-        "requestId": request,
-        "sessionId": "s-1",
-        "upstream": "git",
-        "target": {"kind": "tool", "name": tool, "upstreamName": tool.split("__")[-1]},
-        "mutating": True,
-    }
-    if phase == "intent":
-        payload["decision"] = {"outcome": "pending", "reason": "mutating tool"}
-    else:
-        payload["decision"] = {"outcome": "allowed", "reason": "mutating tool"}
-    return payload
+from .helpers import audit, timeline_plan, tree
 
 
 @pytest.fixture
 def timeline_log(tmp_path: Path) -> Log:
-    """Three requests interleaved; c-lost's intent never gets an outcome (a crash mid-call)."""
     clock = Clock(datetime(2025, 10, 24, 12, tzinfo=UTC))
     records = []
-    plan = [
-        ("mcp.tools.call.intent", call("c-1", "intent")),
-        (
-            "mcp.tools.list",
-            {"correlationId": "c-other", "sessionId": "s-1", "method": "tools/list"},
-        ),
-        ("mcp.tools.call.intent", call("c-lost", "intent", request=2)),
-        ("mcp.tools.call", call("c-1", "outcome")),
-        ("mcp.tools.call.intent", call("c-bob", "intent", tool="time__get_current_time")),
-        ("mcp.tools.call", call("c-bob", "outcome", tool="time__get_current_time")),
-    ]
     with LocalAuditTrail(tmp_path / "audit", clock=clock) as trail:
-        for event_type, payload in plan:
+        for event_type, payload in timeline_plan():
             records.append(trail.record_event(event_type, payload))
             clock.advance(seconds=1)
     return Log(tmp_path / "audit", records)

@@ -12,7 +12,7 @@ import pytest
 from mcp_bridge.audit import Reason, verify_audit_trail
 from mcp_bridge.audit.storage.s3.layout import GENESIS_DAY, segment_key
 
-from ..ops.helpers import audit
+from ..ops.helpers import audit, timeline_plan
 from .conftest import Clock
 from .seaweed import ATTACKER, SeaweedServer, make_bucket
 
@@ -154,6 +154,25 @@ def test_quarantine_into_the_trails_own_prefix_is_refused(
     assert done.code == 2 and f"--to {to} overlaps the audit trail" in done.err
     assert versions(seaweed, bucket, prefix="") == source
     assert audit(capsys, "quarantine", f"s3://{bucket}/audit", "--to", f"s3://{bucket}/f").code == 0
+
+
+def test_replay_on_s3_pairs_intent_and_outcome_and_flags_the_lost_intent(
+    open_trail, bucket: str, clock: Clock, capsys
+) -> None:
+    trail = open_trail(clock)
+    records = [trail.record_event(event_type, payload) for event_type, payload in timeline_plan()]
+    trail.close()
+    url = f"s3://{bucket}/audit"
+    done = audit(capsys, "replay", url, "--correlation-id", "c-1", "--json")
+    assert done.code == 0, done.out + done.err
+    events = done.json["events"]
+    assert [e["seq"] for e in events] == [0, 3] and all(e["verified"] for e in events)
+    assert events[0]["pairedWith"] == 3 and events[1]["pairedWith"] == 0
+    lost = audit(capsys, "replay", url, "--session", "s-1", "--json")
+    assert lost.code == 1
+    assert lost.json["flagged"] == [
+        {"seq": 2, "flag": "intent_without_outcome", "eventId": records[2]["eventId"]}
+    ]
 
 
 def test_locate_on_s3_names_the_hidden_segment_and_its_neighbours(
