@@ -143,6 +143,27 @@ def test_quarantine_to_a_forensic_bucket_with_legal_hold(
     assert again.json["manifest"] is None
 
 
+def test_quarantine_on_s3_from_a_verification_report_copies_what_it_names(
+    written, bucket: str, seaweed: SeaweedServer, tmp_path: Path, capsys
+) -> None:
+    overwritten, deleted = tamper(seaweed, bucket)
+    url = f"s3://{bucket}/audit"
+    verified = audit(capsys, "verify", url, "--json")
+    assert verified.code == 1
+    report = tmp_path / "report.json"
+    report.write_text(verified.out)
+    forensic = tmp_path / "forensic"
+    done = audit(capsys, "quarantine", url, "--from-report", str(report), "--to", str(forensic))
+    assert done.code == 0, done.out + done.err
+    manifest = json.loads(next((forensic / "manifests").iterdir()).read_text())
+    named = {item["key"] for item in manifest["items"]}
+    assert {overwritten, deleted} <= named, "both objects the report names"
+    assert named < set(data_keys(seaweed, bucket)), "only what the report names"
+    expected = [(k, v, m) for k, v, m in versions(seaweed, bucket) if k in named]
+    copied = sorted((i["key"], i["versionId"], i["deleteMarker"]) for i in manifest["items"])
+    assert copied == expected, "every version and marker of the named keys, nothing else"
+
+
 def test_quarantine_into_the_trails_own_prefix_is_refused(
     written, bucket: str, seaweed: SeaweedServer, capsys
 ) -> None:
