@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -45,20 +46,39 @@ def serve_until_healthy_then_signal(env: dict[str, str], cwd: Path, signum: int)
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.1)
+        wait_until_healthy(f"http://127.0.0.1:{port}", process)
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
     return process.returncode, stderr
+
+
+def serve_env(tmp: Path, servers: dict[str, Any]) -> dict[str, str]:
+    """The environment of an ``mcp-bridge serve`` of ``servers`` (its ``mcpServers``), with the
+    trail in ``tmp/audit`` and a free loopback ``PORT``."""
+    config = tmp / "bridge.json"
+    config.write_text(json.dumps({"mcpServers": servers}))
+    return {
+        **os.environ,
+        "BRIDGE_CONFIG": str(config),
+        "AUDIT_STORAGE_PATH": str(tmp / "audit"),
+        "PORT": str(free_port()),
+        "HOST": "127.0.0.1",
+    }
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[str]) -> None:
+    """Until the ``mcp-bridge serve`` subprocess answers ``/health`` (it must not exit)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
 
 
 @contextmanager

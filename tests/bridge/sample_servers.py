@@ -96,6 +96,7 @@ def library_server() -> MCPServer:
         return f"{len(shelf)} books"
 
     _add_muse(server)
+    _add_ponder(server)
     _add_chatty(server)
     _add_grow(server)
 
@@ -152,6 +153,26 @@ def _add_muse(server: MCPServer) -> None:
         """Ask the client's model about a topic (sampling; an InputRequiredResult in 2026-07-28)."""
         text = answer.content.text if isinstance(answer.content, TextContent) else "?"
         return f"mused: {text}"
+
+
+def _add_ponder(server: MCPServer) -> None:
+    @server.tool()
+    async def ponder(topic: str, ctx: Context, fail: bool = False) -> str:
+        """Ask the client's model twice (mutating; session protocol only), reporting progress
+        after each answer; ``fail`` raises once both are in (an upstream error)."""
+        lines = []
+        for step in (1, 2):
+            question = TextContent(type="text", text=f"line {step} about {topic}")
+            answer = await ctx.session.create_message(
+                [SamplingMessage(role="user", content=question)],
+                max_tokens=20,
+                related_request_id=ctx.request_id,
+            )
+            lines.append(answer.content.text if isinstance(answer.content, TextContent) else "?")
+            await ctx.report_progress(step, 2, f"answer {step}")
+        if fail:
+            raise ValueError(f"pondering {topic} failed")
+        return "pondered: " + " / ".join(lines)
 
 
 def _ask_the_model(topic: str) -> Sample:

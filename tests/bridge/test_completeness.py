@@ -5,8 +5,6 @@ Driven by the official client in both protocol generations against the ``lone`` 
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import threading
 from collections.abc import Awaitable
@@ -31,6 +29,7 @@ from .harness import (
     faulty_trail,
     free_port,
     initialize_request,
+    serve_env,
     serve_until_healthy_then_signal,
     wait_until_recovered,
 )
@@ -229,18 +228,9 @@ def test_every_stop_signal_is_a_clean_stop() -> None:
 
 def test_sighup_leaves_a_bridge_stopped_record(tmp_path: Path) -> None:
     signum = signal.SIGHUP
-    config = tmp_path / "bridge.json"
     library = sample_spec("library")
     servers = {"library": {"command": library.command, "args": list(library.args)}}
-    config.write_text(json.dumps({"mcpServers": servers}))
-    port = free_port()
-    env = {
-        **os.environ,
-        "BRIDGE_CONFIG": str(config),
-        "AUDIT_STORAGE_PATH": str(tmp_path / "audit"),
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-    }
+    env = serve_env(tmp_path, servers)
     returncode, stderr = serve_until_healthy_then_signal(env, tmp_path, signum)
     assert returncode == 0, stderr
     with LocalAuditTrail(tmp_path / "audit") as trail:

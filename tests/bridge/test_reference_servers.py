@@ -129,31 +129,33 @@ async def test_a_2026_client_is_asked_with_input_required_rounds(peers: Bridge) 
         elicited = await client.call_tool("everything__trigger-elicitation-request", {})
     assert "sampled: " in _text(sampled) and "held" in _text(sampled)
     assert "Ada" in _text(elicited)
-    rounds = [
+    calls = [
         e["payload"]
         for e in events(peers.trail, "mcp.tools.call")
         if (e["payload"]["client"] or {}).get("name") == "modern-asked"
     ]
-    assert [r["target"]["name"] for r in rounds] == [
-        "everything__trigger-sampling-request",
-        "everything__trigger-sampling-request",
-        "everything__trigger-elicitation-request",
-        "everything__trigger-elicitation-request",
+    # One outcome per call (not per round), from the first request, after its two rounds.
+    assert [(c["target"]["name"], c["inputRounds"]) for c in calls] == [
+        ("everything__trigger-sampling-request", 2),
+        ("everything__trigger-elicitation-request", 2),
     ]
     asked = {
         e["eventType"]: e["payload"]
         for e in events(peers.trail)
         if e["eventType"]
         in ("mcp.upstream.sampling.createMessage", "mcp.upstream.elicitation.create")
-        and e["payload"]["correlationId"] in {r["correlationId"] for r in rounds}
+        and e["payload"]["correlationId"] in {c["correlationId"] for c in calls}
     }
-    for event_type, first_round in (
-        ("mcp.upstream.sampling.createMessage", rounds[0]),
-        ("mcp.upstream.elicitation.create", rounds[2]),
+    for event_type, call in (
+        ("mcp.upstream.sampling.createMessage", calls[0]),
+        ("mcp.upstream.elicitation.create", calls[1]),
     ):
         assert asked[event_type]["via"] == "input-required"
         assert asked[event_type]["decision"]["outcome"] == "forwarded"
-        assert asked[event_type]["correlationId"] == first_round["correlationId"]
+        assert asked[event_type]["correlationId"] == call["correlationId"]
+        # The retry that carried the answer is a request of its own, named here.
+        assert asked[event_type]["answeredBy"]["correlationId"] != call["correlationId"]
+        assert asked[event_type]["answeredBy"]["requestId"] != call["requestId"]
 
 
 @pytest.mark.parametrize("mode", MODES)

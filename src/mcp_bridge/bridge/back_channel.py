@@ -93,7 +93,8 @@ class BackChannel:
         the call's stream; an error answer comes back as ErrorData."""
         if held is not None:
             payload["via"] = "input-required"
-            return await self._held.ask(held, request, result_type)
+            answer, payload["answeredBy"] = await self._held.ask(held, request, result_type)
+            return answer
         metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
         try:
             return await ctx.session.send_request(request, result_type, metadata=metadata)

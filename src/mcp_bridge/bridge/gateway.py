@@ -93,7 +93,7 @@ def assemble(
     relay.on_tools_changed = pool.forget_tools
     relay.speaks_modern = pool.speaks_modern
     telemetry.watch(trail, pool, recorder.outage, "tcp" if local_identity is None else "pipe")
-    middleware = AuditMiddleware(recorder, pool, local_identity, telemetry)
+    middleware = AuditMiddleware(recorder, pool, local_identity, telemetry, relay.held)
     server = build_server(pool, middleware, relay)
     return Gateway(settings, recorder, pool, middleware, relay, server, telemetry)
 
@@ -118,12 +118,14 @@ async def running(gateway: Gateway, started: dict[str, Any]) -> AsyncIterator[No
 
 
 async def _record_stop(gateway: Gateway) -> None:
-    """``aborted`` for the calls still running, then ``bridge.stopped``, however the stop came.
+    """``aborted`` for the calls still running (held ones too, which are then ended upstream),
+    then ``bridge.stopped``, however the stop came.
 
     The stop record is made durable (bounded wait) so that it is on disk before the trail is
     closed; when the trail is down it is held like any other record and the loss is logged.
     """
     aborted = await gateway.middleware.abort_in_flight()
+    await gateway.relay.held.stop()
     payload = {"upstreams": gateway.pool.health(), "abortedCalls": aborted}
     with anyio.move_on_after(10):
         try:

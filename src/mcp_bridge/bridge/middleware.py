@@ -29,6 +29,7 @@ from .auth import ANONYMOUS, Identity
 from .capture import Capture
 from .errors import AUDIT_UNAVAILABLE, POLICY_DENIED, READ_ONLY_MODE, code_and_message, refused
 from .exchange import Exchange, exchange_of
+from .held import HeldCalls
 from .pool import Target, UpstreamPool
 from .recorder import TOOL_CALL_INTENT, Recorder, event_type_for
 from .relay import session_id_of
@@ -73,9 +74,12 @@ class AuditMiddleware:
         pool: UpstreamPool,
         local_identity: Identity | None = None,
         telemetry: Telemetry | None = None,
+        held: HeldCalls | None = None,
     ) -> None:
         self._recorder = recorder
         self._pool = pool
+        self._held = held or HeldCalls(0)
+        """Held calls (``held.py``): one intent and one outcome per call, however many rounds."""
         self._telemetry = telemetry or Telemetry(None, None)
         self._local_identity = local_identity
         """The caller when there is no HTTP exchange (the stdio front end: the OS user)."""
@@ -90,7 +94,7 @@ class AuditMiddleware:
         if exchange is not None:
             exchange.recorded = True
         op = await self._describe(ctx)
-        params = ctx.params if isinstance(ctx.params, Mapping) else {}
+        params = _params(ctx)
         headers = getattr(ctx.request, "headers", None)
         with self._telemetry.request(op, params, headers) as watch:
             return watch.result(await self._handle(ctx, call_next, op, exchange))
@@ -111,6 +115,10 @@ class AuditMiddleware:
                     "read-only and mutating tool calls are refused",
                 )
             return await call_next(ctx)
+        if op.method == "tools/call" and self._held.resumes(_params(ctx).get("requestState")):
+            # A retry of a held call: the call's intent and outcome are the first request's;
+            # this request is recorded as the exchange whose answer it carries (answeredBy).
+            return await call_next(ctx)
         if op.mutating:
             await self._write_intent(op)
         elif op.is_request:
@@ -121,12 +129,35 @@ class AuditMiddleware:
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 await self._finish(op, None, None, "aborted" if self.stopping else "cancelled")
+                self._end_started_held(ctx)
             raise
         except Exception as exc:
+            self._held.take_started(ctx)
             await self._finish(op, None, exc)
             raise
-        await self._finish(op, result, None)
+        held = self._held.take_started(ctx)
+        if held is None:
+            await self._finish(op, result, None)
+        elif held.done:
+            await self._finish_held(op, held)
+        else:
+            held.on_end = lambda ended: self._finish_held(op, ended)
         return result
+
+    def _end_started_held(self, ctx: ServerRequestContext[Any, Any]) -> None:
+        """The client cancelled the request that started a held call: end it upstream too."""
+        held = self._held.take_started(ctx)
+        if held is not None:
+            self._held.cancel(held)
+
+    async def _finish_held(self, op: Operation, held: Any) -> None:
+        """A held call's one outcome, when its upstream call ended (``held.py``)."""
+        op.payload["inputRounds"] = held.rounds
+        if held.error is None and held.result is None:  # its scope was cancelled
+            await self._finish(op, None, None, "aborted" if self.stopping else "cancelled")
+        else:
+            error = held.error if isinstance(held.error, Exception) else None
+            await self._finish(op, held.result, error)
 
     def caller(self, ctx: ServerRequestContext[Any, Any]) -> Identity:
         """Who sent this request: the HTTP caller, or the local user of the stdio front end."""
@@ -180,7 +211,7 @@ class AuditMiddleware:
         raise refused(AUDIT_UNAVAILABLE, reason)
 
     async def _describe(self, ctx: ServerRequestContext[Any, Any]) -> Operation:
-        params: Mapping[str, Any] = ctx.params if isinstance(ctx.params, Mapping) else {}
+        params = _params(ctx)
         target = await self._target(ctx.method, params)
         exchange = exchange_of(ctx.request)
         payload: dict[str, Any] = {
@@ -312,6 +343,10 @@ def _outcome(result: HandlerResult, error: Exception | None, capture: Capture) -
         return {"isError": is_error, "errorCode": None, "resultDigest": capture.digest(result)}
     code, message = code_and_message(error)
     return {"isError": True, "errorCode": code, "errorMessage": message[:500], "resultDigest": None}
+
+
+def _params(ctx: ServerRequestContext[Any, Any]) -> Mapping[str, Any]:
+    return ctx.params if isinstance(ctx.params, Mapping) else {}
 
 
 def _arguments(method: str, params: Mapping[str, Any]) -> Any:

@@ -7,7 +7,6 @@ middleware into its dispatch chain.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import mcp_types as types
@@ -89,8 +88,7 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
         resume = None
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             if not pool.speaks_modern(target.upstream):
-                result = await _held_call(ctx, params, target)
-                return pool.naming.expose_tool_result(target.upstream, result)
+                return await _held_call(ctx, params, target)
             resume = InputRound(params.input_responses, params.request_state)
         with relay.running(target, ctx) as meta:
             result = await pool.call_tool(
@@ -102,19 +100,19 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
         """A 2026-07-28 client on a session-protocol upstream (``held.py``): the call runs in
         the background so that the upstream's questions can be asked by InputRequiredResult."""
 
-        relayed = progress_relay(ctx)
-
-        async def progress(progress: float, total: float | None, message: str | None) -> None:
-            """To the first round's client while it waits; dropped once it got its answer."""
-            if relayed is not None:
-                with contextlib.suppress(Exception):
-                    await relayed(progress, total, message)
-
-        async def start() -> Any:
+        async def start(progress: ProgressFnT) -> Any:
             with relay.running(target, ctx) as meta:
-                return await pool.call_tool(target, params.arguments, progress, meta=meta)
+                result = await pool.call_tool(target, params.arguments, progress, meta=meta)
+            return pool.naming.expose_tool_result(target.upstream, result)
 
-        return await relay.held.call(ctx, params.request_state, params.input_responses, start)
+        exchange = exchange_of(ctx.request)
+        who = {
+            "correlationId": exchange.correlation_id if exchange else None,
+            "requestId": ctx.request_id,
+        }
+        return await relay.held.call(
+            ctx, params.request_state, params.input_responses, start, progress_relay(ctx), who
+        )
 
     async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> Any:
         relay.register(ctx)
