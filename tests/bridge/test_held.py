@@ -245,3 +245,41 @@ async def test_a_held_call_whose_client_cancels_is_ended_upstream_and_recorded(
     intent, outcome = (e["payload"] for e in found)
     assert outcome["decision"]["outcome"] == "cancelled"
     assert outcome["correlationId"] == intent["correlationId"]
+
+
+async def test_a_retry_that_answers_nothing_is_recorded_as_a_call_of_its_own(
+    held: Bridge,
+) -> None:
+    async def sample(ctx: Any, params: Any) -> types.CreateMessageResult:
+        text = types.TextContent(type="text", text="ok")
+        return types.CreateMessageResult(role="assistant", content=text, model="t")
+
+    async with connect(held.url, held.auth(), mode="2026-07-28", sampling_callback=sample) as c:
+        first = await c.session.call_tool(
+            "library__ponder", {"topic": "empty"}, allow_input_required=True
+        )
+        assert isinstance(first, types.InputRequiredResult)
+        again = await c.session.call_tool(
+            "library__ponder",
+            {"topic": "empty"},
+            input_responses={},
+            request_state=first.request_state,
+            allow_input_required=True,
+        )
+        assert isinstance(again, types.InputRequiredResult)
+        assert set(again.input_requests or {}) == set(first.input_requests or {})
+        result = await c.call_tool(
+            "library__ponder",
+            {"topic": "empty"},
+            input_responses={key: await sample(None, None) for key in again.input_requests or {}},
+            request_state=first.request_state,
+        )
+    assert result.content[0].text == "pondered: ok / ok"  # type: ignore[union-attr]
+    records = _records(held, "empty")
+    intents, outcomes = records["mcp.tools.call.intent"], records["mcp.tools.call"]
+    assert len(intents) == 2 and len(outcomes) == 2
+    (call,) = [o for o in outcomes if "inputRounds" in o]
+    (empty,) = [o for o in outcomes if "inputRounds" not in o]
+    assert call["correlationId"] == intents[0]["correlationId"] and call["inputRounds"] == 4
+    assert empty["correlationId"] == intents[1]["correlationId"]
+    assert empty["decision"]["outcome"] == "allowed" and empty["isError"] is False

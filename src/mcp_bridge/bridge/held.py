@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,9 +91,13 @@ class HeldCalls:
         """The held call that ``ctx`` (the request that started it) runs, if any."""
         return self._by_ctx.get(id(ctx))
 
-    def resumes(self, request_state: Any) -> bool:
-        """Whether a request with this ``requestState`` is a retry of a live held call."""
-        return isinstance(request_state, str) and request_state in self._by_token
+    def resumes(self, request_state: Any, answers: Any) -> bool:
+        """Whether a request with this ``requestState`` and ``inputResponses`` is a retry of a
+        live held call that answers at least one of its pending questions."""
+        held = self._by_token.get(request_state) if isinstance(request_state, str) else None
+        if held is None or not isinstance(answers, Mapping):
+            return False
+        return any(key in held.answered and key not in held.answers for key in answers)
 
     def take_started(self, ctx: Ctx) -> _Held | None:
         """The held call that request ``ctx`` started, once (for the audit middleware)."""

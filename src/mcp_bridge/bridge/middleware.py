@@ -114,8 +114,14 @@ class AuditMiddleware:
                     "the audit trail is disabled (AUDIT_ENABLED=false), so the bridge is "
                     "read-only and mutating tool calls are refused",
                 )
-            return await call_next(ctx)
-        if op.method == "tools/call" and self._held.resumes(_params(ctx).get("requestState")):
+            try:
+                return await call_next(ctx)
+            finally:
+                self._held.take_started(ctx)
+        params = _params(ctx)
+        if op.method == "tools/call" and self._held.resumes(
+            params.get("requestState"), params.get("inputResponses")
+        ):
             # A retry of a held call: the call's intent and outcome are the first request's;
             # this request is recorded as the exchange whose answer it carries (answeredBy).
             return await call_next(ctx)
