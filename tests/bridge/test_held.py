@@ -65,6 +65,7 @@ async def test_an_unanswered_question_ends_the_held_call(held: Bridge) -> None:
     async with connect(
         held.url, held.auth(), mode="2026-07-28", name="gone", sampling_callback=sample
     ) as client:
+        earlier = len(_exchanges(held))  # of the other tests on this bridge
         first = await client.session.call_tool(
             "library__muse", {"topic": "silence"}, allow_input_required=True
         )
@@ -72,7 +73,7 @@ async def test_an_unanswered_question_ends_the_held_call(held: Bridge) -> None:
         (question,) = (first.input_requests or {}).values()
         assert question.method == "sampling/createMessage"
         with anyio.fail_after(30):  # the held call ends: unanswered, or cut by the same timeout
-            while not _exchanges(held):
+            while len(_exchanges(held)) == earlier:
                 await anyio.sleep(0.05)
         answer = types.CreateMessageResult(
             role="assistant", content=types.TextContent(type="text", text="late"), model="t"
@@ -87,7 +88,7 @@ async def test_an_unanswered_question_ends_the_held_call(held: Bridge) -> None:
             )
     assert late.value.code == INVALID_PARAMS
     assert "requestState names no held call" in late.value.message
-    (exchange,) = _exchanges(held)
+    (exchange,) = _exchanges(held)[earlier:]
     assert exchange["via"] == "input-required"
     assert exchange["correlationId"] is not None
     # Whichever ended it first: the unanswered question or the upstream call's own timeout
