@@ -89,7 +89,7 @@ async def test_an_unanswered_question_ends_the_held_call(held: Bridge) -> None:
     assert late.value.code == INVALID_PARAMS
     assert "requestState names no held call" in late.value.message
     (exchange,) = _exchanges(held)[earlier:]
-    assert exchange["via"] == "input-required"
+    assert exchange["via"] == "input-required" and exchange["answeredBy"] is None
     assert exchange["correlationId"] is not None
     # Whichever ended it first: the unanswered question or the upstream call's own timeout
     # (both BRIDGE_UPSTREAM_TIMEOUT_SECONDS), after which the upstream withdrew its request.
@@ -217,6 +217,7 @@ async def test_a_call_held_when_the_bridge_stops_is_recorded_aborted(
     exchange = found[-2]["payload"]
     assert exchange["correlationId"] == intent["correlationId"]
     assert exchange["via"] == "input-required" and exchange["isError"] is True
+    assert exchange["answeredBy"] is None
     assert "the bridge stopped before" in exchange["errorMessage"]
     assert found[-1]["payload"]["abortedCalls"] == 1
 

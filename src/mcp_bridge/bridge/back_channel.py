@@ -92,7 +92,7 @@ class BackChannel:
         """Ask the calling client: by InputRequiredResult when its call is ``held``, else on
         the call's stream; an error answer comes back as ErrorData."""
         if held is not None:
-            payload["via"] = "input-required"
+            payload.update(via="input-required", answeredBy=None)  # None: not answered
             answer, payload["answeredBy"] = await self._held.ask(held, request, result_type)
             return answer
         metadata = ServerMessageMetadata(related_request_id=ctx.request_id)
