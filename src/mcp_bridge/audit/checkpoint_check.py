@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .checkpoint_store import CheckpointStore
+from .checkpoint_store import CheckpointStore, StoredCheckpoint
 from .checkpoint_verify import (
     CapturingSource,
     CheckpointPolicy,
@@ -61,6 +61,9 @@ class CheckpointOptions:
     #: scratch preview and a drill's scratch copy hold no checkpoints of their own; they are
     #: checked against those of the trail or backup their data came from.
     store: CheckpointStore | None = field(default=None, compare=False)
+    #: With witnesses configured: whether a checkpoint carries their quorum (a windowed run
+    #: reports its covering checkpoint and the first later one that carries it).
+    witnessed: Callable[[StoredCheckpoint], bool] | None = field(default=None, compare=False)
 
 
 def _seconds(text: str) -> float:
@@ -281,6 +284,7 @@ class CheckpointRun:
             interval_seconds=options.interval_seconds,
             grace_seconds=options.grace_seconds,
             mirror=self.mirror,
+            witnessed=options.witnessed,
         )
         report = verify_checkpoints(self.store, self.sizes, policy, log, now)
         result.stats["checkpoints"] = {**report.summary, "treeHashedBy": self._hashed_by()}

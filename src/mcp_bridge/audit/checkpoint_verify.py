@@ -185,6 +185,9 @@ class CheckpointPolicy:
     interval_seconds: float = 10.0
     grace_seconds: float = 300.0
     mirror: CheckpointStore | None = None
+    #: Whether a checkpoint carries the witness quorum (``verify --witness``): a windowed run
+    #: then also proves its covering checkpoint consistent with the first later one that does.
+    witnessed: Callable[[StoredCheckpoint], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,13 +260,18 @@ def verify_checkpoints(
         report.summary["newest"] = newest.describe()
         nodes = TileHashes(newest.size, checks.fetch_tile)
         scope = [signed for signed in valid if not log.windowed or checks.in_window(signed)]
-        if not scope or scope[-1] is not newest:
-            scope.append(newest)
+        bounded = log.windowed or not log.reaches_end  # --start, or an --end before today
+        window = _window_checkpoints(valid, log, policy) if bounded else []
+        scope = sorted({s.size: s for s in [*scope, *window, newest]}.values(), key=_size)
         roots = checks.recomputed_roots(newest, nodes)
         matched = {signed.size for signed in scope if checks.against_records(signed, roots)}
+        proven: set[tuple[int, int]] = set()
         for older, newer in pairwise(scope):
-            if not {older.size, newer.size} <= matched:
-                checks.consistent(older, newer, nodes)
+            pair = (older.size, newer.size)
+            if set(pair) <= matched or checks.consistent(older, newer, nodes):
+                proven.add(pair)
+        if bounded:
+            report.summary["window"] = _window_summary(window, scope, proven)
         if log.tree.begin == 0:
             checks.edge_tiles(newest)
         checks.long_enough(valid)
@@ -275,6 +283,43 @@ def verify_checkpoints(
         )
     _uncovered(report, log, newest, policy, now)
     return report
+
+
+def _size(signed: _Signed) -> int:
+    return signed.size
+
+
+def _window_checkpoints(
+    valid: Sequence[_Signed], log: LogView, policy: CheckpointPolicy
+) -> list[_Signed]:
+    """The window's covering checkpoint (the smallest valid one that covers its last record)
+    and, when it lacks the witness quorum, the first later one that carries it (if any)."""
+    if log.last_seq is None:
+        return []
+    later = [signed for signed in valid if signed.size > log.last_seq]
+    if not later:
+        return []
+    covering, witnessed = later[0], policy.witnessed
+    if witnessed is None or witnessed(covering.stored):
+        return [covering]
+    quorum = next((signed for signed in later[1:] if witnessed(signed.stored)), None)
+    return [covering] if quorum is None else [covering, quorum]
+
+
+def _window_summary(
+    window: list[_Signed], scope: list[_Signed], proven: set[tuple[int, int]]
+) -> dict[str, Any]:
+    """``covering`` (``None`` while no checkpoint covers the window's last record yet) and,
+    when one was needed, ``quorumAt`` with whether the run proved it one history with it."""
+    if not window:
+        return {"covering": None}
+    summary: dict[str, Any] = {"covering": window[0].describe()}
+    if len(window) > 1:
+        first, last = window[0].size, window[1].size
+        pairs = [(a.size, b.size) for a, b in pairwise(scope) if first <= a.size < last]
+        summary["quorumAt"] = window[1].describe()
+        summary["quorumAtConsistent"] = all(pair in proven for pair in pairs)
+    return summary
 
 
 def _folder(store: CheckpointStore) -> str:
@@ -492,13 +537,14 @@ class _Checks:
             signed.stored.where,
         )
 
-    def consistent(self, older: _Signed, newer: _Signed, nodes: TileHashes) -> None:
+    def consistent(self, older: _Signed, newer: _Signed, nodes: TileHashes) -> bool:
         """The two signed trees are one history (RFC 9162 consistency proof from the tiles)."""
         try:
             proof = consistency_proof(older.size, newer.size, nodes)
             verify_consistency(
                 older.size, newer.size, older.checkpoint.root, newer.checkpoint.root, proof
             )
+            return True
         except TileError as exc:
             self._tile_failure(newer, exc)
         except ProofError as exc:
@@ -508,6 +554,7 @@ class _Checks:
                 older.stored.where,
                 related=(newer.stored.where,),
             )
+        return False
 
     def long_enough(self, valid: Sequence[_Signed]) -> None:
         """The log holds at least as many records as every checkpoint says it had."""

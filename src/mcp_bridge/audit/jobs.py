@@ -35,7 +35,8 @@ from .results import VerificationResult
 from .verification import verify_audit_trail
 
 if TYPE_CHECKING:
-    from .witness.check import AttestationReport
+    from .checkpoint_store import CheckpointStore
+    from .witness.check import AttestationReport, WitnessPolicy
 
 
 @dataclass(slots=True)
@@ -122,36 +123,46 @@ def run_scheduled_verification(
             empty, day_key(start), day_key(end), disabled=True, ran_at=ran_at
         )
     location, options = trail_location(config, object_lock=object_lock, timeout=timeout)
+    attesting = _attestation_check(config, location)
+    checkpoints = config_checkpoint_options(config, now)
+    if attesting is not None:
+        from .witness.options import with_quorum_check
+
+        checkpoints = with_quorum_check(checkpoints, *attesting)
     result = verify_audit_trail(
         location,
         start=start,
         end=end,
         allow_empty=allow_empty,
-        checkpoints=config_checkpoint_options(config, now),
+        checkpoints=checkpoints,
         progress=progress,
         **options,
     )
     outcome = ScheduledVerificationResult(result, day_key(start), day_key(end), ran_at=ran_at)
-    outcome.attestations = _attestations(config, location)
+    if attesting is not None:
+        from .witness.options import check_attestations
+
+        outcome.attestations = check_attestations(*attesting, result, windowed=True)
     if archive:
         outcome.report_path = archive_report(config, outcome, now)
     return outcome
 
 
-def _attestations(config: AppConfig, location: str) -> AttestationReport | None:
-    """Witness cosignatures and RFC 3161 tokens, when ``AUDIT_VERIFY_WITNESSES`` or
-    ``AUDIT_VERIFY_TIMESTAMP_REQUIRED`` / ``AUDIT_TSA_CERTS`` ask for them."""
+def _attestation_check(
+    config: AppConfig, location: str
+) -> tuple[CheckpointStore, WitnessPolicy] | None:
+    """Where and how to check witness cosignatures and RFC 3161 tokens, when
+    ``AUDIT_VERIFY_WITNESSES`` or ``AUDIT_VERIFY_TIMESTAMP_REQUIRED`` / ``AUDIT_TSA_CERTS`` ask
+    for them (``None`` otherwise)."""
     from .witness.options import policy_from_config
 
     policy = policy_from_config(config)
     if not policy.active:
         return None
-    from .witness.check import verify_attestations
-
     store = open_checkpoint_store(
         location, region=config.audit_s3_region, endpoint_url=config.audit_s3_endpoint_url
     )
-    return verify_attestations(store, policy)
+    return store, policy
 
 
 def archive_report(config: AppConfig, outcome: ScheduledVerificationResult, now: datetime) -> Path:

@@ -36,9 +36,11 @@ from .storage.local.source import DEFAULT_MAX_RECORD_BYTES
 from .verification import verify_audit_trail
 from .witness.options import (
     add_witness_arguments,
+    attestation_store,
     check_attestations,
     policy_from_args,
     wants_attestations,
+    with_quorum_check,
 )
 
 if TYPE_CHECKING:
@@ -179,6 +181,10 @@ def _print(result: VerificationResult, attested: AttestationReport | None, as_js
         print(attested.render_text())
 
 
+def windowed(args: argparse.Namespace) -> bool:
+    return args.start is not None or args.end is not None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -192,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         policy = policy_from_args(args) if wants_attestations(args) else None
         path, s3_options, checkpoints = _target(args)
+        store = attestation_store(args) if policy is not None else None
+        if store is not None and policy is not None:
+            checkpoints = with_quorum_check(checkpoints, store, policy)
         with progress_display(not args.json) as progress:
             result = verify_audit_trail(
                 path,
@@ -204,7 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 checkpoints=checkpoints,
                 **s3_options,
             )
-        attested = check_attestations(args, policy) if policy is not None else None
+        attested = None
+        if store is not None and policy is not None:
+            attested = check_attestations(store, policy, result, windowed(args))
         _print(result, attested, args.json)
         ok = result.ok and (attested is None or attested.ok)
         return EXIT_OK if ok else EXIT_FAILED

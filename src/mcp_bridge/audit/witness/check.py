@@ -1,11 +1,14 @@
 """Verify what witnesses and a TSA attest about the stored checkpoints.
 
-No I/O of its own: reads through the :class:`~..checkpoint_store.CheckpointStore` protocol.
-The newest checkpoint must carry at least ``quorum`` valid cosignatures by the given witness
-keys; a cosignature whose time is more than ``max_skew`` seconds from the checkpoint's
-publication (or in the future) is reported; with a TSA chain, every timestamp token found on
-the newest ``tsa_every`` checkpoints is verified and the time it proves reported, and when
-timestamps are required at least one of them must carry a valid token.
+No I/O of its own: reads through the :class:`~..checkpoint_store.CheckpointStore` protocol. The
+newest checkpoint must carry at least ``quorum`` valid cosignatures by the given witness keys,
+and so must a windowed run's covering checkpoint (found by the checkpoint verification,
+:mod:`..checkpoint_verify`), unless the first later checkpoint that carries the quorum was
+proven consistent with it by that verification; a cosignature whose time is more than
+``max_skew`` seconds from the checkpoint's publication (or in the future) is reported; with a
+TSA chain, every timestamp token found on the newest ``tsa_every`` checkpoints is verified and
+the time it proves reported, and when timestamps are required at least one of them must carry a
+valid token.
 
 Reason codes: ``witness_quorum_short``, ``cosignature_invalid``, ``cosignature_time_skew``,
 ``no_checkpoint``, ``timestamp_missing``, ``timestamp_malformed``, ``timestamp_wrong_data``,
@@ -14,6 +17,7 @@ Reason codes: ``witness_quorum_short``, ``cosignature_invalid``, ``cosignature_t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +88,9 @@ class AttestationReport:
     newest_size: int | None = None
     cosigned_by: dict[str, int] = field(default_factory=dict)
     timestamps: dict[int, str] = field(default_factory=dict)
+    #: A windowed run's covering checkpoint: size, where, cosignedBy, and coveredThrough with
+    #: the note when a later consistent checkpoint carries the quorum; ``None`` if not checked.
+    window: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -95,11 +102,14 @@ class AttestationReport:
             "newestCheckpoint": self.newest_size,
             "cosignedBy": self.cosigned_by,
             "timestamps": {str(size): time for size, time in self.timestamps.items()},
+            "window": self.window,
             "findings": [asdict(f) | {"hint": f.hint} for f in self.findings],
         }
 
     def render_text(self) -> str:
         lines = [f"checkpoint {self.newest_size}: " + _summary(self)]
+        if self.window is not None:
+            lines.append(_window_line(self.window))
         for finding in self.findings:
             lines.append(f"  {finding.reason} at {finding.where}: {finding.message}")
             if finding.hint:
@@ -113,14 +123,33 @@ def _summary(report: AttestationReport) -> str:
     return "; ".join(parts) or "no valid attestation"
 
 
+def _window_line(window: dict[str, Any]) -> str:
+    if window["covering"] is None and not window["checked"]:
+        return (
+            "window: its covering checkpoint was not checked (the checkpoint verification finds "
+            "it: give --vkey or AUDIT_VERIFY_KEY)"
+        )
+    if window["covering"] is None:
+        return "window: no checkpoint covers its last record yet (cosignatures not checked)"
+    who = ", ".join(window["cosignedBy"]) or "no witness"
+    line = f"window: covering checkpoint {window['covering']} ({window['where']}) cosigned by {who}"
+    return line + (f"; {window['note']}" if "note" in window else "")
+
+
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def verify_attestations(
-    store: CheckpointStore, policy: WitnessPolicy, *, now: datetime | None = None
+    store: CheckpointStore,
+    policy: WitnessPolicy,
+    *,
+    now: datetime | None = None,
+    window: dict[str, Any] | None = None,
 ) -> AttestationReport:
-    """Check the newest checkpoints' cosignatures and timestamps under ``policy``."""
+    """Check the newest checkpoints' cosignatures and timestamps under ``policy``; with
+    ``window`` (what the checkpoint verification of a windowed run found: its
+    ``stats.checkpoints.window``), also the window's covering checkpoint's cosignatures."""
     report = AttestationReport()
     sizes = store.checkpoint_sizes()
     if not sizes:
@@ -131,29 +160,117 @@ def verify_attestations(
     report.newest_size = sizes[-1]
     newest = store.get_checkpoint(sizes[-1])
     assert newest is not None
+    moment = now or datetime.now(UTC)
     if policy.witnesses:
-        _check_cosignatures(store, newest, policy, report, now or datetime.now(UTC))
+        report.cosigned_by = _cosigners(store, newest, policy, report.findings, moment)
+        _quorum(store, newest, policy, report.cosigned_by, report.findings, "newest checkpoint")
+        if window is not None:
+            _check_window(store, window, policy, report, moment)
     if policy.tsa is not None or policy.require_timestamp:
         _check_timestamps(store, sizes[-policy.tsa_every :], policy, report)
     return report
 
 
-def _check_cosignatures(
+def quorum_check(
+    store: CheckpointStore, policy: WitnessPolicy, *, now: datetime | None = None
+) -> Callable[[StoredCheckpoint], bool]:
+    """Whether a checkpoint carries ``policy.quorum`` valid cosignatures (what the checkpoint
+    verification of a windowed run asks of its covering checkpoint and the later ones)."""
+    moment = now or datetime.now(UTC)
+
+    def witnessed(stored: StoredCheckpoint) -> bool:
+        return len(_cosigners(store, stored, policy, [], moment)) >= policy.quorum
+
+    return witnessed
+
+
+def _check_window(
     store: CheckpointStore,
-    stored: StoredCheckpoint,
+    window: dict[str, Any],
     policy: WitnessPolicy,
     report: AttestationReport,
     now: datetime,
 ) -> None:
+    """The covering checkpoint carries the quorum, or the first later checkpoint that does
+    was proven one history with it by the checkpoint verification (``quorumAtConsistent``)."""
+    covering = window.get("covering")
+    if covering is None:
+        report.window = {"covering": None, "checked": window.get("checked", True)}
+        return
+    stored = store.get_checkpoint(covering["treeSize"])
+    if stored is None:
+        report.findings.append(
+            AttestationFinding(
+                "witness_quorum_short",
+                covering["treeSize"],
+                covering["where"],
+                f"the window's covering checkpoint (size {covering['treeSize']}) is not in the "
+                "store the cosignatures are read from",
+            )
+        )
+        return
+    cosigned = _cosigners(store, stored, policy, report.findings, now)
+    report.window = {"covering": covering["treeSize"], "where": stored.where}
+    report.window["cosignedBy"] = sorted(cosigned)
+    if len(cosigned) >= policy.quorum or stored.size == report.newest_size:
+        return  # the newest checkpoint's shortfall is already reported
+    later = window.get("quorumAt")
+    if later is not None and window.get("quorumAtConsistent"):
+        report.window["coveredThrough"] = later["treeSize"]
+        report.window["note"] = (
+            f"window covered through checkpoint {later['treeSize']} (quorum), consistent with "
+            f"covering checkpoint {covering['treeSize']}"
+        )
+        return
+    _quorum(store, stored, policy, cosigned, report.findings, "window's covering checkpoint")
+
+
+def _quorum(
+    store: CheckpointStore,
+    stored: StoredCheckpoint,
+    policy: WitnessPolicy,
+    cosigned: dict[str, int],
+    findings: list[AttestationFinding],
+    which: str,
+) -> None:
+    if len(cosigned) >= policy.quorum:
+        return
+    missing = [w.who for w in policy.witnesses if w.who not in cosigned]
+    later = (
+        "; no later checkpoint carrying the quorum was proven consistent with it"
+        if which.startswith("window")
+        else ""
+    )
+    findings.append(
+        AttestationFinding(
+            "witness_quorum_short",
+            stored.size,
+            store.where(cosignature_name(stored.size, "")),
+            f"{len(cosigned)} valid cosignature(s) of the {policy.quorum} required on the "
+            f"{which} (size {stored.size}, {stored.where}){later}; none valid from: "
+            + ", ".join(missing),
+        )
+    )
+
+
+def _cosigners(
+    store: CheckpointStore,
+    stored: StoredCheckpoint,
+    policy: WitnessPolicy,
+    findings: list[AttestationFinding],
+    now: datetime,
+) -> dict[str, int]:
+    """The witnesses whose stored cosignature on ``stored`` is valid, with its time; invalid
+    and skewed cosignatures are added to ``findings``."""
+    cosigned: dict[str, int] = {}
     published = _parse_time(stored.published_at)
     try:
         note = parse_note(stored.note)
     except NoteError as exc:
-        where = stored.where
-        report.findings.append(
-            AttestationFinding("cosignature_invalid", stored.size, where, str(exc))
+        findings.append(
+            AttestationFinding("cosignature_invalid", stored.size, stored.where, str(exc))
         )
-        return
+        return cosigned
     for witness in policy.witnesses:
         name = cosignature_name(stored.size, witness.key_id.hex())
         line = store.get_attestation(name)
@@ -165,14 +282,14 @@ def _check_cosignatures(
         except NoteError as exc:
             found = []
             message = f"cosignature by {witness.who}: {exc}"
-            report.findings.append(
+            findings.append(
                 AttestationFinding("cosignature_invalid", stored.size, store.where(name), message)
             )
         for cosignature in found:
-            report.cosigned_by[witness.who] = cosignature.timestamp
+            cosigned[witness.who] = cosignature.timestamp
             skew = _skew(cosignature.timestamp, published, now)
             if skew is not None and skew > policy.max_skew_seconds:
-                report.findings.append(
+                findings.append(
                     AttestationFinding(
                         "cosignature_time_skew",
                         stored.size,
@@ -183,18 +300,7 @@ def _check_cosignatures(
                         f"allowed {policy.max_skew_seconds:g} s",
                     )
                 )
-    if len(report.cosigned_by) < policy.quorum:
-        missing = [w.who for w in policy.witnesses if w.who not in report.cosigned_by]
-        report.findings.append(
-            AttestationFinding(
-                "witness_quorum_short",
-                stored.size,
-                store.where(cosignature_name(stored.size, "")),
-                f"{len(report.cosigned_by)} valid cosignature(s) of the {policy.quorum} required "
-                f"on the newest checkpoint (size {stored.size}); none valid from: "
-                + ", ".join(missing),
-            )
-        )
+    return cosigned
 
 
 def _skew(timestamp: int, published: datetime | None, now: datetime) -> float | None:

@@ -17,6 +17,9 @@ from ..errors import AuditUsageError
 
 if TYPE_CHECKING:  # imported when used: `verify` without these options starts fast
     from ...config import AppConfig
+    from ..checkpoint_check import CheckpointOptions
+    from ..checkpoint_store import CheckpointStore
+    from ..results import VerificationResult
     from .check import AttestationReport, WitnessPolicy
     from .cosignature import CosignerVerifier
     from .timestamp import TsaTrust
@@ -63,13 +66,38 @@ def wants_attestations(args: argparse.Namespace) -> bool:
     return bool(args.witness or args.tsa_certs or args.require_timestamp)
 
 
-def check_attestations(args: argparse.Namespace, policy: WitnessPolicy) -> AttestationReport:
-    """Check the cosignatures and timestamps of the log ``verify`` was given."""
+def attestation_store(args: argparse.Namespace) -> CheckpointStore:
+    """The checkpoint store (with the cosignatures and tokens) of the log ``verify`` was given."""
     from ..checkpoint_check import open_checkpoint_store
+
+    return open_checkpoint_store(args.path, region=args.region, endpoint_url=args.endpoint_url)
+
+
+def with_quorum_check(
+    options: CheckpointOptions | None, store: CheckpointStore, policy: WitnessPolicy
+) -> CheckpointOptions | None:
+    """The checkpoint options, told how to see whether a checkpoint carries the witness quorum
+    (so a windowed run proves its covering checkpoint against the first later one that does)."""
+    if options is None or not policy.witnesses:
+        return options
+    from dataclasses import replace
+
+    from .check import quorum_check
+
+    return replace(options, witnessed=quorum_check(store, policy))
+
+
+def check_attestations(
+    store: CheckpointStore, policy: WitnessPolicy, result: VerificationResult, windowed: bool
+) -> AttestationReport:
+    """Check the cosignatures and timestamps; for a windowed run also the covering checkpoint
+    the checkpoint verification found (none to check without ``--vkey``)."""
     from .check import verify_attestations
 
-    store = open_checkpoint_store(args.path, region=args.region, endpoint_url=args.endpoint_url)
-    return verify_attestations(store, policy)
+    window = result.stats.get("checkpoints", {}).get("window")
+    if window is None and windowed:
+        window = {"covering": None, "checked": False}
+    return verify_attestations(store, policy, window=window)
 
 
 def policy_from_args(args: argparse.Namespace) -> WitnessPolicy:
