@@ -55,6 +55,8 @@ class _Held:
     """Client requests that took part: the first and each retry."""
     answered_by: dict[str, Any] = field(default_factory=dict)
     """Per question: the retry that carried its answer (correlation and request id)."""
+    claimed: set[str] = field(default_factory=set)
+    """Questions a retry has claimed to answer (at most one retry each, see :meth:`claim`)."""
     progress: ProgressFnT | None = None
     """Where upstream progress goes now: the waiting client request's relay, if any."""
     on_end: Callable[[_Held], Awaitable[None]] | None = None
@@ -82,6 +84,7 @@ class HeldCalls:
         self._by_token: dict[str, _Held] = {}
         self._by_ctx: dict[int, _Held] = {}
         self._started: dict[int, _Held] = {}
+        self._claims: dict[int, tuple[_Held, set[str]]] = {}
         self._keys = itertools.count(1)
         self._stopping = False
         self.task_group: anyio.abc.TaskGroup | None = None
@@ -91,13 +94,39 @@ class HeldCalls:
         """The held call that ``ctx`` (the request that started it) runs, if any."""
         return self._by_ctx.get(id(ctx))
 
-    def resumes(self, request_state: Any, answers: Any) -> bool:
-        """Whether a request with this ``requestState`` and ``inputResponses`` is a retry of a
-        live held call that answers at least one of its pending questions."""
+    def resumes(self, ctx: Ctx, request_state: Any, answers: Any) -> bool:
+        """Whether request ``ctx`` (with this ``requestState`` and ``inputResponses``) is a retry
+        of a live held call that answers at least one of its pending questions.
+
+        The questions it answers are claimed for it at once: of two retries carrying the same
+        answer at the same moment, only the first is the exchange's retry; the other answers
+        nothing, so the audit middleware records it as a call of its own."""
         held = self._by_token.get(request_state) if isinstance(request_state, str) else None
-        if held is None or not isinstance(answers, Mapping):
+        if held is None:
             return False
-        return any(key in held.answered and key not in held.answers for key in answers)
+        claimed = self._claim(held, answers)
+        if claimed:
+            self._claims[id(ctx)] = (held, claimed)
+        return bool(claimed)
+
+    def release(self, ctx: Ctx) -> None:
+        """Request ``ctx`` ended: questions it claimed but did not answer may be answered by
+        another retry (and nothing is kept per request)."""
+        held, claimed = self._claims.pop(id(ctx), (None, set()))
+        if held is not None:
+            held.claimed -= claimed - held.answers.keys()
+
+    @staticmethod
+    def _claim(held: _Held, answers: Any) -> set[str]:
+        if not isinstance(answers, Mapping):
+            return set()
+        claimed = {
+            key
+            for key in answers
+            if key in held.answered and key not in held.answers and key not in held.claimed
+        }
+        held.claimed |= claimed
+        return claimed
 
     def take_started(self, ctx: Ctx) -> _Held | None:
         """The held call that request ``ctx`` started, once (for the audit middleware)."""
@@ -137,9 +166,14 @@ class HeldCalls:
             self.task_group.start_soon(self._run, ctx, held, start)
         else:
             held.rounds += 1
-            for key, answer in (answers or {}).items():
+            mine = self._claims.get(id(ctx))
+            # Not claimed by the audit middleware when the trail is disabled: claim here.
+            claimed = (
+                mine[1] if mine is not None and mine[0] is held else self._claim(held, answers)
+            )
+            for key in claimed:
                 if key in held.answered and key not in held.answers:
-                    held.answers[key] = answer
+                    held.answers[key] = (answers or {})[key]
                     held.answered_by[key] = who
                     held.answered[key].set()
         held.progress = progress

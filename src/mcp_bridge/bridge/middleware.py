@@ -120,11 +120,14 @@ class AuditMiddleware:
                 self._held.take_started(ctx)
         params = _params(ctx)
         if op.method == "tools/call" and self._held.resumes(
-            params.get("requestState"), params.get("inputResponses")
+            ctx, params.get("requestState"), params.get("inputResponses")
         ):
             # A retry of a held call: the call's intent and outcome are the first request's;
             # this request is recorded as the exchange whose answer it carries (answeredBy).
-            return await call_next(ctx)
+            try:
+                return await call_next(ctx)
+            finally:
+                self._held.release(ctx)
         if op.mutating:
             await self._write_intent(op)
         elif op.is_request:
