@@ -6,9 +6,18 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from mcp_bridge.audit.note import Signer, Verifier, open_note, sign_note
 
 from ..conftest import run_module
+
+
+@pytest.fixture(autouse=True)
+def ops_folder(tmp_path: Path, cli_env: dict[str, str]) -> Path:
+    """Where keygen files its ops record (never the checkout's var/)."""
+    cli_env["AUDIT_OPS_RECORDS_PATH"] = str(tmp_path / "ops")
+    return tmp_path / "ops"
 
 
 def test_keygen_writes_a_private_key_and_prints_its_verifier_key(
@@ -75,3 +84,39 @@ def test_keygen_bad_name_missing_dir_and_json(tmp_path: Path, cli_env: dict[str,
     report = json.loads(shown.stdout)
     assert Verifier.from_text(report["verifierKey"]).key_id.hex() == report["keyId"]
     assert report["signerKeyFile"] == str(tmp_path / "j")
+
+
+def test_keygen_files_an_ops_record_without_the_secret(
+    tmp_path: Path, cli_env: dict[str, str], ops_folder: Path
+) -> None:
+    out = tmp_path / "signing.key"
+    made = run_module(
+        "mcp_bridge.audit", "keygen", "--name", "ops.example/k", "--out", str(out), env=cli_env
+    )
+    assert made.returncode == 0, made.stderr
+    (record_file,) = ops_folder.glob("*-keygen-*.json")
+    record = json.loads(record_file.read_text())
+    assert record["command"] == "keygen" and record["argv"][-1] == str(out)
+    signer = Signer.from_text(out.read_text())
+    assert record["result"] == {
+        "keyName": "ops.example/k",
+        "keyId": signer.key_id.hex(),
+        "signerKeyFile": str(out),
+        "verifierKey": signer.verifier.to_text(),
+    }
+    assert "PRIVATE" not in record_file.read_text()
+
+
+def test_keygen_with_a_wrong_setting_makes_no_key(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    out = tmp_path / "signing.key"
+    bad = run_module(
+        "mcp_bridge.audit",
+        "keygen",
+        "--name",
+        "n",
+        "--out",
+        str(out),
+        env={**cli_env, "AUDIT_STORAGE_BACKEND": "floppy"},
+    )
+    assert bad.returncode == 2 and "AUDIT_STORAGE_BACKEND" in bad.stderr
+    assert not out.exists() and "Traceback" not in bad.stderr

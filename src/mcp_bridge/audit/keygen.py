@@ -2,7 +2,9 @@
 
 Writes the signer key (``PRIVATE+KEY+…``, the secret ``AUDIT_SIGNING_KEY`` points at) to PATH,
 created with mode 0600 and never over an existing file, and prints the verifier key (the
-public half that ``verify --vkey`` and auditors use) as one line on stdout.
+public half that ``verify --vkey`` and auditors use) as one line on stdout. Creating a key is
+a change an auditor asks about, so it files an ops record (``AUDIT_OPS_RECORDS_PATH``) naming
+the key, its id and file; the record never holds the secret.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..config import ConfigError, load_config
 from .cli_support import EXIT_CODES_HELP, EXIT_OK, EXIT_STORAGE, EXIT_USAGE
+from .errors import AuditStorageError
 from .note import Signer, valid_key_name
+from .ops.records import OpsRecords
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not valid_key_name(args.name):
         parser.error(f"--name {args.name!r}: a key name is non-empty, without spaces or '+'")
+    try:  # a wrong setting stops the command before a key exists
+        records = OpsRecords(load_config().audit_ops_records_path.expanduser())
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_USAGE
     signer = Signer.generate(args.name)
     try:
         write_signer_key(args.out, signer)
@@ -60,8 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot create {args.out}: {exc.strerror}", file=sys.stderr)
         return EXIT_STORAGE
     vkey = signer.verifier.to_text()
+    report = {"verifierKey": vkey, "keyId": signer.key_id.hex(), "signerKeyFile": str(args.out)}
+    try:
+        records.write(
+            "keygen",
+            list(sys.argv[1:] if argv is None else argv),
+            incident=None,
+            result={"keyName": args.name, **report},
+        )
+    except (AuditStorageError, OSError) as exc:
+        print(f"error: the key was created, but its ops record was not: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     if args.json:
-        report = {"verifierKey": vkey, "keyId": signer.key_id.hex(), "signerKeyFile": str(args.out)}
         print(json.dumps(report, indent=2))
     else:
         print(vkey)
