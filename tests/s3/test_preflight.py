@@ -109,7 +109,7 @@ def test_production_without_a_signing_key_fails(
     key = tmp_path / "signer.key"
     subprocess.run(
         [sys.executable, "-m", "mcp_bridge.audit", "keygen", "--name", "a.example/k", "--out", key],
-        env=cli_env,
+        env={**cli_env, "AUDIT_OPS_RECORDS_PATH": str(tmp_path / "ops")},
         check=True,
         capture_output=True,
     )

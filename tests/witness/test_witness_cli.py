@@ -12,6 +12,12 @@ from mcp_bridge.audit.note import Signer
 from mcp_bridge.audit.witness.cosignature import Cosigner, CosignerVerifier
 
 
+@pytest.fixture(autouse=True)
+def ops_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keygen files an ops record: here, never in the checkout's var/."""
+    monkeypatch.setenv("AUDIT_OPS_RECORDS_PATH", str(tmp_path / "ops"))
+
+
 def test_vkey_prints_the_cosigner_key_of_a_keygen_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
