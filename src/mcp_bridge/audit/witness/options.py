@@ -94,9 +94,10 @@ def check_attestations(
     the checkpoint verification found (none to check without ``--vkey``)."""
     from .check import verify_attestations
 
-    window = result.stats.get("checkpoints", {}).get("window")
-    if window is None and windowed:
-        window = {"covering": None, "checked": False}
+    checkpoints = result.stats.get("checkpoints", {})
+    window = checkpoints.get("window")
+    if window is None and windowed and checkpoints.get("checked") is False:
+        window = {"covering": None, "checked": False}  # no key: the covering one is unknown
     return verify_attestations(store, policy, window=window)
 
 
