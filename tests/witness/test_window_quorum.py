@@ -192,3 +192,27 @@ def test_jobs_checks_the_windows_covering_checkpoint(tmp_path: Path, trails: Tra
 
 def _evening(index: int) -> datetime:
     return datetime.combine(DAYS[index], time(23), UTC)
+
+
+def test_a_later_quorum_checkpoint_not_proven_consistent_does_not_stand_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], trails: Trails
+) -> None:
+    """Without the hash tiles the proof from 20 to 30 cannot be made: 30's quorum does not
+    vouch for the window, whose covering checkpoint 20 lacks it."""
+    damaged = tmp_path / "damaged"
+    shutil.copytree(trails.caught_up, damaged)
+    shutil.rmtree(damaged / "_tiles")
+    code, report = _verify(capsys, trails, damaged, *_day(1))
+    assert code == 1
+    stats = report["stats"]["checkpoints"]["window"]  # type: ignore[index]
+    assert (stats["quorumAt"]["treeSize"], stats["quorumAtConsistent"]) == (30, False)
+    assert {f["reason"] for f in report["failures"]} == {"tile_missing"}  # type: ignore[union-attr]
+    findings = report["attestations"]["findings"]  # type: ignore[index]
+    assert [(f["reason"], f["size"]) for f in findings] == [("witness_quorum_short", 20)]
+    assert (
+        "window" in findings[0]["message"]
+        and "coveredThrough"
+        not in (
+            report["attestations"]["window"]  # type: ignore[index]
+        )
+    )
