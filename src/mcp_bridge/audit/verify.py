@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .checkpoint_check import (
@@ -182,7 +182,10 @@ def _print(result: VerificationResult, attested: AttestationReport | None, as_js
 
 
 def windowed(args: argparse.Namespace) -> bool:
-    return args.start is not None or args.end is not None
+    """A window the witness checks look at: ``--start``, or an ``--end`` before today (UTC);
+    the same rule by which the checkpoint verification reports a covering checkpoint."""
+    today = datetime.now(UTC).date()
+    return args.start is not None or (args.end is not None and args.end < today)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
