@@ -1,4 +1,4 @@
-"""Running a command with its stderr on a pseudo-terminal, as an operator's shell would."""
+"""Running a command as an operator's shell would: stderr on a pseudo-terminal, or piped."""
 
 from __future__ import annotations
 
@@ -31,3 +31,9 @@ def run_on_a_pty(command: list[str], env: dict[str, str], cwd: Path) -> tuple[in
         seen += data
     os.close(main)
     return process.returncode, out, seen
+
+
+def run_piped(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, bytes]:
+    """Run ``command`` with stdout and stderr piped: (exit code, stderr)."""
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, timeout=60)
+    return done.returncode, done.stderr

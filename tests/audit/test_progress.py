@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 from ..conftest import DAYS, REPO, build_log
-from ..terminal import run_on_a_pty
+from ..terminal import run_on_a_pty, run_piped
 
 # Runs the CLI with the "long run" threshold lowered so a small log counts as long.
 _SCRIPT = (
@@ -28,11 +27,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path, cli_env: dict[str, str]) -> 
 
 def test_no_progress_output_when_piped(tmp_path: Path, cli_env: dict[str, str]) -> None:
     build_log(tmp_path / "audit", DAYS, 50)
-    done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")],
-        env=cli_env,
-        cwd=REPO,
-        capture_output=True,
-        timeout=60,
+    code, stderr = run_piped(
+        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")], cli_env, REPO
     )
-    assert done.returncode == 0 and done.stderr == b""
+    assert code == 0 and stderr == b""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from mcp_bridge.audit.ops.quarantine import quarantine
 from mcp_bridge.audit.ops.trail import RunOptions, parse_location
 
 from ..conftest import DAYS, REPO, build_log
-from ..terminal import run_on_a_pty
+from ..terminal import run_on_a_pty, run_piped
 
 # Runs `locate` with the "long run" threshold lowered so a small log counts as long.
 _SCRIPT = (
@@ -53,14 +52,10 @@ def test_drill_progress_on_a_terminal_only_without_json(
 
 def test_no_progress_when_piped(tmp_path: Path, cli_env: dict[str, str]) -> None:
     build_log(tmp_path / "audit", DAYS, 50)
-    done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")],
-        env=cli_env,
-        cwd=REPO,
-        capture_output=True,
-        timeout=60,
+    code, stderr = run_piped(
+        [sys.executable, "-c", _SCRIPT, str(tmp_path / "audit")], cli_env, REPO
     )
-    assert done.returncode == 0 and done.stderr == b""
+    assert code == 0 and stderr == b""
 
 
 def test_quarantine_reports_the_bytes_it_copies(tmp_path: Path) -> None:
