@@ -213,3 +213,40 @@ def test_uncreatable_store_is_a_storage_error_naming_the_variable(tmp_path: Path
     with pytest.raises(AuditStorageError, match="cannot create the audit store") as caught:
         LocalAuditTrail(blocker / "audit")
     assert "AUDIT_STORAGE_PATH" in caught.value.render()
+
+
+def test_a_forward_read_of_the_log_stops_at_a_line_another_writer_is_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint writer's catch-up read never skips a record that was being appended.
+
+    Reading on past an incomplete last line returned the rest of it as a line of its own once
+    the other writer finished it: the record was skipped and the writer stopped on a false gap.
+    """
+    from mcp_bridge.audit.storage.local import entries
+
+    with LocalAuditTrail(tmp_path / "source") as trail:
+        for n in range(10):
+            trail.record_event("a", {"n": n})
+    source = next((tmp_path / "source").rglob("*.jsonl"))
+    lines = source.read_bytes().splitlines(keepends=True)
+    root = tmp_path / "audit"
+    path = root / source.relative_to(tmp_path / "source")
+    path.parent.mkdir(parents=True)
+    half = len(lines[5]) // 2
+    path.write_bytes(b"".join(lines[:5]) + lines[5][:half])
+    rest = lines[5][half:] + b"".join(lines[6:])
+    real_entry = entries._entry
+
+    def entry_while_the_writer_finishes(line: bytes, day: date) -> entries.LogEntry | None:
+        if line == lines[5][:half]:  # the reader holds the incomplete line: the write completes
+            with open(path, "ab") as handle:
+                handle.write(rest)
+        return real_entry(line, day)
+
+    monkeypatch.setattr(entries, "_entry", entry_while_the_writer_finishes)
+    assert [entry.seq for entry in entries.entries_since(root, 0)] == [0, 1, 2, 3, 4]
+    with open(path, "ab") as handle:
+        handle.write(rest)
+    assert [entry.seq for entry in entries.entries_since(root, 0)] == list(range(10))
+    assert [entry.seq for entry in entries.entries_since(root, 3)] == list(range(3, 10))

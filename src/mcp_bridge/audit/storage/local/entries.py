@@ -5,12 +5,20 @@ appended (or what it has not seen since a restart). So the read starts from the 
 goes back only as far as needed: the first line of each day file (newest first) tells which day
 holds the wanted seq; within that day the lines after it are read backwards from the end, and
 later days are streamed forwards. Lines that are not sealed records (the torn fragment a
-``chain.recovered`` record explains, or a line another writer is still writing) are skipped;
-the writer checks that the records it gets continue its chain.
+``chain.recovered`` record explains) are skipped; the writer checks that the records it gets
+continue its chain.
+
+A forward read ends at the first line without its newline: that is a line another writer is
+still writing (or a crash's torn fragment, which the next writer terminates). Reading on would
+return the rest of that line as a line of its own and then the records after it, so the reader
+would skip a record and the writer would see a gap that is not there. The backward read never
+meets the problem: it reads up to the end it found first, where only the last line can be
+incomplete.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -48,12 +56,25 @@ def _entry(line: bytes, day: date) -> LogEntry | None:
         return None
 
 
-def _first_entry(root: Path, day: date) -> LogEntry | None:
+def _complete_lines(root: Path, day: date) -> Iterator[bytes]:
+    """The lines of a day file that end in a newline, without it, up to the first that does
+    not, and no further than the file's end when it was opened (a busy log is never chased)."""
     with open(partition_file(root, day), "rb") as handle:
+        end, read = os.fstat(handle.fileno()).st_size, 0
         for line in handle:
-            entry = _entry(line.rstrip(b"\n"), day)
-            if entry is not None:
-                return entry
+            if not line.endswith(b"\n"):
+                return
+            yield line[:-1]
+            read += len(line)
+            if read >= end:
+                return
+
+
+def _first_entry(root: Path, day: date) -> LogEntry | None:
+    for line in _complete_lines(root, day):
+        entry = _entry(line, day)
+        if entry is not None:
+            return entry
     return None
 
 
@@ -70,8 +91,7 @@ def _backwards_until(root: Path, day: date, seq: int) -> Iterator[LogEntry]:
 
 
 def _forwards(root: Path, day: date) -> Iterator[LogEntry]:
-    with open(partition_file(root, day), "rb") as handle:
-        for line in handle:
-            entry = _entry(line.rstrip(b"\n"), day)
-            if entry is not None:
-                yield entry
+    for line in _complete_lines(root, day):
+        entry = _entry(line, day)
+        if entry is not None:
+            yield entry
