@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcp_bridge.audit import AuditPayloadError, compute_event_hash, verify_audit_trail
-from mcp_bridge.audit.records import GENESIS_HASH, encode_json, parse_header
-from mcp_bridge.audit.sequencing import EMPTY_TAIL, PendingEvent, seal_batch
+from mcp_bridge.audit.records import GENESIS_HASH, encode_body, encode_json, parse_header, seal
+from mcp_bridge.audit.sequencing import EMPTY_TAIL, PendingEvent, new_event_ids, seal_batch
 
 json_scalars = (
     st.none()
@@ -121,3 +122,30 @@ def test_a_third_party_verifier_from_the_format_doc(tmp_path: Path) -> None:
             assert (record["seq"], record["previousHash"]) == (expected_seq, previous)
             previous, expected_seq = record["hash"], expected_seq + 1
     assert expected_seq == 6
+
+
+def test_the_example_record_of_the_format_doc_is_what_the_writer_writes() -> None:
+    """A known answer: the writer (orjson fast path or not) reproduces the documented line."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "audit-format.md").read_text()
+    block = doc.split("Example (wrapped here; one line on disk):\n\n```\n", 1)[1]
+    line = "".join(part.strip() for part in block.split("```", 1)[0].splitlines()).encode()
+    record = json.loads(line)
+    event = PendingEvent.create(record["eventType"], record["payload"])
+    body = encode_body(
+        seq=record["seq"],
+        previous_hash=record["previousHash"],
+        timestamp=record["timestamp"],
+        event_id=record["eventId"],
+        event_type=event.event_type,
+        payload=event.payload_json.decode("ascii"),
+    )
+    assert seal(body) == (record["hash"], line + b"\n")
+
+
+@given(st.integers(min_value=1, max_value=300))
+def test_event_ids_are_distinct_version_4_uuids(count: int) -> None:
+    ids = new_event_ids(count)
+    parsed = [uuid.UUID(event_id) for event_id in ids]
+    assert [str(value) for value in parsed] == ids  # canonical lowercase text
+    assert all(value.version == 4 and value.variant == uuid.RFC_4122 for value in parsed)
+    assert len(set(ids)) == count

@@ -68,42 +68,61 @@ def encode_json(value: Any) -> str:
         raise AuditPayloadError(f"payload is not recordable as JSON: {exc}") from exc
 
 
+def encode_payload(value: Any) -> bytes:
+    """:func:`encode_json` as the ASCII bytes that go into a record line."""
+    return encode_json(value).encode("ascii")
+
+
 @functools.lru_cache(maxsize=1024)
-def _encoded_event_type(event_type: str) -> str:
-    return encode_json(event_type)
+def encoded_event_type(event_type: str) -> bytes:
+    """The ``eventType`` member's value as it appears in a line (a JSON string, as bytes)."""
+    return encode_payload(event_type)
 
 
-_BODY = (
-    '{"v":1,"previousHash":"%s","seq":%d,"timestamp":"%s",'
-    '"eventId":"%s","eventType":%s,"payload":%s}'
+#: The body of a record without its closing brace: previous hash, seq, timestamp, event id,
+#: encoded event type and encoded payload, all bytes but seq. ``seal_opened`` closes it.
+OPENED_BODY = (
+    b'{"v":1,"previousHash":"%s","seq":%d,"timestamp":"%s",'
+    b'"eventId":"%s","eventType":%s,"payload":%s'
 )
+_LINE = b"%s" + HASH_MEMBER + b'%s"}\n'
 
 
-def _body(
-    previous_hash: str, seq: int, timestamp: str, event_id: str, event_type: str, payload: str
-) -> bytes:
-    fields = (previous_hash, seq, timestamp, event_id, _encoded_event_type(event_type), payload)
-    return (_BODY % fields).encode("ascii")
+def seal_opened(opened: bytes) -> tuple[str, bytes]:
+    """Hash the body ``opened + b"}"``; return ``(hash, line)`` (see the module docstring).
+
+    The writer formats the body without its closing brace so that the stored line
+    (``opened + ',"hash":"…"}'``) is built with one copy rather than a slice and three.
+    """
+    digest = hashlib.sha256(opened + b"}").hexdigest()
+    return digest, _LINE % (opened, digest.encode("ascii"))
 
 
 def encode_body(
     *, seq: int, previous_hash: str, timestamp: str, event_id: str, event_type: str, payload: str
 ) -> bytes:
     """The canonical body (the record without ``hash``) with ``payload`` already encoded."""
-    return _body(previous_hash, seq, timestamp, event_id, event_type, payload)
+    return _opened(previous_hash, seq, timestamp, event_id, event_type, payload) + b"}"
+
+
+def _opened(
+    previous_hash: str, seq: int, timestamp: str, event_id: str, event_type: str, payload: str
+) -> bytes:
+    fields = (previous_hash.encode("ascii"), seq, timestamp.encode("ascii"))
+    tail = (event_id.encode("ascii"), encoded_event_type(event_type), payload.encode("ascii"))
+    return OPENED_BODY % (fields + tail)
 
 
 def seal(body: bytes) -> tuple[str, bytes]:
     """Hash a body and return ``(hash, line)`` where line is the stored JSONL line."""
-    digest = hashlib.sha256(body).hexdigest()
-    return digest, body[:-1] + HASH_MEMBER + digest.encode("ascii") + b'"}\n'
+    return seal_opened(body[:-1])
 
 
 def seal_record(
     previous_hash: str, seq: int, timestamp: str, event_id: str, event_type: str, payload: str
 ) -> tuple[str, bytes]:
-    """``seal(encode_body(...))`` with positional arguments: the writer's per-event hot path."""
-    return seal(_body(previous_hash, seq, timestamp, event_id, event_type, payload))
+    """``seal(encode_body(...))`` with positional arguments (tests and tools build lines)."""
+    return seal_opened(_opened(previous_hash, seq, timestamp, event_id, event_type, payload))
 
 
 def compute_event_hash(event: Mapping[str, Any]) -> str:

@@ -87,7 +87,9 @@ class Spool:
         """Append an entry; the returned callable fsyncs it (the group committer's sync step)."""
         line = {
             "accepted": accepted.isoformat(),
-            "events": [{"type": e.event_type, "payload": e.payload_json} for e in events],
+            "events": [
+                {"type": e.event_type, "payload": e.payload_json.decode("ascii")} for e in events
+            ],
         }
         with self._lock:
             own = self._own_file()
@@ -201,7 +203,8 @@ def _load(path: Path) -> tuple[list[SpoolEntry], int]:
             shipped = int(line["shipped"])
             continue
         events = [
-            PendingEvent(e["type"], e["payload"], json.loads(e["payload"])) for e in line["events"]
+            PendingEvent(e["type"], e["payload"].encode("ascii"), json.loads(e["payload"]))
+            for e in line["events"]
         ]
         entries.append(SpoolEntry(events, datetime.fromisoformat(line["accepted"])))
     return entries, shipped
