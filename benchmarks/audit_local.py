@@ -21,6 +21,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,17 +152,39 @@ def _warm_up(record: Record) -> None:
         record(EVENT_TYPE, payload)
 
 
-def _ours(root: Path, drive: Callable[[LocalAuditTrail], CallRun]) -> tuple[CallRun, int]:
+@dataclass
+class Commits:
+    """How a run's records were committed: the size of every batch, and the CPU that the
+    calling thread (the event loop, for asyncio callers) spent per event."""
+
+    sizes: list[int] = field(default_factory=list)
+    caller_cpu_per_event: float = 0.0
+
+    def per_second(self, run: CallRun) -> float:
+        """Committed batches per second: an upper bound of fdatasyncs per second (one
+        fdatasync covers every batch staged while the previous one ran)."""
+        return len(self.sizes) / run.seconds if run.seconds else 0.0
+
+
+def _ours(
+    root: Path, drive: Callable[[LocalAuditTrail], CallRun], commits: Commits | None = None
+) -> tuple[CallRun, int]:
     """One configuration on a fresh trail: the run (with process CPU per event) and the log's
-    bytes per record."""
+    bytes per record; batch sizes and the caller thread's CPU go to ``commits``."""
     trail = LocalAuditTrail(root)
+    sizes: list[int] = []
+    trail.on_batch(lambda records, failed: sizes.append(records))
     try:
         _warm_up(trail.record_event)
-        cpu = time.process_time()
+        sizes.clear()
+        cpu, caller_cpu = time.process_time(), time.thread_time()
         run = drive(trail)
         run.cpu_per_event = (time.process_time() - cpu) / max(run.events, 1)
+        caller_cpu = (time.thread_time() - caller_cpu) / max(run.events, 1)
     finally:
         trail.close()
+    if commits is not None:
+        commits.sizes, commits.caller_cpu_per_event = sizes, caller_cpu
     records, size = log_size(root)
     return run, size // max(records, 1)
 
@@ -214,9 +237,25 @@ def _drive(mode: str, callers: int, seconds: float) -> Callable[[LocalAuditTrail
     return lambda trail: asyncio.run(_async_callers(trail, callers, seconds))
 
 
-def _median_runs(runs: list[CallRun]) -> CallRun:
-    """The run with the median rate (its latencies and CPU stay consistent with it)."""
-    return sorted(runs, key=lambda run: run.rate)[len(runs) // 2]
+def _commit_row(section: Section, label: str, found: tuple[CallRun, Commits], fsync: float) -> None:
+    """How the run's records were committed: batch sizes, an upper bound of the disk's busy
+    share (batches/s × fdatasync latency) and the CPU split between the caller's thread and
+    the committer's threads; a batch as large as the caller count means no overlap."""
+    run, commits = found
+    per_second = commits.per_second(run)
+    caller = commits.caller_cpu_per_event
+    section.row(
+        f"{label}: records per batch",
+        f"{statistics.median(commits.sizes or [0]):g}",
+        f"median; {per_second:,.0f} batches/s (≥ fdatasyncs/s), disk busy ≤"
+        f" {min(per_second * fsync, 1):.0%}; CPU µs/event: event loop {caller * 1e6:.1f},"
+        f" committer threads {(run.cpu_per_event - caller) * 1e6:.1f}",
+    )
+
+
+def _median_runs(runs: list[tuple[CallRun, Commits]]) -> tuple[CallRun, Commits]:
+    """The run with the median rate (its latencies, CPU and batches stay consistent with it)."""
+    return sorted(runs, key=lambda run: run[0].rate)[len(runs) // 2]
 
 
 def run(*, quick: bool) -> Section:
@@ -227,7 +266,7 @@ def run(*, quick: bool) -> Section:
     seconds, repeats = (0.5, 1) if quick else (2.0, 3)
     section = Section("audit", "Durable appends (local store)")
     runs: dict[str, CallRun] = {}
-    turns: dict[str, list[CallRun]] = {}
+    turns: dict[str, list[tuple[CallRun, Commits]]] = {}
     with scratch_dir("append") as root:
         fsync = fsync_latency(root / "fsync", 20 if quick else 100)
         per_event = seal_cost()
@@ -235,11 +274,13 @@ def run(*, quick: bool) -> Section:
             for mode in ("closed", "open"):
                 for callers in _ASYNC_CALLERS:
                     key = f"{'async' if mode == 'closed' else 'open'}_{callers}"
+                    commits = Commits()
                     found, ours_bytes = _ours(
-                        root / f"{key}-{turn}", _drive(mode, callers, seconds)
+                        root / f"{key}-{turn}", _drive(mode, callers, seconds), commits
                     )
-                    turns.setdefault(key, []).append(found)
-        runs = {key: _median_runs(found) for key, found in turns.items()}
+                    turns.setdefault(key, []).append((found, commits))
+        medians = {key: _median_runs(found) for key, found in turns.items()}
+        runs = {key: found for key, (found, _) in medians.items()}
         runs[f"threads_{_THREAD_CALLERS}"], _ = _ours(
             root / "threads",
             lambda trail: thread_callers(trail.record_event, _THREAD_CALLERS, seconds),
@@ -255,6 +296,8 @@ def run(*, quick: bool) -> Section:
             rate(opened.rate),
             f"not awaited; until the last is durable · CPU {opened.cpu_per_event * 1e6:.1f} µs/ev",
         )
+    _commit_row(section, "ours, 64 asyncio callers", medians["async_64"], fsync)
+    _commit_row(section, "ours, 64 open-loop callers", medians["open_64"], fsync)
     threads = runs[f"threads_{_THREAD_CALLERS}"]
     section.row(
         f"ours, {_THREAD_CALLERS} threads",
@@ -286,8 +329,9 @@ def run(*, quick: bool) -> Section:
         Target("append rate, checkpoints on vs off", checkpoints["ratio"], 0.9, "×"),
     ]
     section.notes = [
-        "closed loop: each call returns after fdatasync of its batch (group commit, sealing of"
-        " batch k+1 overlapping the sync of batch k, one loop wake-up per batch);"
+        "closed loop: each call returns after fdatasync of its batch (group commit; the"
+        " committer can seal batch k+1 while batch k syncs, the records-per-batch rows show"
+        " whether callers split into overlapping batches; one loop wake-up per batch);"
         " open loop: durable=False, records queued without waiting, synced lazily"
         " (at the next awaited batch or within LAZY_SYNC_SECONDS);"
         " baseline: write+flush per event, never fsynced (a crash can lose acknowledged records).",
@@ -306,6 +350,14 @@ def run(*, quick: bool) -> Section:
         "fdatasync_ms": round(fsync * 1000, 3),
         "closed_loop_bound_64": round(bound),
         "encode_seal_us_per_event": round(per_event * 1e6, 2),
+        "commits": {
+            key: {
+                "median_records_per_batch": statistics.median(commits.sizes or [0]),
+                "batches_per_s": round(commits.per_second(found), 1),
+                "caller_thread_cpu_us_per_event": round(commits.caller_cpu_per_event * 1e6, 2),
+            }
+            for key, (found, commits) in medians.items()
+        },
         "baseline_durable": False,
     }
     return section
