@@ -2,6 +2,10 @@
 
 Settings come from the environment (and ``.env``); ``--config``, ``--host`` and ``--port``
 override ``BRIDGE_CONFIG``, ``HOST`` and ``PORT`` for one run. ``--help`` lists every variable.
+
+The server stack (the MCP SDK, Starlette, uvicorn, OpenTelemetry) is imported by the command
+that runs it, not at start: ``--help``, ``check`` and ``audit …`` do not pay a second of
+imports for a server they never start.
 """
 
 from __future__ import annotations
@@ -20,11 +24,7 @@ from mcp_bridge.audit import AuditError, AuditTrail, open_audit_trail
 from mcp_bridge.audit.commands import run as run_audit_command
 from mcp_bridge.config import AppConfig, ConfigError, load_config
 
-from . import serving
-from .app import create_app
-from .check import check
 from .settings import BridgeSettings, load_bridge_settings, startup_problems
-from .stdio_front import serve_stdio
 from .upstream_config import UpstreamSpec, load_upstreams
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,9 @@ COMMANDS = {
 def serve(settings: BridgeSettings, config: AppConfig) -> int:
     """Serve HTTP until interrupted; refuse to start on an unsafe configuration."""
 
+    from . import serving
+    from .app import create_app
+
     def http(trail: AuditTrail, upstreams: list[UpstreamSpec]) -> None:
         app = create_app(settings, trail, upstreams)
         serving.run(
@@ -56,6 +59,8 @@ def serve(settings: BridgeSettings, config: AppConfig) -> int:
 
 def stdio(settings: BridgeSettings, config: AppConfig) -> int:
     """Serve one stdio client; the same refusals as ``serve``, logs on stderr."""
+
+    from .stdio_front import serve_stdio
 
     def on_stdio(trail: AuditTrail, upstreams: list[UpstreamSpec]) -> None:
         anyio.run(serve_stdio, settings, trail, upstreams)
@@ -138,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         args = ["serve", *args]
     parsed = parser().parse_args(args)
     if parsed.command == "check":
+        from .check import check
+
         found = check(overrides(parsed))
         print(found.render(), file=sys.stdout if found.exit_code == 0 else sys.stderr)
         return found.exit_code
