@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mcp_bridge import __version__
 from mcp_bridge.audit.commands import COMMANDS
+from mcp_bridge.audit.commands import run as run_command
 
 from .conftest import Log, run_module
 
 
-def test_audit_entry_point_lists_every_command(cli_env: dict[str, str]) -> None:
+def test_audit_entry_point_lists_every_command(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     listing = run_module("mcp_bridge.audit", "--help", env=cli_env)
     assert listing.returncode == 0, listing.stderr
-    for command in COMMANDS:
+    helped = run_module("mcp_bridge.audit", COMMANDS[0].name, "--help", env=cli_env)
+    assert helped.returncode == 0 and "usage:" in helped.stdout, helped.stderr
+    for command in COMMANDS:  # every command's own --help, in process (one import each)
         assert command.name in listing.stdout
-        helped = run_module("mcp_bridge.audit", command.name, "--help", env=cli_env)
-        assert helped.returncode == 0, (command.name, helped.stderr)
-        assert "usage:" in helped.stdout
+        with pytest.raises(SystemExit) as exited:
+            run_command([command.name, "--help"])
+        assert exited.value.code == 0, command.name
+        assert "usage:" in capsys.readouterr().out, command.name
 
 
 def test_unknown_or_missing_command_is_usage_error(cli_env: dict[str, str]) -> None:
