@@ -23,6 +23,7 @@ from mcp_bridge.audit import AuditTrail
 from mcp_bridge.audit.witness.attest import attestation_health
 
 from .auth import AuthDenied, Authenticator
+from .direct import DirectCalls
 from .exchange import Exchange, correlation_id_from
 from .gate import REQUEST_ID_HEADER, Gate, deny
 from .gateway import assemble, digest_key, running
@@ -58,17 +59,21 @@ def create_app(
     )
     recorder, pool = gateway.recorder, gateway.pool
     authenticator = authenticator or Authenticator.from_settings(settings)
+    security = _LOOPBACK_SECURITY if is_loopback(settings.host) else None
     manager = BridgeSessionManager(
         app=gateway.server,
         max_request_body_size=settings.bridge_max_body_bytes,
-        security_settings=_LOOPBACK_SECURITY if is_loopback(settings.host) else None,
+        security_settings=security,
     )
+    direct = DirectCalls(gateway.server, manager, security, enabled=settings.bridge_direct_calls)
+    gateway.server.middleware.append(direct.learner)
     gate = Gate(
         StreamableHTTPASGIApp(manager),
         authenticator,
         recorder,
         settings.bridge_max_body_bytes,
         SessionBook(manager.session_is_open),
+        direct,
     )
 
     @asynccontextmanager
@@ -87,6 +92,7 @@ def create_app(
         routes.append(Route("/metrics", endpoint, methods=["GET"]))
     app = Starlette(routes=[*routes, *metadata_routes(settings)], lifespan=lifespan)
     app.state.telemetry = gateway.telemetry
+    app.state.direct = direct
     app.state.close_streams = gateway.relay.listen_streams.close
     """Ends the open ``subscriptions/listen`` streams gracefully (``serving.run``'s on_stop)."""
     return app

@@ -28,6 +28,8 @@ class Exchange:
     http_method: str = "POST"
     streamed: bool = False
     """Whether the answer can carry messages before the response (SSE or the 2026-07-28 path)."""
+    direct: bool = False
+    """Answered by the direct path for tool calls (``direct.py``), not the SDK's session path."""
 
     def base_payload(self) -> dict[str, Any]:
         return {"correlationId": self.correlation_id, "identity": self.identity.as_payload()}

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -39,6 +39,9 @@ from .refusals import (
 from .resource_metadata import challenge
 from .transport import answer_with
 
+if TYPE_CHECKING:
+    from .direct import DirectCalls
+
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -63,6 +66,8 @@ class Peek:
     request_id: str | int | None = None
     back_channel: bool = False
     """An ``initialize`` whose client declared sampling, elicitation or roots."""
+    document: Any = None
+    """The parsed body (for the direct path, which does not parse it again)."""
 
 
 @dataclass
@@ -92,6 +97,7 @@ def peek(body: bytes) -> Peek:
     request_id = document.get("id")
     capabilities = params.get("capabilities") if isinstance(params, dict) else None
     return Peek(
+        document=document,
         method=method,
         is_notification=method is not None and "id" not in document,
         wants_progress=isinstance(meta, dict) and meta.get("progressToken") is not None,
@@ -140,8 +146,10 @@ class Gate:
         recorder: Recorder,
         max_body: int,
         sessions: SessionBook | None = None,
+        direct: DirectCalls | None = None,
     ) -> None:
         self._app = app
+        self._direct = direct
         self._auth = authenticator
         self._recorder = recorder
         self._max_body = max_body
@@ -187,13 +195,24 @@ class Gate:
             )
             answer_with(json=not exchange.streamed)
         try:
-            await self._app(scope, receive, send)
+            if not await self._served_directly(scope, receive, send, exchange, seen):
+                await self._app(scope, receive, send)
         except Exception as exc:
             await self._failed(exchange, seen, answer, exc)
             raise
+        if self._direct is not None and seen.method == "notifications/cancelled":
+            self._direct.cancelled(headers.get("mcp-session-id"), seen.document, answer.status)
         if answer.session_id:
             self._sessions.saw(answer.session_id, _streams_calls(seen, answer))
         await self._after(exchange, headers, seen, answer)
+
+    async def _served_directly(
+        self, scope: Scope, receive: Receive, send: Send, exchange: Exchange, seen: Peek
+    ) -> bool:
+        """A ``tools/call`` the direct path answers (``direct.py``); False: the SDK's turn."""
+        if self._direct is None or seen.method != "tools/call" or seen.problem is not None:
+            return False
+        return await self._direct.serve(scope, receive, send, exchange, seen.document)
 
     async def _after(
         self, exchange: Exchange, headers: Headers, seen: Peek, answer: _Answer

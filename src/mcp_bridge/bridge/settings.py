@@ -28,6 +28,7 @@ _ALLOWED = {
     "auth_clock_skew_seconds": "0-300 seconds",
     "bridge_access_log": "true or false",
     "bridge_metrics": "true or false",
+    "bridge_direct_calls": "true or false",
     "otel_traces_exporter": "otlp, none",
     "otel_exporter_otlp_protocol": "http/protobuf",
     "otel_exporter_otlp_traces_protocol": "http/protobuf",
@@ -62,6 +63,9 @@ class BridgeSettings(BaseSettings):
     audit_digest_key: SecretStr | None = None
     audit_capture: CaptureMode = "redacted"
     bridge_metrics: bool = True
+    bridge_direct_calls: bool = True
+    """Answer plain tool calls on established sessions without the SDK's session machinery
+    (``direct.py``); ``false`` sends every request through the SDK path."""
     otel_sdk_disabled: bool = False
     otel_traces_exporter: Literal["otlp", "none"] | None = None
     otel_exporter_otlp_endpoint: str | None = None

@@ -11,15 +11,23 @@ an SSE stream only for a request that can receive something while it runs (it ca
 progress token, or it is a call from a client that declared sampling, elicitation or roots),
 one JSON body otherwise. The handlers send request-scoped messages only on streamed requests
 (``Exchange.streamed``), since a JSON answer has room for the response alone.
+
+The manager also keeps the bridge's own record of each session (:class:`BridgeSession`: its
+transport and the credential that opened it), from which the direct path for tool calls
+(``direct.py``) answers without entering the SDK's session machinery.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import math
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
 from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
@@ -48,6 +56,12 @@ class SelectiveTransport(StreamableHTTPServerTransport):
     def is_json_response_enabled(self, value: bool) -> None:
         """Ignored: the SDK sets the manager-wide default, the gate decides per request."""
 
+    idle_seconds: float | None = None
+    """The manager's ``session_idle_timeout`` (set when the session is admitted)."""
+    busy: int = 0
+    """Requests in flight on this session, the direct path's included."""
+    on_terminated: Callable[[], None] | None = None
+
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Any]:
         token = _ANSWER_WITH_JSON.set(False)
@@ -57,21 +71,91 @@ class SelectiveTransport(StreamableHTTPServerTransport):
         finally:
             _ANSWER_WITH_JSON.reset(token)
 
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        """A request in flight holds the session open: the SDK's rule, kept by the bridge too.
+
+        The SDK counts only the requests that enter :meth:`handle_request`; calls answered by
+        the direct path never do, so the bridge counts every request here and has the last word
+        on the idle deadline (``idle_scope`` is the transport's public idle timer): infinite while
+        any request is in flight, ``idle_seconds`` after the last one ends.
+        """
+        timer = self.idle_scope
+        self.busy += 1
+        if timer is not None:
+            timer.deadline = math.inf
+        try:
+            yield
+        finally:
+            self.busy -= 1
+            if timer is not None and self.idle_seconds is not None:
+                idle_from = anyio.current_time() + self.idle_seconds
+                timer.deadline = math.inf if self.busy else idle_from
+
+    @property
+    def expired(self) -> bool:
+        """Terminated, or its idle timer fired (the session is being ended)."""
+        return self.is_terminated or (self.idle_scope is not None and self.idle_scope.cancel_called)
+
+    async def handle_request(self, scope: Any, receive: Any, send: Any) -> None:
+        with self.in_use():
+            await super().handle_request(scope, receive, send)
+
+    async def terminate(self) -> None:
+        await super().terminate()
+        if self.on_terminated is not None:
+            self.on_terminated()
+
+
+@dataclass(eq=False)
+class BridgeSession:
+    """The bridge's own record of one session-protocol session."""
+
+    session_id: str
+    transport: SelectiveTransport
+    owner: AuthorizationContext | None
+    """The credential that opened it (a request with another one is not this session's)."""
+    on_end: list[Callable[[], None]] = field(default_factory=list)
+    """Called once when the session ends (terminated, expired, deleted, or the bridge stops)."""
+
 
 class BridgeSessionManager(StreamableHTTPSessionManager):
     """See the module docstring."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(json_response=False, **kwargs)
+        self.sessions: dict[str, BridgeSession] = {}
 
     def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
         transport = super()._admit_session(requestor)
-        if transport is not None:
+        if transport is not None and transport.mcp_session_id is not None:
             transport.__class__ = SelectiveTransport
+            assert isinstance(transport, SelectiveTransport)
+            session = BridgeSession(transport.mcp_session_id, transport, requestor)
+            transport.idle_seconds = self.session_idle_timeout
+            transport.on_terminated = lambda: self._ended(session)
+            self.sessions[session.session_id] = session
         return transport
+
+    def _ended(self, session: BridgeSession) -> None:
+        if self.sessions.get(session.session_id) is session:
+            del self.sessions[session.session_id]
+        for callback in session.on_end:
+            callback()
+        session.on_end.clear()
+
+    def open_session(self, session_id: str | None) -> BridgeSession | None:
+        """The bridge's record of a live session (None: unknown, ended or ending)."""
+        session = self.sessions.get(session_id) if session_id is not None else None
+        return session if session is not None and not session.transport.expired else None
 
     def session_is_open(self, session_id: str) -> bool:
         return session_id in self._server_instances
 
 
-__all__ = ["BridgeSessionManager", "SelectiveTransport", "answer_with"]
+__all__ = [
+    "BridgeSession",
+    "BridgeSessionManager",
+    "SelectiveTransport",
+    "answer_with",
+]
