@@ -6,6 +6,8 @@ no I/O, so what is measured is the path and the durable intent, not the tool):
 
 * ``direct``: the stdio server itself (the floor);
 * ``bridge``: the same server behind ``mcp-bridge serve`` with a durable local audit trail;
+* ``bridge-sdk``: the same bridge with ``BRIDGE_DIRECT_CALLS=false``, so every call takes the
+  SDK's session path instead of the direct path for tool calls (what that path saves);
 * ``mcp-proxy``: the same server behind mcp-proxy (PyPI, no audit), streamable HTTP.
 
 Each target is reached two ways, labelled apart: the *lean* client (:mod:`benchmarks.lean`: raw
@@ -429,17 +431,18 @@ def running_mcp_proxy() -> Iterator[str]:
 # -- the run --------------------------------------------------------------------------------
 
 
-def _targets(w: Workload, bridge: tuple[str, psutil.Process], proxy_base: str) -> list[Target]:
-    bridge_url, bridge_process = bridge
+Bridges = dict[str, tuple[str, psutil.Process]]
+"""The bridges under test by target name (``bridge``, ``bridge-sdk``): URL and process."""
+
+
+def _targets(w: Workload, bridges: Bridges, proxy_base: str) -> list[Target]:
     proxy_url = f"{proxy_base}/{w.server}/mcp"
+    tool = f"{w.server}__{w.tool}"
     return [
         Target("direct", stdio_connector(w), lean_stdio_connector(w), w.tool),
-        Target(
-            "bridge",
-            http_connector(bridge_url),
-            lean_http_connector(bridge_url),
-            f"{w.server}__{w.tool}",
-            bridge_process,
+        *(
+            Target(name, http_connector(url), lean_http_connector(url), tool, process)
+            for name, (url, process) in bridges.items()
         ),
         Target("mcp-proxy", http_connector(proxy_url), lean_http_connector(proxy_url), w.tool),
     ]
@@ -447,17 +450,15 @@ def _targets(w: Workload, bridge: tuple[str, psutil.Process], proxy_base: str) -
 
 def _added(figures: dict[str, dict[str, float]]) -> None:
     floor = figures["direct"]
-    for name in ("bridge", "mcp-proxy"):
+    for name in (n for n in figures if n != "direct"):
         figures[name]["addedP50Ms"] = round(figures[name]["p50Ms"] - floor["p50Ms"], 3)
         figures[name]["addedP99Ms"] = round(figures[name]["p99Ms"] - floor["p99Ms"], 3)
 
 
-async def _measure_all(
-    bridge: tuple[str, psutil.Process], proxy_base: str, plan: Plan
-) -> dict[str, Any]:
+async def _measure_all(bridges: Bridges, proxy_base: str, plan: Plan) -> dict[str, Any]:
     workloads: dict[str, Any] = {}
     for w in WORKLOADS:
-        targets = _targets(w, bridge, proxy_base)
+        targets = _targets(w, bridges, proxy_base)
         lean = await latency(targets, w.arguments, plan, lean=True)
         sdk = await latency(targets, w.arguments, plan, lean=False)
         _added(lean)
@@ -511,8 +512,14 @@ def run(quick: bool = False) -> dict[str, Any]:
     plan = QUICK if quick else FULL
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with running_mcp_proxy() as proxy_base, running_bridge() as bridge:
-        workloads = asyncio.run(_measure_all(bridge, proxy_base, plan))
+    sdk_path = {"BRIDGE_DIRECT_CALLS": "false"}
+    with (
+        running_mcp_proxy() as proxy_base,
+        running_bridge() as bridge,
+        running_bridge("bridge-sdk", sdk_path) as bridge_sdk,
+    ):
+        bridges = {"bridge": bridge, "bridge-sdk": bridge_sdk}
+        workloads = asyncio.run(_measure_all(bridges, proxy_base, plan))
     results: dict[str, Any] = {
         "benchmark": "bridge",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -555,7 +562,7 @@ def format_table(results: dict[str, Any]) -> str:
                 + _latency_cells(entry["lean"][target])
                 + _latency_cells(entry["sdk"][target])
                 + "".join(f"{r:>8.0f}" for r in rates)
-                + (f"{cpu:>8.3f}" if target == "bridge" else "")
+                + (f"{cpu:>8.3f}" if target.startswith("bridge") else "")
             )
         for c in counts:
             figures = entry["clients"][c]
@@ -570,6 +577,7 @@ def format_table(results: dict[str, Any]) -> str:
     ]
     audit = results["audit"]
     lines.append(
+        "bridge-sdk: the bridge with BRIDGE_DIRECT_CALLS=false (every call on the SDK path); "
         "lean: raw JSON-RPC (keep-alive HTTP / stdio JSON lines); SDK: the official mcp client;"
         " +p50/+p99 over direct with the same client (ms); CPU ms: bridge process CPU per call at"
         f" {middle} clients"
