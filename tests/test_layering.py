@@ -30,6 +30,7 @@ CORE = [
     "tree_writer",
     "checkpoint_verify",
     "tree_stream",
+    "tile_source",
 ]
 FILE_SYSTEM = {"os", "pathlib", "io", "shutil", "fcntl", "tempfile", "glob"}
 

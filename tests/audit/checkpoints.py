@@ -15,7 +15,7 @@ from mcp_bridge.audit.merkle import CompactRange, leaf_hash
 from mcp_bridge.audit.note import Signer
 from mcp_bridge.audit.records import seal_record
 from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
-from mcp_bridge.audit.tiles import TileBuilder
+from mcp_bridge.audit.tiles import TileBuilder, tiles_to_store
 
 ORIGIN = "audit.example.com/test"
 SIGNER = Signer.generate("audit.example.com/test")
@@ -39,15 +39,19 @@ def publish(
     *,
     signer: Signer = SIGNER,
     published_at: str = "2025-10-25T12:00:00.000000Z",
+    legacy: bool = False,
 ) -> None:
-    """Write the tiles and a signed checkpoint for each tree size, in order."""
+    """Write the tiles and a signed checkpoint for each tree size, in order: the tiles the
+    writer stores (level 1 and up), or with ``legacy`` also level 0, as writers before
+    level-0 tiles were derived did."""
     builder, tree = TileBuilder(), CompactRange()
     for size in sizes:
         while tree.size < size:
             leaf = leaf_hash(bytes.fromhex(hashes[tree.size]))
             tree.append(leaf)
             builder.append(leaf)
-        for tile, data in builder.flush():
+        flushed = builder.flush()
+        for tile, data in flushed if legacy else tiles_to_store(flushed):
             store.put_tile(tile.path, data)
         note = sign_checkpoint(Checkpoint(ORIGIN, size, tree.root()), signer)
         store.put_checkpoint(size, note, published_at, ORIGIN)

@@ -30,7 +30,7 @@ from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
 from mcp_bridge.audit.verification import verify_audit_trail
 from mcp_bridge.config import load_config
 
-from ..conftest import DAYS, Log, run_module
+from ..conftest import DAYS, Log, build_log, run_module
 from .checkpoints import (
     OTHER_SIGNER,
     SIGNER,
@@ -184,13 +184,26 @@ def test_a_window_recomputes_its_checkpoints_from_tiles_and_its_records(signed: 
     result = verify_audit_trail(signed.root, start=DAYS[1], checkpoints=window, parallel=False)
     assert reasons(result) == [Reason.CHECKPOINT_MISMATCH] * 2
     assert [f.seq for f in result.failures] == [19, 29]
-    # A damaged tile before the window is named, never taken as the records' fault.
-    tile = signed.root / "_tiles" / "tile" / "0" / "000.p" / "30"
-    os.chmod(tile, 0o644)
-    tile.write_bytes(bytes(len(tile.read_bytes())))
-    damaged = verify_audit_trail(signed.root, start=DAYS[1], checkpoints=window, parallel=False)
-    assert Reason.TILE_MISSING in reasons(damaged)
-    assert Reason.CHECKPOINT_MISMATCH not in reasons(damaged)
+    # A damaged tile before the window (a level-0 tile as logs written before they were
+    # derived store them, read first) is named, never taken as the records' fault.
+    local_checkpoints(signed.root).put_tile("tile/0/000.p/10", bytes(32 * 10))
+    damaged = verify_audit_trail(signed.root, start=DAYS[2], checkpoints=window, parallel=False)
+    assert reasons(damaged) == [Reason.TILE_MISSING]
+    assert damaged.failures[0].location.endswith(checkpoint_name(10))
+    assert "do not reproduce its root" in damaged.failures[0].message
+
+
+def test_a_window_reads_the_records_before_it_by_seq(signed: Log) -> None:
+    """The tree before a window is the newest checkpoint before it (from its tiles) and the
+    records between that and the window, read by seq: one missing there is named."""
+    lines = signed.lines(DAYS[0])
+    signed.write_lines(DAYS[0], lines[:5] + lines[6:])  # seq 5 gone, seq 9 anchors the window
+    window = CheckpointOptions(VKEY, now=LATER)
+    result = verify_audit_trail(signed.root, start=DAYS[1], checkpoints=window, parallel=False)
+    assert reasons(result) == [Reason.TILE_MISSING]
+    failure = result.failures[0]
+    assert failure.seq == 5 and failure.related == (str(signed.file_of(DAYS[0])),)
+    assert "record seq 5 is missing" in failure.message
 
 
 def test_a_checkpoint_replaced_by_one_signed_with_another_key(signed: Log) -> None:
@@ -235,11 +248,37 @@ def test_inconsistent_checkpoints_signed_with_the_right_key(signed: Log) -> None
     assert all("tree size 20" in f.message for f in result.failures)
 
 
-def test_a_missing_tile_is_named(signed: Log) -> None:
-    shutil.rmtree(signed.root / "_tiles")
-    result = verify(signed)
-    assert set(reasons(result)) == {Reason.TILE_MISSING}
-    assert "tile/0/000.p/" in result.failures[0].message
+@pytest.fixture
+def signed300(tmp_path: Path) -> Log:
+    """300 records over three days, checkpoints at 100, 200 and 300: level-1 tiles stored."""
+    log = build_log(tmp_path / "audit", DAYS, 100)
+    publish_local(log.root, [100, 200, 300])
+    return log
+
+
+def test_a_missing_tile_is_named(signed300: Log) -> None:
+    assert verify(signed300).ok
+    tiles = signed300.root / "_tiles" / "tile"
+    assert sorted(p.name for p in tiles.iterdir()) == ["1"]  # level 0 is never stored
+    shutil.rmtree(tiles)
+    for start in (None, DAYS[1]):
+        options = CheckpointOptions(VKEY, now=LATER)
+        result = verify_audit_trail(
+            signed300.root, start=start, checkpoints=options, parallel=False
+        )
+        assert reasons(result) == [Reason.TILE_MISSING], start
+        assert "tile/1/000.p/1" in result.failures[0].message
+        assert result.failures[0].location.endswith(checkpoint_name(300))
+
+
+def test_a_damaged_level1_tile_is_named_not_the_records(signed300: Log) -> None:
+    store = local_checkpoints(signed300.root)
+    tile = Path(store.where("_tiles/tile/1/000.p/1"))
+    tile.unlink()
+    store.put_tile("tile/1/000.p/1", bytes(32))
+    result = verify(signed300)
+    assert reasons(result) == [Reason.TILE_MISSING]
+    assert "right-edge hash tiles do not give its root" in result.failures[0].message
 
 
 def test_windowed_verification_checks_the_window_and_the_newest(signed: Log) -> None:

@@ -125,7 +125,55 @@ def test_a_log_rewritten_below_its_checkpoint_is_refused(tmp_path: Path) -> None
     day_file.write_bytes(b"".join(lines[:-1]) + forged)  # same length, valid hashes
     with pytest.raises(AuditCorruptionError) as caught:
         open_audit_trail(config(tmp_path))
-    assert "record seq 19 is not the one the checkpoint" in str(caught.value)
+    # Its level-0 tile is derived from the records: the right edge no longer gives the root.
+    message = str(caught.value)
+    assert "records seq 0..19" in message and "rewritten below a signed checkpoint" in message
+    assert "_checkpoints/00000000000000000020" in message
+    assert day_file.read_bytes() == b"".join(lines[:-1]) + forged  # nothing written
+
+
+def _forge_last(day_file: Path) -> None:
+    """Replace the newest record by another one with valid hashes, linked like it."""
+    lines = day_file.read_bytes().splitlines(keepends=True)
+    last = json.loads(lines[-1])
+    _, forged = seal_record(
+        last["previousHash"], last["seq"], last["timestamp"], "0" * 36, "forged", encode_json({})
+    )
+    day_file.write_bytes(b"".join(lines[:-1]) + forged)
+
+
+def test_a_rewritten_last_record_of_a_full_tile_is_refused(tmp_path: Path) -> None:
+    """At 512 records the right edge has no level-0 tile: the last record's full tile, derived
+    from the log, must hash to the entry the stored level-1 tile holds for it."""
+    _close_with_checkpoint(tmp_path, 512)
+    assert not (tmp_path / "audit" / "_tiles" / "tile" / "0").exists()  # level 0: not stored
+    [day_file] = (tmp_path / "audit").rglob("*.jsonl")
+    _forge_last(day_file)
+    with pytest.raises(AuditCorruptionError) as caught:
+        open_audit_trail(config(tmp_path))
+    assert "record seq 511 is not the one the checkpoint" in str(caught.value)
+
+
+def test_a_record_missing_below_the_checkpoint_is_named(tmp_path: Path) -> None:
+    _close_with_checkpoint(tmp_path, 20)
+    [day_file] = (tmp_path / "audit").rglob("*.jsonl")
+    lines = day_file.read_bytes().splitlines(keepends=True)
+    day_file.write_bytes(b"".join(lines[:10] + lines[11:]))  # seq 10 removed
+    with pytest.raises(AuditCorruptionError) as caught:
+        open_audit_trail(config(tmp_path))
+    message = str(caught.value)
+    assert "tile/0/000.p/20" in message and "record seq 10 is missing" in message
+    assert str(day_file) in message
+
+
+def test_a_damaged_legacy_level0_tile_is_refused(tmp_path: Path) -> None:
+    """Logs written before level-0 tiles were derived keep them; a stored one is read first,
+    so damaging it is caught as before."""
+    _close_with_checkpoint(tmp_path, 20)
+    local_checkpoints(tmp_path / "audit").put_tile("tile/0/000.p/20", bytes(32 * 20))
+    with pytest.raises(AuditCorruptionError) as caught:
+        open_audit_trail(config(tmp_path))
+    assert "do not give the root of the checkpoint" in str(caught.value)
 
 
 def test_a_restart_resumes_from_tiles_without_reading_older_days(tmp_path: Path) -> None:

@@ -117,6 +117,19 @@ def test_prove_refuses_what_it_cannot_prove(signed: Log, cli_env: dict[str, str]
     assert code == 2
 
 
+def test_prove_names_the_record_its_level0_tile_cannot_be_derived_from(
+    signed: Log, cli_env: dict[str, str]
+) -> None:
+    """The proof's level-0 tile is derived from the 30 records: one missing is named, with
+    the file it should be in (exit 1, tile_missing), never a traceback."""
+    lines = signed.lines(DAYS[0])
+    signed.write_lines(DAYS[0], [*lines[:7], *lines[8:]])
+    code, _, err = audit(cli_env, "prove", "--seq", "3", "--store", str(signed.root))
+    assert code == 1 and err.rstrip().endswith("[tile_missing]")
+    assert "record seq 7 is missing" in err and str(signed.file_of(DAYS[0])) in err
+    assert "Traceback" not in err
+
+
 def test_prove_with_vkey_skips_a_checkpoint_another_key_signed(
     signed: Log, cli_env: dict[str, str]
 ) -> None:

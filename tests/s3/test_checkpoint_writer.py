@@ -15,7 +15,6 @@ from mcp_bridge.audit import AuditTrail, open_audit_trail, verify_audit_trail
 from mcp_bridge.audit.checkpoint_check import CheckpointOptions
 from mcp_bridge.audit.checkpoint_store import WriteOnceCheckpoints
 from mcp_bridge.audit.errors import AuditCorruptionError
-from mcp_bridge.audit.storage.s3 import checkpoints as s3_checkpoint_module
 from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
 from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
 from mcp_bridge.audit.storage.s3.layout import parse_segment_key
@@ -147,27 +146,51 @@ def test_several_writer_processes_publish_one_consistent_sequence(
     assert verified.stats["checkpoints"]["newest"]["treeSize"] == 1200
 
 
-def test_tiles_put_by_the_helper_process_even_after_it_was_killed(
-    bucket: str, seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _tile_keys(seaweed: SeaweedServer, bucket: str) -> list[str]:
+    listed = seaweed.client().list_objects_v2(Bucket=bucket, Prefix="audit/_tiles/")
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def test_no_level0_tile_is_put_and_a_restart_derives_its_edge_from_the_segments(
+    bucket: str, seaweed: SeaweedServer, tmp_path: Path
 ) -> None:
-    """Every tile batch goes to the helper process here (the threshold lowered to 1): the
-    tiles it stored give every checkpoint's root; killed between checkpoints, it is started
-    again and the log still verifies with --vkey."""
-    monkeypatch.setattr(s3_checkpoint_module, "MIN_BATCH", 1)
+    """300 records: only level-1 tiles in the bucket. The restarted writer rebuilds its tree
+    from them and from the edge's 44 records, read from their segments."""
     trail = open_audit_trail(_config(bucket, tmp_path))
     _write(trail, 300)
-    wait_for(lambda: _store(bucket).newest_size() == 300)
-    putter = trail._store._tile_putter  # type: ignore[attr-defined]
-    assert putter is not None and putter.batches >= 1
-    first = putter._helper[1]
-    first.kill()
-    first.join()
+    trail.close()
+    keys = _tile_keys(seaweed, bucket)
+    assert keys and all(key.startswith("audit/_tiles/tile/1/") for key in keys), keys
+    trail = open_audit_trail(_config(bucket, tmp_path))
     _write(trail, 300, 300)
     trail.close()
-    assert putter._helper is None and not first.is_alive()  # closed with the trail
+    assert all(key.startswith("audit/_tiles/tile/1/") for key in _tile_keys(seaweed, bucket))
     sizes = check_checkpoints(_store(bucket), _record_hashes(seaweed, bucket))
     assert sizes[-1] == 600
     verified = verify_audit_trail(
         f"s3://{bucket}/audit", checkpoints=CheckpointOptions(SIGNER.verifier.to_text())
     )
     assert verified.ok, verified.render_text()
+
+
+def test_a_segment_removed_below_the_checkpoint_is_named_on_restart(
+    bucket: str, seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    config = _config(bucket, tmp_path)
+    trail = open_audit_trail(config)
+    _write(trail, 30)
+    trail.close()
+    segments = _segment_keys(seaweed, bucket)
+    assert len(segments) > 3
+    gone = segments[len(segments) // 2]
+    first_gone = parse_segment_key("audit", gone).seq  # type: ignore[union-attr]
+    client = seaweed.client()
+    for version in client.list_object_versions(Bucket=bucket, Prefix=gone)["Versions"]:
+        client.delete_object(
+            Bucket=bucket, Key=gone, VersionId=version["VersionId"], BypassGovernanceRetention=True
+        )
+    with pytest.raises(AuditCorruptionError) as caught:
+        open_audit_trail(config)
+    message = str(caught.value)
+    assert f"record seq {first_gone} is missing" in message and "tile/0/000.p/30" in message
+    assert f"s3://{bucket}/audit/" in message  # where the log read continued

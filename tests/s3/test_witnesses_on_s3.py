@@ -14,6 +14,8 @@ from mcp_bridge.audit import AuditTrail
 from mcp_bridge.audit.checkpoint_store import checkpoint_name, cosignature_name
 from mcp_bridge.audit.storage.s3.checkpoints import s3_checkpoints
 from mcp_bridge.audit.storage.s3.client import WritePolicy, connect
+from mcp_bridge.audit.storage.s3.entries import S3Records
+from mcp_bridge.audit.tile_source import TileSource
 from mcp_bridge.audit.verify import main as verify_main
 from mcp_bridge.audit.witness.endpoints import parse_witnesses
 from mcp_bridge.audit.witness.submitter import WitnessSubmitter
@@ -33,7 +35,10 @@ def test_cosignatures_on_s3_are_locked_and_verify(
     witness = WitnessProcess(tmp_path / "w", "w.example.net", [(log.origin, log.vkey)]).start()
     try:
         submitter = WitnessSubmitter(
-            parse_witnesses(f"{witness.url} {witness.vkey}"), store, backoff=Backoff(0.05, 0.2)
+            parse_witnesses(f"{witness.url} {witness.vkey}"),
+            store,
+            tiles=TileSource(store),  # a synthetic log: every tile stored, no records
+            backoff=Backoff(0.05, 0.2),
         )
         log.append(300)
         submitter.submit(*log.publish())
@@ -75,7 +80,10 @@ def test_a_window_on_s3_is_covered_through_a_later_consistent_checkpoint(
         stored = store.get_checkpoint(8)
         assert stored is not None
         submitter = WitnessSubmitter(
-            parse_witnesses(f"{witness.url} {witness.vkey}"), store, backoff=Backoff(0.05, 0.2)
+            parse_witnesses(f"{witness.url} {witness.vkey}"),
+            store,
+            tiles=TileSource(store, S3Records(connect(FAST), bucket, "audit")),
+            backoff=Backoff(0.05, 0.2),
         )
         submitter.submit(stored.note, 8)
         assert submitter.wait_idle(30)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mcp_bridge.audit.jobs import run_scheduled_verification
 from mcp_bridge.audit.note import Signer
+from mcp_bridge.audit.tile_source import TileSource
 from mcp_bridge.audit.witness.cosignature import Cosigner
 from mcp_bridge.audit.witness.endpoints import parse_witnesses
 from mcp_bridge.audit.witness.submitter import WitnessSubmitter
@@ -20,7 +21,10 @@ def test_jobs_reports_a_quorum_shortfall_from_its_settings(
 ) -> None:
     witness = witnesses[0]
     submitter = WitnessSubmitter(
-        parse_witnesses(f"{witness.url} {witness.vkey}"), log.store, backoff=Backoff(0.05, 0.2)
+        parse_witnesses(f"{witness.url} {witness.vkey}"),
+        log.store,
+        tiles=TileSource(log.store),  # a synthetic log: every tile stored, no records
+        backoff=Backoff(0.05, 0.2),
     )
     log.append(9)
     submitter.submit(*log.publish())

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mcp_bridge.audit.checkpoint_store import cosignature_name
+from mcp_bridge.audit.tile_source import TileSource
 from mcp_bridge.audit.verify import main as verify_main
 from mcp_bridge.audit.witness.endpoints import parse_witnesses
 from mcp_bridge.audit.witness.protocol import format_request
@@ -19,7 +20,9 @@ from .support import SyntheticLog, WitnessProcess
 
 def submitter_for(log: SyntheticLog, witnesses: list[WitnessProcess]) -> WitnessSubmitter:
     spec = ", ".join(f"{w.url} {w.vkey}" for w in witnesses)
-    return WitnessSubmitter(parse_witnesses(spec), log.store, backoff=Backoff(0.05, 0.2))
+    return WitnessSubmitter(
+        parse_witnesses(spec), log.store, tiles=TileSource(log.store), backoff=Backoff(0.05, 0.2)
+    )
 
 
 def run_verify(

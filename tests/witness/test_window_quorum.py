@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from mcp_bridge.audit.checkpoint_store import CheckpointStore, cosignature_name
+from mcp_bridge.audit.checkpoint_store import cosignature_name
 from mcp_bridge.audit.jobs import ScheduledVerificationResult, run_scheduled_verification
 from mcp_bridge.audit.storage.local.checkpoints import local_checkpoints
+from mcp_bridge.audit.storage.local.lookup import LocalRecords
+from mcp_bridge.audit.tile_source import TileSource
 from mcp_bridge.audit.verify import main as verify_main
 from mcp_bridge.audit.witness.endpoints import parse_witnesses
 from mcp_bridge.audit.witness.submitter import WitnessSubmitter
@@ -40,11 +42,14 @@ class Trails:
     witnesses: list[WitnessProcess]
 
 
-def _offer(store: CheckpointStore, size: int, witnesses: list[WitnessProcess]) -> None:
+def _offer(tiles: TileSource, size: int, witnesses: list[WitnessProcess]) -> None:
+    store = tiles.store
     stored = store.get_checkpoint(size)
     assert stored is not None
     spec = ", ".join(f"{w.url} {w.vkey}" for w in witnesses)
-    submitter = WitnessSubmitter(parse_witnesses(spec), store, backoff=Backoff(0.05, 0.2))
+    submitter = WitnessSubmitter(
+        parse_witnesses(spec), store, tiles=tiles, backoff=Backoff(0.05, 0.2)
+    )
     try:
         submitter.submit(stored.note, size)
         assert submitter.wait_idle(30)
@@ -56,7 +61,9 @@ def _offer(store: CheckpointStore, size: int, witnesses: list[WitnessProcess]) -
 def trails(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trails]:
     folder = tmp_path_factory.mktemp("window")
     root = build_log(folder / "audit", DAYS, 10).root
-    store = publish_local(root, [10, 20, 30], published_at=published_now())
+    store = TileSource(
+        publish_local(root, [10, 20, 30], published_at=published_now()), LocalRecords(root)
+    )
     witnesses = [
         WitnessProcess(folder / f"w{n}", f"w{n}.example.net", [(ORIGIN, VKEY)]).start()
         for n in (1, 2)
@@ -197,16 +204,20 @@ def _evening(index: int) -> datetime:
 def test_a_later_quorum_checkpoint_not_proven_consistent_does_not_stand_in(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], trails: Trails
 ) -> None:
-    """Without the hash tiles the proof from 20 to 30 cannot be made: 30's quorum does not
-    vouch for the window, whose covering checkpoint 20 lacks it."""
+    """Without the records after the window (the leaves of the level-0 tiles the proof needs)
+    the proof from 20 to 30 cannot be made: 30's quorum does not vouch for the window, whose
+    covering checkpoint 20 lacks it. The missing records are after the window: a note here,
+    the failure of the runs that read them."""
     damaged = tmp_path / "damaged"
     shutil.copytree(trails.caught_up, damaged)
-    shutil.rmtree(damaged / "_tiles")
+    (damaged / f"{DAYS[2]:%Y/%m/%d}.jsonl").unlink()
     code, report = _verify(capsys, trails, damaged, *_day(1))
     assert code == 1
     stats = report["stats"]["checkpoints"]["window"]  # type: ignore[index]
     assert (stats["quorumAt"]["treeSize"], stats["quorumAtConsistent"]) == (30, False)
-    assert {f["reason"] for f in report["failures"]} == {"tile_missing"}  # type: ignore[union-attr]
+    assert report["failures"] == []
+    notes = [n for n in report["notes"] if n["kind"] == "consistency_not_proven"]  # type: ignore[union-attr]
+    assert len(notes) == 1 and "record seq 20 is not in the log" in notes[0]["message"]
     findings = report["attestations"]["findings"]  # type: ignore[index]
     assert [(f["reason"], f["size"]) for f in findings] == [("witness_quorum_short", 20)]
     assert (

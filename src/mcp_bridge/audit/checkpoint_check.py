@@ -33,6 +33,7 @@ from .engine import RecordSource
 from .errors import AuditUsageError
 from .note import NoteError, Verifier
 from .results import VerificationResult
+from .tile_source import TileSource
 from .tree_offload import OffloadedFeed
 from .tree_stream import Recomputed
 
@@ -57,10 +58,11 @@ class CheckpointOptions:
     grace_seconds: float = 300.0
     now: datetime | None = None
     setting: str = "--vkey"
-    #: Read the checkpoints from this store instead of the one beside the log: a restore's
+    #: Read the checkpoints and tiles of this log instead of the one verified: a restore's
     #: scratch preview and a drill's scratch copy hold no checkpoints of their own; they are
-    #: checked against those of the trail or backup their data came from.
-    store: CheckpointStore | None = field(default=None, compare=False)
+    #: checked against those of the trail or backup their data came from (and its records,
+    #: which its level-0 tiles are derived from).
+    tiles: TileSource | None = field(default=None, compare=False)
     #: With witnesses configured: whether a checkpoint carries their quorum (a windowed run
     #: reports its covering checkpoint and the first later one that carries it).
     witnessed: Callable[[StoredCheckpoint], bool] | None = field(default=None, compare=False)
@@ -162,9 +164,18 @@ def open_checkpoint_store(
     On S3 it reads through ``connection`` when the caller already has one (an ops command's
     steps share theirs: creating a client costs more than the reads), else a new one.
     """
+    return open_log_tiles(location, connection=connection, **s3_options).store
+
+
+def open_log_tiles(
+    location: str, *, connection: S3Connection | None = None, **s3_options: Any
+) -> TileSource:
+    """The hash tiles of the log at ``location``: its checkpoint store (``.store``), and its
+    records, which the level-0 tiles are derived from (one S3 connection for both)."""
     if location.startswith("s3://"):
         from .storage.s3.checkpoints import s3_checkpoints
         from .storage.s3.client import ClientOptions, WritePolicy, connect
+        from .storage.s3.entries import S3Records
         from .storage.s3.layout import parse_s3_url
 
         try:
@@ -177,13 +188,15 @@ def open_checkpoint_store(
             region=s3_options.get("region"), endpoint_url=s3_options.get("endpoint_url")
         )
         reader = connection or connect(options)
-        return s3_checkpoints(reader, bucket, prefix, WritePolicy(None, None, None))
+        store = s3_checkpoints(reader, bucket, prefix, WritePolicy(None, None, None))
+        return TileSource(store, S3Records(reader, bucket, prefix))
     from .storage.local.checkpoints import local_checkpoints
+    from .storage.local.lookup import LocalRecords
 
     root = Path(location).expanduser()
     if not root.is_dir():
         raise AuditUsageError(f"checkpoint location {root} is not a directory")
-    return local_checkpoints(root)
+    return TileSource(local_checkpoints(root), LocalRecords(root))
 
 
 def coverage_line(result: VerificationResult) -> str:
@@ -199,12 +212,12 @@ class CheckpointRun:
         self,
         source: RecordSource,
         options: CheckpointOptions | None,
-        store: CheckpointStore | None = None,
+        tiles: TileSource | None = None,
         sizes: list[int] | None = None,
         mirror: CheckpointStore | None = None,
     ) -> None:
         self.options = options
-        self.store = store
+        self.tiles = tiles
         self.sizes = sizes or []
         self.mirror = mirror
         self.capture = SeqCapture(wanted_seqs(self.sizes))
@@ -226,9 +239,10 @@ class CheckpointRun:
         if options is None:
             return cls(source, None)
         load_verifier(options.verify_key, setting=options.setting)  # a bad key fails first
-        store = options.store or open_checkpoint_store(location, **s3_options)
+        own = open_log_tiles(location, **s3_options)
+        tiles = own if options.tiles is None else options.tiles.reading_first(*own.records)
         mirror = open_checkpoint_store(options.mirror, **s3_options) if options.mirror else None
-        return cls(source, options, store, store.checkpoint_sizes(), mirror)
+        return cls(source, options, tiles, tiles.store.checkpoint_sizes(), mirror)
 
     def look_up(
         self,
@@ -265,7 +279,7 @@ class CheckpointRun:
         self, result: VerificationResult, *, start: date | None, end: date | None
     ) -> VerificationResult:
         options = self.options
-        if options is None or self.store is None:
+        if options is None or self.tiles is None:
             result.stats["checkpoints"] = {"checked": False, "notCovered": NOT_COVERED}
             return result
         now = (options.now or datetime.now(UTC)).astimezone(UTC)
@@ -286,7 +300,7 @@ class CheckpointRun:
             mirror=self.mirror,
             witnessed=options.witnessed,
         )
-        report = verify_checkpoints(self.store, self.sizes, policy, log, now)
+        report = verify_checkpoints(self.tiles.store, self.tiles, self.sizes, policy, log, now)
         result.stats["checkpoints"] = {**report.summary, "treeHashedBy": self._hashed_by()}
         result.notes.extend(report.notes)
         result.failures.extend(report.failures)

@@ -17,6 +17,7 @@ from .checkpoint_store import CheckpointStore, LogReader
 from .checkpointing import CheckpointPlan
 from .errors import AuditUsageError
 from .note import NoteError, Signer
+from .tile_source import TileSource
 from .tree_writer import TreeWriter
 
 if TYPE_CHECKING:
@@ -108,5 +109,5 @@ def open_checkpoints(
         tree,
         interval=config.audit_checkpoint_interval_seconds,
         heartbeat=config.audit_checkpoint_heartbeat_seconds,
-        attestors=attestors_from_config(config, store.checkpoints()),
+        attestors=attestors_from_config(config, TileSource(store.checkpoints(), store)),
     )

@@ -100,7 +100,30 @@ def log_entry(line: bytes, where: str) -> LogEntry:
     return LogEntry(header.seq, header.previous_hash, header.hash)
 
 
-class LogReader(Protocol):
+class StoredLine(NamedTuple):
+    """One stored line of the log (without its newline) and where it is: a file or a key."""
+
+    line: bytes
+    where: str
+
+
+class RecordRange(Protocol):
+    """A few records read by seq (both drivers provide it): what level-0 hash tiles are
+    derived from (:mod:`.tile_source`)."""
+
+    def record_lines(self, start: int, end: int) -> list[StoredLine]:
+        """The stored lines holding records ``start`` to ``end - 1``, in log order.
+
+        Found by seq (a binary search over files and offsets, or the segment keys that name
+        their first seq), never by reading the log from its start. Lines without the record
+        shape (a torn fragment) are left out; records are returned as stored, for the caller
+        to check. The list stops short where the log does (or where it has a gap: the caller
+        names the missing seq).
+        """
+        ...
+
+
+class LogReader(RecordRange, Protocol):
     """What the checkpoint writer reads from the log itself (both drivers provide it)."""
 
     def log_size(self) -> int:
@@ -158,7 +181,7 @@ class CheckpointStore(Protocol):
 
     def put_tiles(self, tiles: Sequence[tuple[str, bytes]]) -> None:
         """Store several tiles (``(tile path, bytes)``), each as :meth:`put_tile` does; returns
-        once all are stored (a driver may put them in parallel or from another process)."""
+        once all are stored."""
         ...
 
     def get_tile(self, tile_path: str) -> bytes | None: ...

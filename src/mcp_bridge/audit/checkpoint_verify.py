@@ -8,12 +8,14 @@ so the log is read once.
 Each checkpoint of size ``N`` is checked by recomputing the root of the log's first ``N``
 records from the records themselves (leaf = SHA-256(0x00 || hash)) and comparing it with the
 signed root. Checkpoints whose roots the records reproduce are consistent with one another by
-construction; any other pair is checked with a consistency proof from the stored hash tiles.
-A windowed run (``--start``) takes the part of the tree before its first record from the tiles,
-first checking that those tiles reproduce the newest checkpoint's root, so no verification ever
-hashes more of the log than it reads. A full run also checks that the newest checkpoint's
-right-edge tiles (what a restarted writer extends) give its root. A damaged tile can only make
-a check fail, never pass.
+construction; any other pair is checked with a consistency proof from the hash tiles (stored
+from level 1 up, level 0 derived from the records: :mod:`.tile_source`), unless the records
+already contradict its newer checkpoint (then that failure stands: a proof whose leaves are
+those records would only repeat it). A windowed run (``--start``) takes the part of the tree
+before its first record from the tiles, first checking that those tiles reproduce the newest
+checkpoint's root, so no verification ever hashes more of the log than it reads. A full run
+whose records give the newest checkpoint's root also checks that its right-edge tiles (what a
+restarted writer extends) give it. A damaged tile can only make a check fail, never pass.
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ from .merkle import (
 from .note import NoteError, Verifier
 from .records import MalformedLine, parse_header
 from .results import Failure, Note, Reason
-from .tiles import TileError, TileHashes, TileId, compact_range_from_tiles
+from .tile_source import TileMissing, TileSource
+from .tiles import TileError, TileHashes, compact_range_from_tiles
 from .tree_stream import RangeHashes, Recomputed, join_cuts, range_of
 
 _CHUNK = 4096
+#: Records read by seq (and hashed) between the newest checkpoint before a window and the
+#: window's first record, at most; beyond that the tiles are relied on (see ``_before_window``).
+_MAX_GAP = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,34 +251,35 @@ def wanted_seqs(sizes: Sequence[int]) -> list[int]:
 
 def verify_checkpoints(
     store: CheckpointStore,
+    tiles: TileSource,
     sizes: Sequence[int],
     policy: CheckpointPolicy,
     log: LogView,
     now: datetime,
 ) -> CheckpointReport:
-    """Check the checkpoints listed before the chain pass (``sizes``) against what it saw."""
+    """Check the checkpoints listed before the chain pass (``sizes``) against what it saw;
+    ``tiles`` reads the log's hash tiles (:class:`~.tile_source.TileSource`)."""
     report = CheckpointReport()
-    checks = _Checks(store, policy, log, report)
+    checks = _Checks(store, tiles, policy, log, report)
     valid = [signed for stored in checks.gather(sizes) if (signed := checks.opened(stored))]
     report.summary = {"verifierKey": policy.verifier.to_text(), "valid": len(valid), "checked": 0}
     newest = valid[-1] if valid else None
     if newest is not None:
         report.summary["newest"] = newest.describe()
-        nodes = TileHashes(newest.size, checks.fetch_tile)
         scope = [signed for signed in valid if not log.windowed or checks.in_window(signed)]
         bounded = log.windowed or not log.reaches_end  # --start, or an --end before today
         window = _window_checkpoints(valid, log, policy) if bounded else []
         scope = sorted({s.size: s for s in [*scope, *window, newest]}.values(), key=_size)
-        roots = checks.recomputed_roots(newest, nodes)
+        roots = checks.recomputed_roots(valid)
         matched = {signed.size for signed in scope if checks.against_records(signed, roots)}
         proven: set[tuple[int, int]] = set()
         for older, newer in pairwise(scope):
             pair = (older.size, newer.size)
-            if set(pair) <= matched or checks.consistent(older, newer, nodes):
+            if set(pair) <= matched or checks.consistent(older, newer):
                 proven.add(pair)
         if bounded:
             report.summary["window"] = _window_summary(window, scope, proven)
-        if log.tree.begin == 0:
+        if newest.size in matched:
             checks.edge_tiles(newest)
         checks.long_enough(valid)
         report.summary["checked"] = len(scope)
@@ -332,12 +339,18 @@ class _Checks:
     def __init__(
         self,
         store: CheckpointStore,
+        tiles: TileSource,
         policy: CheckpointPolicy,
         log: LogView,
         report: CheckpointReport,
     ) -> None:
         self.store, self.policy, self.log, self.report = store, policy, log, report
+        self.fetch_tile = tiles
         self.prefix_failed = False
+        #: Sizes of checkpoints the records contradict (another root, or too few records).
+        #: Their consistency with the others is not proven from the tiles: the level-0 tiles
+        #: are derived from those very records, so a proof would only repeat the finding.
+        self.contradicted: set[int] = set()
 
     def fail(
         self,
@@ -420,43 +433,68 @@ class _Checks:
             return None
         return _Signed(stored, checkpoint)
 
-    def fetch_tile(self, tile: TileId) -> bytes:
-        data = self.store.get_tile(tile.path)
-        if data is None:
-            raise TileError(f"hash tile {tile.path} is missing")
-        return data
-
     def in_window(self, signed: _Signed) -> bool:
         """Whether a windowed run read the checkpoint's last record (or the one it links to)."""
         begin, last = self.log.tree.begin, self.log.last_seq
         return begin is not None and last is not None and begin < signed.size <= last + 1
 
-    def recomputed_roots(self, newest: _Signed, nodes: TileHashes) -> dict[int, bytes]:
+    def recomputed_roots(self, valid: Sequence[_Signed]) -> dict[int, bytes]:
         """The root the records read give at each checkpoint size the stream passed.
 
-        A stream that starts after leaf 0 (a window) is preceded by the tree's nodes before it,
-        read from the tiles and accepted only once they reproduce the newest checkpoint's root.
+        A stream that starts after leaf 0 (a window) is preceded by the tree before it
+        (:meth:`_before_window`), used only once it reproduces a signed root.
         """
-        tree = self.log.tree
+        tree, newest = self.log.tree, valid[-1]
         if tree.begin is None or newest.size <= tree.begin:
             return {}
         if tree.begin == 0 or not tree.cuts:
             return tree.all_roots()
         try:
-            prefix = _tile_range(0, tree.begin, nodes)
-            rest = _tile_range(tree.begin, newest.size, nodes)
+            prefix = self._before_window(valid, tree.begin)
+        except _Unproven as exc:
+            self.prefix_failed = True
+            self._tile_failure(exc.signed, exc.error)
+            return {}
+        return join_cuts(prefix, tree.cuts)
+
+    def _before_window(self, valid: Sequence[_Signed], begin: int) -> RangeHashes:
+        """The tree's leaves ``[0, begin)`` as subtree hashes.
+
+        From the newest checkpoint at or before the window (or the empty tree), at most
+        :data:`_MAX_GAP` records before it: its tree from the tiles, accepted once they give its
+        signed root, then the records between it and the window, read by seq and hashed, so
+        neither a stored tile nor a record the window reads is taken on trust. Further back: the
+        tiles before and after the window's first record, accepted once they give the newest
+        checkpoint's root.
+        """
+        base = next((s for s in reversed(valid) if s.size <= begin), None)
+        start = base.size if base is not None else 0  # else from the empty tree
+        if begin - start > _MAX_GAP:
+            return self._tiles_before(valid[-1], begin)
+        try:
+            prefix = _tile_range(0, start, TileHashes(start, self.fetch_tile))
+            if base is not None and start and prefix.root() != base.checkpoint.root:
+                raise TileError("the tiles do not reproduce its root")
+            for leaf in self.fetch_tile.leaves(start, begin):
+                prefix.push(0, leaf)
+        except TileError as exc:
+            raise _Unproven(base or valid[-1], exc) from None
+        return prefix
+
+    def _tiles_before(self, newest: _Signed, begin: int) -> RangeHashes:
+        nodes = TileHashes(newest.size, self.fetch_tile)
+        try:
+            prefix = _tile_range(0, begin, nodes)
             whole = prefix.copy()
-            whole.extend(rest)
+            whole.extend(_tile_range(begin, newest.size, nodes))
             if whole.root() != newest.checkpoint.root:
                 raise TileError(
                     f"the tiles do not reproduce its root (tree level nodes before leaf "
-                    f"{tree.begin:,} differ from the signed tree)"
+                    f"{begin:,} differ from the signed tree)"
                 )
         except TileError as exc:
-            self.prefix_failed = True
-            self._tile_failure(newest, exc)
-            return {}
-        return join_cuts(prefix, tree.cuts)
+            raise _Unproven(newest, exc) from None
+        return prefix
 
     def against_records(self, signed: _Signed, roots: dict[int, bytes]) -> bool:
         """The root of the log's first ``N`` records is the signed root (True if so)."""
@@ -476,6 +514,7 @@ class _Checks:
             return False
         if computed == root:
             return True
+        self.contradicted.add(size)
         record = self.log.records.get(size - 1)
         last = (
             f"record seq {size - 1:,} (hash {record.hash[:16]}…, {record.timestamp}, in "
@@ -497,7 +536,8 @@ class _Checks:
 
     def edge_tiles(self, newest: _Signed) -> None:
         """The newest checkpoint's right-edge tiles (what a restarted writer extends) give its
-        root; the records already did, so a difference is in the tiles."""
+        root. Checked once the records gave it (its level-0 tile is derived from them), so a
+        difference is in the stored tiles."""
         try:
             root = compact_range_from_tiles(newest.size, self.fetch_tile).root()
         except TileError as exc:
@@ -512,11 +552,14 @@ class _Checks:
         """No root for this size: say why, unless another check already names the cause."""
         last, tree = self.log.last_seq, self.log.tree
         if last is None or signed.size - 1 > last:
-            return  # the log is shorter: long_enough names it
+            if self.log.reaches_end:
+                self.contradicted.add(signed.size)
+            return  # the log is shorter (long_enough names it), or the window ends before
         if tree.begin is None or signed.size <= tree.begin:
             return  # before the window: checked by the runs whose window holds it
         if self.prefix_failed:
             return  # the tiles before the window failed: _tile_failure named it
+        self.contradicted.add(signed.size)
         where = (
             f"the log's records stop following each other at seq {tree.broken_at:,}"
             if tree.broken_at is not None
@@ -531,22 +574,42 @@ class _Checks:
         )
 
     def _tile_failure(self, signed: _Signed, exc: TileError) -> None:
+        missing = exc if isinstance(exc, TileMissing) else None
         self.fail(
             Reason.TILE_MISSING,
             f"cannot prove {signed.named()} against the log: {exc}",
             signed.stored.where,
+            seq=missing.seq if missing is not None else None,
+            related=(missing.where,) if missing is not None and missing.where else (),
         )
 
-    def consistent(self, older: _Signed, newer: _Signed, nodes: TileHashes) -> bool:
-        """The two signed trees are one history (RFC 9162 consistency proof from the tiles)."""
+    def consistent(self, older: _Signed, newer: _Signed) -> bool:
+        """The two signed trees are one history (RFC 9162 consistency proof from the tiles of
+        ``newer``'s tree: its level-0 edge is derived from its own records, none later); not
+        tried when the records contradict ``newer`` (see :attr:`contradicted`) or the tree
+        before the window could not be proven (named already; the proof would rest on it)."""
+        if newer.size in self.contradicted or self.prefix_failed:
+            return False
         try:
-            proof = consistency_proof(older.size, newer.size, nodes)
+            proof = consistency_proof(
+                older.size, newer.size, TileHashes(newer.size, self.fetch_tile)
+            )
             verify_consistency(
                 older.size, newer.size, older.checkpoint.root, newer.checkpoint.root, proof
             )
             return True
         except TileError as exc:
-            self._tile_failure(newer, exc)
+            if self._after_window(exc):
+                self.report.notes.append(
+                    Note(
+                        "consistency_not_proven",
+                        f"{older.named()} and {newer.named()} were not proven one history: "
+                        f"{exc} (after the window: the runs that read those records check them)",
+                        newer.stored.where,
+                    )
+                )
+            else:
+                self._tile_failure(newer, exc)
         except ProofError as exc:
             self.fail(
                 Reason.CHECKPOINT_INCONSISTENT,
@@ -555,6 +618,13 @@ class _Checks:
                 related=(newer.stored.where,),
             )
         return False
+
+    def _after_window(self, exc: TileError) -> bool:
+        """Whether a tile could not be derived for want of a record after a window that ends
+        before the log does (not this run's to judge)."""
+        last = self.log.last_seq
+        seq = exc.seq if isinstance(exc, TileMissing) else None
+        return not self.log.reaches_end and seq is not None and last is not None and seq > last
 
     def long_enough(self, valid: Sequence[_Signed]) -> None:
         """The log holds at least as many records as every checkpoint says it had."""
@@ -582,6 +652,15 @@ class _Checks:
             seq=count,
             related=tuple(signed.stored.where for signed in longer[1:]),
         )
+
+
+class _Unproven(Exception):
+    """The tree before a window could not be taken from the tiles: which checkpoint, why."""
+
+    def __init__(self, signed: _Signed, error: TileError) -> None:
+        super().__init__(str(error))
+        self.signed = signed
+        self.error = error
 
 
 def _tile_range(begin: int, end: int, nodes: TileHashes) -> RangeHashes:

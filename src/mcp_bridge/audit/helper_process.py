@@ -1,8 +1,7 @@
 """Starting and stopping the one helper process a component hands work to over a pipe.
 
-Used by the tree hashing of ``verify --vkey`` (:mod:`.tree_offload`) and the S3 tile writer
-(:mod:`.storage.s3.tile_putter`): each keeps one child, talks to it over a
-:class:`~multiprocessing.connection.Connection` and ends it the same way.
+Used by the tree hashing of ``verify --vkey`` (:mod:`.tree_offload`): it keeps one child,
+talks to it over a :class:`~multiprocessing.connection.Connection` and ends it the same way.
 """
 
 from __future__ import annotations

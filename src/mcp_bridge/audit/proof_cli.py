@@ -7,10 +7,10 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from .checkpoint_check import open_checkpoint_store
+from .checkpoint_check import open_log_tiles
 from .checkpoint_store import CheckpointStore, StoredCheckpoint
 from .errors import AuditUsageError
-from .tiles import TileError, TileId
+from .tile_source import TileSource
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,20 +43,17 @@ def store_location(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 @dataclass(slots=True)
 class Published:
-    """The checkpoint store beside a log and its newest checkpoint."""
+    """The checkpoint store beside a log, its newest checkpoint, and the log's hash tiles
+    (level 0 derived from its records: :class:`~.tile_source.TileSource`)."""
 
     store: CheckpointStore
     newest: StoredCheckpoint
-
-    def fetch_tile(self, tile: TileId) -> bytes:
-        data = self.store.get_tile(tile.path)
-        if data is None:
-            raise TileError(f"hash tile {tile.path} is missing from {self.store.where('_tiles')}")
-        return data
+    fetch_tile: TileSource
 
 
 def newest_checkpoint(location: str, **options: Any) -> Published:
-    store = open_checkpoint_store(location, **options)
+    tiles = open_log_tiles(location, **options)
+    store = tiles.store
     sizes = store.checkpoint_sizes()
     stored = store.get_checkpoint(sizes[-1]) if sizes else None
     if stored is None:
@@ -65,4 +62,4 @@ def newest_checkpoint(location: str, **options: Any) -> Published:
             "AUDIT_SIGNING_KEY is set",
             hint="configure AUDIT_SIGNING_KEY for the writer, then retry after its next checkpoint",
         )
-    return Published(store, stored)
+    return Published(store, stored, tiles)

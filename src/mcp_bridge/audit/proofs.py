@@ -30,7 +30,7 @@ from .engine import RecordSource, Segment
 from .merkle import ProofError, inclusion_proof, leaf_hash, verify_inclusion
 from .note import NoteError, Verifier, decode_base64, parse_note
 from .records import MalformedLine, body_hash, parse_header
-from .tiles import TileFetcher, TileHashes
+from .tiles import TileError, TileFetcher, TileHashes
 
 HEADER = "c2sp.org/tlog-proof@v1"
 MAX_BUNDLE_BYTES = 1 << 20
@@ -160,8 +160,6 @@ def make_bundle(
             f"{checkpoint.size} records; retry after the next checkpoint",
             reason="not_covered",
         )
-    nodes = TileHashes(checkpoint.size, fetch)
-    proof = inclusion_proof(record.seq, checkpoint.size, nodes)
     line = record.line.rstrip(b"\n")
     header = parse_header(line)
     if body_hash(header) != header.hash:
@@ -170,6 +168,11 @@ def make_bundle(
             "was changed after it was written (run verify)",
             reason="hash_mismatch",
         )
+    nodes = TileHashes(checkpoint.size, fetch)
+    try:
+        proof = inclusion_proof(record.seq, checkpoint.size, nodes)
+    except TileError as exc:
+        raise BundleError(f"no inclusion proof: {exc}", reason="tile_missing") from None
     try:
         verify_inclusion(
             record.seq, checkpoint.size, leaf_hash(bytes.fromhex(header.hash)), proof,

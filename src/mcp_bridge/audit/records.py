@@ -191,6 +191,16 @@ def parse_header(line: bytes) -> LineHeader:
     )
 
 
+def peek_seq(line: bytes) -> int | None:
+    """The seq of a line that starts like a record, its tail not checked: what a search by
+    seq needs per line it passes (a fraction of :func:`parse_header`'s cost)."""
+    if not line.startswith(HEAD):
+        return None
+    ts_at = line.find(TS_MEMBER, SEQ_AT, SEQ_AT + 24)
+    seq_text = line[SEQ_AT:ts_at]
+    return int(seq_text) if ts_at > 0 and seq_text.isdigit() else None
+
+
 def decode_record(line: bytes) -> dict[str, Any]:
     """Decode a full record (payload included); raises :class:`MalformedLine` if not JSON."""
     try:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .merkle import HASH_SIZE, CompactRange, ProofError, perfect_root, root_of
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
+#: Tiles of level 0 (the leaf hashes, one tile per 256 records) are not stored: each is derived
+#: from the records it covers when read (:mod:`.tile_source`). Stored tiles start here.
+FIRST_STORED_LEVEL = 1
 _MAX_LEVEL = 63
 _MAX_NODES = 1 << 16
 _PATH = re.compile(r"tile/(0|[1-9][0-9]?)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?\Z")
@@ -117,6 +120,11 @@ def split_tile(tile: TileId, data: bytes) -> list[bytes]:
     if len(data) != tile.byte_size:
         raise TileError(f"{tile.path} has {len(data)} bytes, expected {tile.byte_size}")
     return [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+
+
+def tiles_to_store(tiles: Iterable[tuple[TileId, bytes]]) -> list[tuple[TileId, bytes]]:
+    """The tiles a writer stores of those a :class:`TileBuilder` flushed (level 1 and up)."""
+    return [(tile, data) for tile, data in tiles if tile.level >= FIRST_STORED_LEVEL]
 
 
 TileFetcher = Callable[[TileId], bytes]

@@ -2,14 +2,17 @@
 
 :class:`TreeWriter` does the work; :mod:`.checkpointing` decides when. Rules it keeps:
 
-* **tiles first**: the hash tiles a checkpoint needs are stored before the checkpoint;
+* **tiles first**: the hash tiles a checkpoint needs are stored before the checkpoint (levels
+  1 and up: level-0 tiles are the records' leaf hashes, derived by whoever reads them,
+  :mod:`.tile_source`);
 * **never backwards, never inconsistent**: the tree only grows by records that continue its
   chain (seq and ``previousHash`` checked), and a checkpoint another writer published at a
   size this tree passes through must have this tree's root at that size, else
   :class:`AuditCorruptionError` before anything is signed;
 * **restart without reading the log**: :meth:`resume` refuses a log shorter than a genuine
-  checkpoint (one this key signed), rebuilds the tree from the newest checkpoint's tiles,
-  checks their root against the checkpoint and the last covered record against its leaf.
+  checkpoint (one this key signed), rebuilds the tree from the newest checkpoint's right-edge
+  tiles (the level-0 one derived from at most 255 records), checks their root against the
+  checkpoint and the last covered record against its leaf.
 """
 
 from __future__ import annotations
@@ -22,11 +25,22 @@ from typing import Protocol
 from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from .checkpoint_store import CheckpointStore, LogReader
 from .errors import AuditCorruptionError, AuditStorageError
-from .merkle import HASH_SIZE, leaf_hash, leaf_hashes
+from .merkle import leaf_hash, leaf_hashes, perfect_root
 from .note import NoteError, Signer
 from .records import GENESIS_HASH
 from .sequencing import format_timestamp
-from .tiles import TileBuilder, TileId, compact_range_from_tiles, edge_tiles, tile_for
+from .tile_source import TileSource
+from .tiles import (
+    TILE_WIDTH,
+    TileBuilder,
+    TileError,
+    TileId,
+    compact_range_from_tiles,
+    edge_tiles,
+    split_tile,
+    tile_for,
+    tiles_to_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +110,16 @@ class TreeWriter:
         self._builder = TileBuilder.from_tiles(checkpoint.size, self._fetcher(fetched))
         root = compact_range_from_tiles(checkpoint.size, self._fetcher(fetched)).root()
         if root != checkpoint.root:
+            edge = checkpoint.size % TILE_WIDTH
+            records = (
+                f" and the log's records seq {checkpoint.size - edge:,}..{checkpoint.size - 1:,}"
+                if edge
+                else ""
+            )
             raise AuditCorruptionError(
-                f"the hash tiles under {self._store.where('_tiles')} do not give the root of "
-                f"the checkpoint {where} (tree size {checkpoint.size}); refusing to extend it"
+                f"the hash tiles under {self._store.where('_tiles')}{records} do not give the "
+                f"root of the checkpoint {where} (tree size {checkpoint.size}): the log was "
+                "rewritten below a signed checkpoint, or a tile was damaged. Refusing to write"
             )
         self._edge = {tile: fetched[tile] for tile in edge_tiles(checkpoint.size)}
         self._check_last_leaf(checkpoint, where, self._fetcher(fetched))
@@ -157,15 +178,17 @@ class TreeWriter:
         return checkpoint, stored.where
 
     def _fetcher(self, fetched: dict[TileId, bytes]) -> Callable[[TileId], bytes]:
+        """Tiles as stored, level 0 derived from the log's records (:class:`TileSource`)."""
+        source = TileSource(self._store, self._log)
+
         def fetch(tile: TileId) -> bytes:
             if tile not in fetched:
-                data = self._store.get_tile(tile.path)
-                if data is None:
+                try:
+                    fetched[tile] = source(tile)
+                except TileError as exc:
                     raise AuditCorruptionError(
-                        f"the hash tile {self._store.where('_tiles/' + tile.path)} is missing; "
-                        "the writer cannot extend the tree without it"
-                    )
-                fetched[tile] = data
+                        f"{exc}; the writer cannot extend the tree without it"
+                    ) from None
             return fetched[tile]
 
         return fetch
@@ -173,15 +196,24 @@ class TreeWriter:
     def _check_last_leaf(
         self, checkpoint: Checkpoint, where: str, fetch: Callable[[TileId], bytes]
     ) -> None:
-        """The log's record ``size - 1`` must be the one the checkpoint's last leaf covers."""
+        """The log's record ``size - 1`` must be the one the checkpoint's last leaf covers.
+
+        Its level-0 tile comes from the log itself when the size is a multiple of 256 (a full
+        tile, outside the right edge the root was checked with), so it is checked upwards too.
+        """
         last = checkpoint.size - 1
         if last < 0:
             return
         tile = tile_for(0, last, checkpoint.size)
-        offset = (last - tile.index * 256) * HASH_SIZE
-        expected = fetch(tile)[offset : offset + HASH_SIZE]
+        entries = split_tile(tile, fetch(tile))
+        expected = entries[last - tile.index * TILE_WIDTH]
         entry = next(iter(self._log.entries_since(last)), None)
-        if entry is None or entry.seq != last or leaf_hash(bytes.fromhex(entry.hash)) != expected:
+        if (
+            entry is None
+            or entry.seq != last
+            or leaf_hash(bytes.fromhex(entry.hash)) != expected
+            or not _up_to_the_edge(tile, entries, checkpoint.size, fetch)
+        ):
             raise AuditCorruptionError(
                 f"the log's record seq {last} is not the one the checkpoint {where} covers: the "
                 "log was rewritten below a signed checkpoint. Refusing to write"
@@ -246,11 +278,12 @@ class TreeWriter:
             )
 
     def _flush_tiles(self) -> None:
-        """Store every tile completed or changed since the last flush (before any checkpoint
-        that needs them); a failed write is retried at the next flush."""
+        """Store every tile of level 1 and up completed or changed since the last flush (before
+        any checkpoint that needs them); a failed write is retried at the next flush. Level-0
+        tiles are kept for the root but never stored: readers derive them from the records."""
         flushed = self._builder.flush()
         self._edge.update(flushed)
-        self._unwritten.extend(flushed)
+        self._unwritten.extend(tiles_to_store(flushed))
         if self._unwritten:
             self._store.put_tiles([(tile.path, data) for tile, data in self._unwritten])
             self._unwritten = []
@@ -309,3 +342,17 @@ class TreeWriter:
             stored = self._store.get_checkpoint(size)
             if stored is not None:
                 self._to_mirror(size, stored.note, stored.published_at or "")
+
+
+def _up_to_the_edge(
+    tile: TileId, entries: list[bytes], size: int, fetch: Callable[[TileId], bytes]
+) -> bool:
+    """Whether a full tile, and each full tile above it, hashes to the entry its parent tile
+    holds, up to the first partial one: a right-edge tile, which the root was checked with."""
+    while tile.full:
+        parent = tile_for(tile.level + 1, tile.index, size)
+        above = split_tile(parent, fetch(parent))
+        if perfect_root(entries) != above[tile.index - parent.index * TILE_WIDTH]:
+            return False
+        tile, entries = parent, above
+    return True

@@ -21,7 +21,7 @@ from ..checkpoint_check import (
     add_checkpoint_arguments,
     checkpoint_options,
     config_checkpoint_options,
-    open_checkpoint_store,
+    open_log_tiles,
 )
 from ..results import Failure, Reason, VerificationResult
 from .forensic import s3_connection
@@ -54,12 +54,11 @@ def options_of(args: argparse.Namespace, config: AppConfig) -> CheckpointOptions
 def against(
     options: CheckpointOptions | None, location: Location, s3: RunOptions
 ) -> CheckpointOptions | None:
-    """``options`` reading the checkpoints kept beside the log at ``location``."""
+    """``options`` reading the checkpoints and tiles of the log at ``location``."""
     if options is None:
         return None
     connection = s3_connection(s3) if location.is_s3 else None
-    store = open_checkpoint_store(location.text, connection=connection)
-    return replace(options, store=store)
+    return replace(options, tiles=open_log_tiles(location.text, connection=connection))
 
 
 def failure_days(failure: Failure) -> set[date]:

@@ -16,6 +16,7 @@ import httpx
 
 from ...config import AppConfig
 from ..checkpoint_store import CheckpointStore, timestamp_name
+from ..tile_source import TileSource
 from .endpoints import WitnessEndpoint, parse_witnesses
 from .options import load_tsa_trust
 from .submitter import WitnessSubmitter
@@ -129,13 +130,17 @@ def attestation_health(trail: object) -> dict[str, Any] | None:
 
 
 def attestors_from_config(
-    config: AppConfig, store: CheckpointStore, *, backoff: Backoff | None = None
+    config: AppConfig, tiles: TileSource, *, backoff: Backoff | None = None
 ) -> Attestors | None:
-    """The writer's attestors, or ``None`` when neither witnesses nor a TSA are configured."""
+    """The writer's attestors, or ``None`` when neither witnesses nor a TSA are configured;
+    ``tiles`` are the log's (its checkpoint store, where attestations are kept: ``.store``)."""
+    store = tiles.store
     endpoints: list[WitnessEndpoint] = (
         parse_witnesses(config.audit_witnesses) if config.audit_witnesses else []
     )
-    witnesses = WitnessSubmitter(endpoints, store, backoff=backoff) if endpoints else None
+    witnesses = (
+        WitnessSubmitter(endpoints, store, tiles=tiles, backoff=backoff) if endpoints else None
+    )
     timestamps = None
     if config.audit_tsa_url:
         trust = load_tsa_trust(config.audit_tsa_certs) if config.audit_tsa_certs else None

@@ -3,7 +3,8 @@ cosignatures beside it, never block the records.
 
 ``WitnessSubmitter.submit(note, size)`` returns at once; one background worker per witness
 sends ``old <size the witness last cosigned>``, the consistency proof (computed from the hash
-tiles, which are written before their checkpoint) and the note. The size a witness last saw is
+tiles, which are written before their checkpoint, level 0 derived from the records) and the
+note. The size a witness last saw is
 learnt from its 409 answer (on start the submitter asks with ``old 0``, as the spec allows).
 A witness that is down or refuses is retried with exponential backoff while newer checkpoints
 replace the pending one. Each valid cosignature is stored write-once at
@@ -21,7 +22,7 @@ import httpx
 from ..checkpoint_store import CheckpointStore, cosignature_name
 from ..merkle import consistency_proof
 from ..note import NoteError
-from ..tiles import TileHashes, TileId
+from ..tiles import TileError, TileFetcher, TileHashes
 from .cosignature import attach, cosignatures_in
 from .endpoints import WitnessEndpoint
 from .protocol import SIZE_CONTENT_TYPE, format_request
@@ -68,10 +69,16 @@ class _OneWitness:
     """The state and the exchange with one witness (run by its :class:`LatestWorker`)."""
 
     def __init__(
-        self, endpoint: WitnessEndpoint, store: CheckpointStore, timeout: float, backoff: Backoff
+        self,
+        endpoint: WitnessEndpoint,
+        store: CheckpointStore,
+        tiles: TileFetcher,
+        timeout: float,
+        backoff: Backoff,
     ) -> None:
         self.endpoint = endpoint
         self.store = store
+        self.tiles = tiles
         self.known: int | None = None  # the size the witness last cosigned, once learnt
         self.cosigned: int | None = None
         self.newest: int | None = None
@@ -108,13 +115,10 @@ class _OneWitness:
         return self._client.post(self.endpoint.add_checkpoint_url, content=body)
 
     def _proof(self, old: int, size: int) -> list[bytes]:
-        def fetch(tile: TileId) -> bytes:
-            data = self.store.get_tile(tile.path)
-            if data is None:
-                raise WitnessRefused(f"hash tile {tile.path} is missing; no proof from {old}")
-            return data
-
-        return consistency_proof(old, size, TileHashes(size, fetch))
+        try:
+            return consistency_proof(old, size, TileHashes(size, self.tiles))
+        except TileError as exc:
+            raise WitnessRefused(f"no consistency proof from {old} to {size}: {exc}") from None
 
     def _keep(self, item: Item, lines: bytes) -> None:
         try:
@@ -165,11 +169,14 @@ class WitnessSubmitter:
         witnesses: list[WitnessEndpoint],
         store: CheckpointStore,
         *,
+        tiles: TileFetcher,
         timeout: float = 10.0,
         backoff: Backoff | None = None,
     ) -> None:
+        """``store`` keeps the cosignatures; ``tiles`` reads the log's hash tiles for the
+        proofs (a :class:`~..tile_source.TileSource`: level 0 derived from the records)."""
         chosen = backoff or Backoff()
-        self._witnesses = [_OneWitness(w, store, timeout, chosen) for w in witnesses]
+        self._witnesses = [_OneWitness(w, store, tiles, timeout, chosen) for w in witnesses]
 
     def submit(self, note: bytes, size: int) -> None:
         """Hand the newly published checkpoint to every witness; returns at once."""

@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ...checkpoint_store import LogEntry, WriteOnceCheckpoints
+from ...checkpoint_store import LogEntry, StoredLine, WriteOnceCheckpoints
 from ...errors import AuditCorruptionError, AuditStorageError
 from ...layout import local_partition_path
 from ...records import MalformedLine, body_hash, parse_header
@@ -47,6 +47,7 @@ from .files import (
     partition_file,
     read_file_tail,
 )
+from .lookup import record_lines
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +232,9 @@ class LocalStore:
 
     def entries_since(self, seq: int) -> Iterator[LogEntry]:
         return entries_since(self.root, seq)
+
+    def record_lines(self, start: int, end: int) -> list[StoredLine]:
+        return record_lines(self.root, start, end)
 
     def checkpoints(self) -> WriteOnceCheckpoints:
         """Checkpoints and tiles beside this log (``root/_checkpoints``, ``root/_tiles``)."""

@@ -8,14 +8,12 @@ compared by :class:`~mcp_bridge.audit.checkpoint_store.WriteOnceCheckpoints`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ...checkpoint_store import WriteOnceCheckpoints
 from ...errors import AuditStorageError
 from .client import S3Connection, WritePolicy, get_object, list_folder, put_once
 from .layout import normalise_prefix
-from .tile_putter import MIN_BATCH, PutterUnavailable, TilePutter
 
 
 class S3Blobs:
@@ -63,29 +61,8 @@ class S3Blobs:
         return sorted(key[len(parent) :] for key in listing.keys)
 
 
-class S3Checkpoints(WriteOnceCheckpoints):
-    """The writer's checkpoint store: large tile batches are put by a :class:`TilePutter`."""
-
-    def __init__(self, blobs: S3Blobs, putter: TilePutter | None = None) -> None:
-        super().__init__(blobs)
-        self.putter = putter
-
-    def put_tiles(self, tiles: Sequence[tuple[str, bytes]]) -> None:
-        if self.putter is not None and len(tiles) >= MIN_BATCH:
-            try:
-                self.putter.put(tiles)
-                return
-            except PutterUnavailable:
-                pass
-        super().put_tiles(tiles)
-
-
 def s3_checkpoints(
-    connection: S3Connection,
-    bucket: str,
-    prefix: str,
-    policy: WritePolicy,
-    putter: TilePutter | None = None,
-) -> S3Checkpoints:
+    connection: S3Connection, bucket: str, prefix: str, policy: WritePolicy
+) -> WriteOnceCheckpoints:
     """The checkpoint store beside the log at ``s3://bucket/prefix`` (or of an S3 mirror)."""
-    return S3Checkpoints(S3Blobs(connection, bucket, prefix, policy), putter)
+    return WriteOnceCheckpoints(S3Blobs(connection, bucket, prefix, policy))

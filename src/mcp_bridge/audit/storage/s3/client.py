@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -233,6 +233,31 @@ def list_folder(
     except (ClientError, BotoCoreError) as exc:
         raise storage_error(exc, f"list s3://{bucket}/{prefix}") from exc
     return Listing(keys, folders)
+
+
+def iter_keys(
+    connection: S3Connection,
+    bucket: str,
+    prefix: str,
+    *,
+    start_after: str | None = None,
+    page_size: int = 1000,
+) -> Iterator[str]:
+    """Current object keys directly under ``prefix``, in key order, one page of at most
+    ``page_size`` asked for at a time: a caller that stops early asks for no further page."""
+    args: dict[str, Any] = {
+        "Bucket": bucket,
+        "Prefix": prefix,
+        "Delimiter": "/",
+        "PaginationConfig": {"PageSize": page_size},
+    }
+    if start_after:
+        args["StartAfter"] = start_after
+    try:
+        for page in connection.client.get_paginator("list_objects_v2").paginate(**args):
+            yield from (item["Key"] for item in page.get("Contents", []))
+    except (ClientError, BotoCoreError) as exc:
+        raise storage_error(exc, f"list s3://{bucket}/{prefix}") from exc
 
 
 @dataclass(frozen=True, slots=True)

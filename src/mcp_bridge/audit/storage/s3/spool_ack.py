@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ...checkpoint_store import LogEntry, WriteOnceCheckpoints
+from ...checkpoint_store import LogEntry, StoredLine, WriteOnceCheckpoints
 from ...errors import AuditStorageError
 from ...sequencing import PendingEvent, SealedRecord
 from .store import S3Store
@@ -96,6 +96,9 @@ class SpoolAckStore:
 
     def entries_since(self, seq: int) -> Iterator[LogEntry]:
         return self.store.entries_since(seq)
+
+    def record_lines(self, start: int, end: int) -> list[StoredLine]:
+        return self.store.record_lines(start, end)
 
     def checkpoints(self) -> WriteOnceCheckpoints:
         return self.store.checkpoints()

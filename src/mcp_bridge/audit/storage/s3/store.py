@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...checkpoint_store import LogEntry, WriteOnceCheckpoints
+from ...checkpoint_store import LogEntry, StoredLine, WriteOnceCheckpoints
 from ...errors import AuditStorageError, AuditUsageError
 from ...layout import day_key
 from ...records import decode_record
@@ -40,11 +40,10 @@ from .client import (
     connect,
     put_once,
 )
-from .entries import entries_since
+from .entries import S3Records, entries_since
 from .layout import FORWARD_META, segment_key
 from .spool import Spool
 from .tail import Position, TailFinder
-from .tile_putter import TilePutter, TileTarget
 
 if TYPE_CHECKING:
     from ....config import AppConfig
@@ -120,7 +119,7 @@ class S3Store:
         self._mutex = threading.Lock()
         self._position: Position | None = None
         self._last_put = float("-inf")
-        self._tile_putter: TilePutter | None = None
+        self._records = S3Records(self.connection, settings.bucket, settings.prefix)
 
     @property
     def spooled_records(self) -> int:
@@ -267,18 +266,13 @@ class S3Store:
     def entries_since(self, seq: int) -> Iterator[LogEntry]:
         return entries_since(self._finder, self.settings.prefix, seq)
 
+    def record_lines(self, start: int, end: int) -> list[StoredLine]:
+        return self._records.record_lines(start, end)
+
     def checkpoints(self) -> WriteOnceCheckpoints:
-        """Checkpoints and tiles beside this log (``prefix/_checkpoints/``, ``prefix/_tiles/``);
-        large batches of tiles are put from a helper process (:mod:`.tile_putter`)."""
+        """Checkpoints and tiles beside this log (``prefix/_checkpoints/``, ``prefix/_tiles/``)."""
         settings = self.settings
-        if self._tile_putter is None:
-            target = TileTarget(
-                self.connection.options, settings.bucket, settings.prefix, settings.policy
-            )
-            self._tile_putter = TilePutter(target)
-        return s3_checkpoints(
-            self.connection, settings.bucket, settings.prefix, settings.policy, self._tile_putter
-        )
+        return s3_checkpoints(self.connection, settings.bucket, settings.prefix, settings.policy)
 
     def fetch_events(self, limit: int, event_type: str | None) -> list[dict[str, Any]]:
         """The newest ``limit`` records (optionally of one type), oldest first."""
@@ -303,8 +297,6 @@ class S3Store:
 
     def close(self) -> None:
         with self._mutex:
-            if self._tile_putter is not None:
-                self._tile_putter.close()
             self._spool.close()
             self.connection.client.close()
 

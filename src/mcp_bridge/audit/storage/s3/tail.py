@@ -132,20 +132,24 @@ class TailFinder:
 
         Lazy: a normal restart reads one listing per folder level and stops at the first key.
         """
-        root = normalise_prefix(self._prefix)
-        for year in self._folders(root, 4):
-            for month in self._folders(year, 2):
-                for day in self._folders(month, 2):
-                    listing = list_folder(self._connection, self._bucket, day)
-                    keys = [k for k in listing.keys if parse_segment_key(self._prefix, k)]
-                    yield from sorted(keys, reverse=True)
+        for day in self.day_folders():
+            listing = list_folder(self._connection, self._bucket, day)
+            keys = [k for k in listing.keys if parse_segment_key(self._prefix, k)]
+            yield from sorted(keys, reverse=True)
 
-    def _folders(self, parent: str, width: int) -> list[str]:
+    def day_folders(self, *, newest_first: bool = True) -> Iterator[str]:
+        """The ``YYYY/MM/DD/`` folders under the prefix (lazy: one listing per folder)."""
+        root = normalise_prefix(self._prefix)
+        for year in self._folders(root, 4, newest_first):
+            for month in self._folders(year, 2, newest_first):
+                yield from self._folders(month, 2, newest_first)
+
+    def _folders(self, parent: str, width: int, newest_first: bool) -> list[str]:
         folders = list_folder(self._connection, self._bucket, parent).folders
         names = [
             f for f in folders if len(f) == len(parent) + width + 1 and f[-width - 1 : -1].isdigit()
         ]
-        return sorted(names, reverse=True)
+        return sorted(names, reverse=newest_first)
 
     def _corrupt(self, key: str, why: str) -> AuditCorruptionError:
         return AuditCorruptionError(
