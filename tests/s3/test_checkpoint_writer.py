@@ -89,24 +89,31 @@ def test_checkpoints_and_tiles_in_the_bucket_match_the_segments(
     check_checkpoints(_store(bucket, "mirror"), hashes, tiles=False)
 
 
+def _written(bucket: str, tmp_path: Path, count: int) -> Any:
+    """``count`` records written and the trail closed (checkpoint at ``count``); its config."""
+    config = _config(bucket, tmp_path)
+    trail = open_audit_trail(config)
+    _write(trail, count)
+    trail.close()
+    assert _store(bucket).newest_size() == count
+    return config
+
+
+def _destroy(seaweed: SeaweedServer, bucket: str, key: str) -> None:
+    """Every version of ``key`` removed: the insider with governance bypass."""
+    client = seaweed.client()
+    for version in client.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]:
+        client.delete_object(
+            Bucket=bucket, Key=key, VersionId=version["VersionId"], BypassGovernanceRetention=True
+        )
+
+
 def test_a_bucket_whose_newest_segments_were_removed_is_refused(
     bucket: str, seaweed: SeaweedServer, tmp_path: Path
 ) -> None:
-    config = _config(bucket, tmp_path)
-    trail = open_audit_trail(config)
-    _write(trail, 30)
-    trail.close()
-    size = _store(bucket).newest_size()
-    assert size == 30
-    client = seaweed.client()
+    config = _written(bucket, tmp_path, 30)
     newest = _segment_keys(seaweed, bucket)[-1]
-    for version in client.list_object_versions(Bucket=bucket, Prefix=newest)["Versions"]:
-        client.delete_object(  # the insider with governance bypass
-            Bucket=bucket,
-            Key=newest,
-            VersionId=version["VersionId"],
-            BypassGovernanceRetention=True,
-        )
+    _destroy(seaweed, bucket, newest)
     with pytest.raises(AuditCorruptionError) as caught:
         open_audit_trail(config)
     assert "covers 30" in str(caught.value)
@@ -176,19 +183,12 @@ def test_no_level0_tile_is_put_and_a_restart_derives_its_edge_from_the_segments(
 def test_a_segment_removed_below_the_checkpoint_is_named_on_restart(
     bucket: str, seaweed: SeaweedServer, tmp_path: Path
 ) -> None:
-    config = _config(bucket, tmp_path)
-    trail = open_audit_trail(config)
-    _write(trail, 30)
-    trail.close()
+    config = _written(bucket, tmp_path, 30)
     segments = _segment_keys(seaweed, bucket)
     assert len(segments) > 3
     gone = segments[len(segments) // 2]
     first_gone = parse_segment_key("audit", gone).seq  # type: ignore[union-attr]
-    client = seaweed.client()
-    for version in client.list_object_versions(Bucket=bucket, Prefix=gone)["Versions"]:
-        client.delete_object(
-            Bucket=bucket, Key=gone, VersionId=version["VersionId"], BypassGovernanceRetention=True
-        )
+    _destroy(seaweed, bucket, gone)
     with pytest.raises(AuditCorruptionError) as caught:
         open_audit_trail(config)
     message = str(caught.value)
