@@ -14,13 +14,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_bridge.audit.merkle import ProofError, leaf_hash, node_hash
+from mcp_bridge.audit.merkle import (
+    ProofError,
+    hex_leaf_hashes,
+    leaf_hash,
+    leaf_hashes,
+    node_hash,
+    perfect_root,
+)
 from mcp_bridge.audit.tree_offload import OffloadedFeed
 from mcp_bridge.audit.tree_stream import (
     BLOCK,
     RangeHashes,
     TreeFeed,
-    block_node,
     chunk_tree,
     feed_result,
     join_chunks,
@@ -138,9 +144,26 @@ def test_a_rival_record_forgets_the_sizes_it_reached() -> None:
     assert set(result.all_roots()) == {5} and result.broken_at == 5
 
 
-def test_block_node_is_the_root_of_its_256_leaves() -> None:
-    assert block_node(HEXES[:BLOCK]) == _mth(LEAVES[:BLOCK])
-    assert block_node(HEXES[BLOCK : 2 * BLOCK]) == _mth(LEAVES[BLOCK : 2 * BLOCK])
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, BLOCK), st.integers(0, len(HEXES) - BLOCK))
+def test_batched_leaves_and_blocks_are_the_definition(count: int, first: int) -> None:
+    """The batch functions of the hot path against one ``leaf_hash`` / ``node_hash`` at a time."""
+    hexes = HEXES[first : first + count]
+    assert hex_leaf_hashes(hexes) == LEAVES[first : first + count]
+    assert leaf_hashes([h.decode() for h in hexes]) == LEAVES[first : first + count]
+    width = 1 << (count.bit_length() - 1) if count else 0
+    if width:
+        assert perfect_root(LEAVES[first : first + width]) == _mth(LEAVES[first : first + width])
+
+
+@pytest.mark.parametrize("bad", [b"0" * 63, b"0" * 65, b"g" * 64, b"", b"0" * 62 + "é".encode()])
+def test_a_record_hash_that_is_not_64_hex_digits_is_named(bad: bytes) -> None:
+    hexes = [*HEXES[:3], bad, *HEXES[3:6]]
+    with pytest.raises(ProofError, match="not 64 hex digits") as caught:
+        hex_leaf_hashes(hexes)
+    assert repr(bad[:16]) in str(caught.value)
+    with pytest.raises(ProofError, match="not 64 hex digits"):
+        TreeFeed([2 * BLOCK]).add(0, [*HEXES[: BLOCK - 1], bad])
 
 
 def test_ranges_refuse_what_does_not_fit() -> None:

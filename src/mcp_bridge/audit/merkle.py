@@ -9,8 +9,13 @@ writer's compact range. Verification follows RFC 9162 §2.1.3.2 and §2.1.4.2 li
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
+from binascii import Error as HexError
+from binascii import unhexlify
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -18,6 +23,23 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 #: ``(level, index) -> hash`` of the perfect subtree over leaves
 #: ``[index * 2**level, (index + 1) * 2**level)``.
 NodeHashProvider = Callable[[int, int], bytes]
+
+
+def _one_block_sha256() -> Callable[[bytes], Any]:
+    """The SHA-256 constructor cheapest for a one-block message (a 33-byte leaf input).
+
+    ``hashlib.sha256`` is OpenSSL's: fast over long inputs, but each call sets up and copies an
+    OpenSSL digest context, most of its cost for 33 bytes. CPython 3.11's own implementation
+    (``_sha256``) has no such set-up and hashes one block in less time overall (measured: about
+    a fifth less per leaf); where it is absent, OpenSSL's is used. Both are SHA-256.
+    """
+    with contextlib.suppress(ImportError, AttributeError):
+        constructor: Callable[[bytes], Any] = importlib.import_module("_sha256").sha256
+        return constructor
+    return hashlib.sha256
+
+
+_LEAF_SHA256 = _one_block_sha256()
 
 
 class ProofError(ValueError):
@@ -52,10 +74,36 @@ def perfect_root(hashes: Sequence[bytes]) -> bytes:
 
 def leaf_hashes(hexes: Iterable[str | bytes]) -> list[bytes]:
     """``leaf_hash`` of many records at once, from their hex ``hash`` members."""
-    sha256, unhex = hashlib.sha256, bytes.fromhex
-    return [
-        sha256(b"\x00" + unhex(h if isinstance(h, str) else h.decode())).digest() for h in hexes
-    ]
+    return hex_leaf_hashes([h.encode("ascii") if isinstance(h, str) else h for h in hexes])
+
+
+def hex_leaf_hashes(hexes: Sequence[bytes]) -> list[bytes]:
+    """``leaf_hash`` of many records from their hex hashes (as stored, 64 digits each, bytes).
+
+    The hot path of root recomputation (``verify --vkey``): one hex decoding for the whole
+    batch with the ``0x00`` prefixes already in place (33 bytes per leaf), then one list
+    comprehension over a locally bound constructor, so no Python function runs per record.
+    The batch is checked as a whole (its length, and a ``0x00`` where each leaf starts), which
+    refuses any one hash of another length or that is not hex; the verifier's hashes are the
+    ones the chain checker matched or parsed, 64 lowercase hex digits each.
+    """
+    if not hexes:
+        return []
+    data = b""
+    with contextlib.suppress(HexError):
+        data = unhexlify(b"00" + b"00".join(hexes))
+    if len(data) != 33 * len(hexes) or data[::33].count(0) != len(hexes):
+        bad = next((h for h in hexes if not _is_hex_hash(h)), hexes[0])
+        raise ProofError(f"a record hash is not 64 hex digits: {bad[:16]!r}")
+    sha256 = _LEAF_SHA256
+    return [sha256(data[i : i + 33]).digest() for i in range(0, len(data), 33)]
+
+
+def _is_hex_hash(value: bytes) -> bool:
+    try:
+        return len(unhexlify(value)) == HASH_SIZE
+    except HexError:
+        return False
 
 
 def _largest_power_of_two_below(n: int) -> int:
