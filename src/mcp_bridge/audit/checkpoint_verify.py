@@ -80,6 +80,8 @@ class SeqCapture:
 
     def _pieces(self, lines: Iterator[bytes], location: str) -> Iterator[Iterable[bytes]]:
         wanted, pointer = self._wanted, 0
+        while pointer < len(wanted) and wanted[pointer] in self.found:
+            pointer += 1  # taken in an earlier segment: no reason to look into this one's start
         while pointer < len(wanted):
             chunk = list(islice(lines, _CHUNK))
             if not chunk:
