@@ -1,6 +1,6 @@
 """Recomputing the Merkle tree of ``verify --vkey`` on a second core.
 
-Hashing the tree costs two small SHA-256 per record, a third to a half of what the chain check
+Hashing the tree costs two small SHA-256 calls per record, about a third of what the chain check
 costs per record, and both run in one Python process (one GIL). Once a sequential pass has
 shown it is long (:data:`OFFLOAD_AFTER` records, :data:`SPAWNED_AFTER` where the helper must be
 spawned) and a second core is available, the
@@ -26,8 +26,9 @@ from .tree_stream import Recomputed, TreeFeed, feed_result
 logger = logging.getLogger(__name__)
 
 #: Records hashed in process before the rest goes to a helper process: a forked helper starts
-#: in milliseconds; a spawned one (a program with threads) imports the package first.
-OFFLOAD_AFTER = 1 << 16
+#: in a few milliseconds, less than hashing 16,384 records takes; a spawned one (a program with
+#: threads) imports the package first.
+OFFLOAD_AFTER = 1 << 14
 SPAWNED_AFTER = 1 << 19
 _BATCH = 8192
 _HEX = 64
