@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcp_bridge.audit import tree_offload
+from mcp_bridge.audit import verification as verification_module
 from mcp_bridge.audit.checkpoint import Checkpoint, sign_checkpoint
 from mcp_bridge.audit.checkpoint_check import CheckpointOptions
 from mcp_bridge.audit.checkpoint_store import checkpoint_name
@@ -397,19 +398,28 @@ def test_seq_capture_finds_every_wanted_record_even_in_a_damaged_log(
         assert record.hash == json.loads(lines[seq])["hash"] and record.location == "here"
 
 
-def test_parallel_confirmation_looks_the_checkpoint_records_up(
+def test_parallel_confirmation_picks_the_checkpoint_records_out_in_the_workers(
     signed: Log, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A large local log is confirmed on every core; the few records the checkpoint checks
-    need are then found by binary search, so --vkey keeps the parallel speed."""
+    need are picked out of the lines the workers read, none looked up afterwards, so --vkey
+    keeps the parallel speed."""
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("parallel confirmation needs two cores")
     monkeypatch.setattr(local_parallel, "MIN_PARALLEL_BYTES", 0)
     monkeypatch.setattr(local_parallel, "_MIN_CHUNK_BYTES", 1500)
+    looked_up: list[int] = []
+    find = verification_module.find_by_seq
+    monkeypatch.setattr(
+        verification_module,
+        "find_by_seq",
+        lambda root, seq: looked_up.append(seq) or find(root, seq),
+    )
     options = CheckpointOptions(VKEY, now=LATER)
     result = verify_audit_trail(signed.root, checkpoints=options)
     assert result.ok and result.stats["parallel"] is True
     assert result.stats["checkpoints"]["checked"] == 3
+    assert looked_up == []
     _rewrite(signed)  # an intact chain (confirmed in parallel) but another history
     damaged = verify_audit_trail(signed.root, checkpoints=options)
     assert damaged.stats["parallel"] is True

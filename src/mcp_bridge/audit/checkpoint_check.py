@@ -14,7 +14,7 @@ into the :class:`VerificationResult`. Without a key the result says what is not 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .checkpoint_store import CheckpointStore, StoredCheckpoint
 from .checkpoint_verify import (
+    Captured,
     CapturingSource,
     CheckpointPolicy,
     LogView,
@@ -249,15 +250,18 @@ class CheckpointRun:
         result: VerificationResult,
         find: Callable[[int], tuple[bytes, str] | None],
         recomputed: Recomputed | None,
+        records: Iterable[Captured] = (),
     ) -> None:
         """After a window was confirmed some other way (in parallel, where the workers also
-        recomputed the tree: ``recomputed``): fetch the few records the messages name by seq
-        (``find`` is a binary search), instead of the chain pass."""
+        recomputed the tree, ``recomputed``, and picked out the records the messages name,
+        ``records``): fetch any other of those records by seq (``find`` is a binary search),
+        instead of the chain pass."""
         self.recomputed = recomputed
         if self.options is None or result.first_seq is None or result.last_seq is None:
             return
+        self.capture.add(records)
         for seq in self.capture.wanted:
-            if result.first_seq <= seq <= result.last_seq:
+            if result.first_seq <= seq <= result.last_seq and seq not in self.capture.found:
                 found = find(seq)
                 if found is not None:
                     self.capture.take(*found)

@@ -119,6 +119,10 @@ class SeqCapture:
     def wanted(self) -> list[int]:
         return list(self._wanted)
 
+    def add(self, records: Iterable[Captured]) -> None:
+        """Records picked out by another capture (a parallel worker's), where wanted."""
+        self.found.update((r.seq, r) for r in records if r.seq in self._wanted_set)
+
     def take(self, raw: bytes, location: str) -> None:
         """Capture a record found some other way (a lookup by seq after a parallel check)."""
         record = _captured(raw, location)

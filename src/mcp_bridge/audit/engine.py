@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .chain import Anchor, ChainChecker, FollowingLine, RecordHashes
 from .layout import check_window, day_key
 from .results import Failure, Note, Reason, VerificationResult
 from .tree_stream import ChunkTree
+
+if TYPE_CHECKING:
+    from .checkpoint_verify import Captured
 
 
 @dataclass(slots=True)
@@ -237,6 +240,8 @@ class ChunkResult:
     first_line: bytes
     last: Anchor | None
     tree: ChunkTree | None = None  # the chunk's Merkle hashes, when checkpoints are checked
+    #: The records the checkpoint checks name that the chunk holds (when they are checked).
+    records: tuple[Captured, ...] = ()
 
 
 def chunks_form_one_chain(

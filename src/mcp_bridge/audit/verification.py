@@ -74,8 +74,8 @@ def verify_audit_trail(
         sizes = run.sizes if run.tree is not None else None
         confirmed = confirm_in_parallel(source, first, last, progress, tree_sizes=sizes)
         if confirmed is not None:
-            result, recomputed = confirmed
-            run.look_up(result, partial(find_by_seq, source.root), recomputed)
+            result, recomputed, records = confirmed
+            run.look_up(result, partial(find_by_seq, source.root), recomputed, records)
             return run.finish(result, start=first, end=last)
     result = verify_source(
         run.source,

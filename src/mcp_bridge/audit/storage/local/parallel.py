@@ -17,6 +17,7 @@ sequential engine's.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import threading
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ...chain import ChainChecker, OversizedLine
+from ...checkpoint_verify import Captured, SeqCapture, wanted_seqs
 from ...engine import (
     ChunkResult,
     ProgressCallback,
@@ -38,7 +40,7 @@ from ...engine import (
 )
 from ...layout import day_key
 from ...merkle import leaf_hash
-from ...records import parse_header
+from ...records import MalformedLine, parse_header
 from ...results import VerificationResult
 from ...tree_stream import RangeHashes, Recomputed, TreeFeed, chunk_tree, join_chunks
 from .files import bounded_lines, open_regular, storage_errors
@@ -63,7 +65,8 @@ class _Range:
     tree_sizes: tuple[int, ...] | None = None
 
 
-Confirmed = tuple[VerificationResult, Recomputed | None]
+#: The result, the Merkle hashes (with checkpoints) and the records the checkpoint checks name.
+Confirmed = tuple[VerificationResult, Recomputed | None, tuple[Captured, ...]]
 
 
 def confirm_in_parallel(
@@ -143,7 +146,7 @@ def confirm_in_parallel(
         anchored_by=describe_start(start, anchor),
         closed_by=closed_by,
     )
-    return result, recomputed
+    return result, recomputed, tuple(record for chunk in chunks for record in chunk.records)
 
 
 def _join_trees(
@@ -161,12 +164,20 @@ def _join_trees(
 
 
 def check_range(task: _Range) -> ChunkResult:
-    """Worker: check the lines that start within ``[low, high)`` of one partition file."""
+    """Worker: check the lines that start within ``[low, high)`` of one partition file.
+
+    With checkpoints, the records their checks name are picked out of the same lines
+    (:class:`~...checkpoint_verify.SeqCapture`), so the parent need not look them up.
+    """
     feed = TreeFeed(task.tree_sizes) if task.tree_sizes is not None else None
     checker = ChainChecker(max_failures=1, hashes=feed)
     checker.start_anywhere()
     first: list[bytes] = []
-    checker.feed(task.name, task.path, task.day, _lines(task, first))
+    captures: list[SeqCapture] = []
+    lines = _lines(task, first)
+    if task.tree_sizes is not None:
+        lines = _capturing(task.path, wanted_seqs(task.tree_sizes), lines, captures)
+    checker.feed(task.name, task.path, task.day, lines)
     checker.finish()
     return ChunkResult(
         name=task.name,
@@ -177,7 +188,25 @@ def check_range(task: _Range) -> ChunkResult:
         first_line=first[0] if first else b"",
         last=checker.tail(),
         tree=chunk_tree(feed) if feed is not None else None,
+        records=tuple(record for capture in captures for record in capture.found.values()),
     )
+
+
+def _capturing(
+    location: str, wanted: list[int], lines: Iterator[bytes], captures: list[SeqCapture]
+) -> Iterator[bytes]:
+    """``lines`` through a :class:`SeqCapture` (appended to ``captures``) of the ``wanted``
+    records from the range's first record on: the earlier ones are other ranges' to take."""
+    head = next(lines, None)
+    if head is None:
+        return
+    try:
+        begin = parse_header(head.rstrip(b"\n")).seq
+    except MalformedLine:
+        begin = 0
+    capture = SeqCapture(seq for seq in wanted if seq >= begin)
+    captures.append(capture)
+    yield from capture.lines(itertools.chain([head], lines), location)
 
 
 def _lines(task: _Range, first: list[bytes]) -> Iterator[bytes]:
