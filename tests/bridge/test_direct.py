@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from mcp_bridge.audit import AuditTrail
 from mcp_bridge.bridge.app import create_app
 from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE, POLICY_DENIED, UNKNOWN_TARGET
 from mcp_bridge.bridge.policy import parse_access
+from mcp_bridge.bridge.transport import SelectiveTransport
 
 from .conftest import API_KEY, bridge_settings, sample_spec
 from .harness import (
@@ -375,3 +377,18 @@ async def test_session_deleted_during_a_call(twins: list[Twin], tmp_path: Path) 
     records = await _settled_records([Session(http, t) for t in twins], "deleted", 1)
     assert records[0] == records[1]
     assert records[0][0][1]["decision"]["outcome"] == "cancelled"
+
+
+async def test_a_call_in_flight_holds_the_session_idle_timer() -> None:
+    """The bridge counts every request (direct ones never enter the SDK's ``handle_request``):
+    the idle deadline stays infinite while any is in flight, even when an SDK-path request
+    that ended meanwhile restarted the countdown."""
+    transport = SelectiveTransport(mcp_session_id="s", idle_timeout=5)
+    timer = transport.idle_scope = anyio.CancelScope()
+    transport.idle_seconds = 5
+    with transport.in_use():
+        assert timer.deadline == math.inf
+        with transport.in_use():  # an SDK-path request, whose own countdown restart ...
+            timer.deadline = anyio.current_time() + 5
+        assert timer.deadline == math.inf  # ... the bridge overrides: a call is still running
+    assert anyio.current_time() < timer.deadline <= anyio.current_time() + 5
