@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import anyio
 import httpx
+import jwt
 import pytest
 
 from mcp_bridge.audit import AuditTrail
@@ -27,7 +29,7 @@ from mcp_bridge.bridge.errors import AUDIT_UNAVAILABLE, POLICY_DENIED, UNKNOWN_T
 from mcp_bridge.bridge.policy import parse_access
 from mcp_bridge.bridge.transport import SelectiveTransport
 
-from .conftest import API_KEY, bridge_settings, sample_spec
+from .conftest import API_KEY, AUDIENCE, DEV_SECRET, ISSUER, bridge_settings, sample_spec
 from .harness import (
     FaultyStore,
     events,
@@ -145,7 +147,12 @@ def _shape(answer: httpx.Response, session: Session, case: str) -> tuple[int, An
     assert answer.headers["x-request-id"] == case
     if "mcp-session-id" in answer.headers and session.id in answer.request.headers.values():
         assert answer.headers["mcp-session-id"] == session.id
-    shape = answer.status_code, answer.json(), answer.headers.get("content-type")
+    is_json = answer.headers.get("content-type") == "application/json"
+    shape = (
+        answer.status_code,
+        answer.json() if is_json else answer.text,
+        answer.headers.get("content-type"),
+    )
     return tuple(_same_store(session.twin, list(shape)))  # type: ignore[return-value]
 
 
@@ -314,26 +321,37 @@ async def test_cancelled_call(sessions: list[Session], tmp_path: Path) -> None:
     assert notes[0] == notes[1]
 
 
-@pytest.mark.parametrize(
-    ("case", "headers"),
-    [
-        ("no-session", {"Mcp-Session-Id": None}),
-        ("wrong-session", {"Mcp-Session-Id": "0123456789abcdef0123456789abcdef"}),
-        ("bad-version", {"Mcp-Protocol-Version": "1999-01-01"}),
-    ],
-)
+def _dev_token() -> str:
+    """Another principal's credential (a development token for ``dev-user``)."""
+    claims = {"sub": "dev-user", "exp": int(time.time()) + 600, "aud": AUDIENCE, "iss": ISSUER}
+    return jwt.encode(claims, DEV_SECRET, algorithm="HS256")
+
+
+REFUSED_BEFORE_THE_CALL = {
+    "no-session": ({"Mcp-Session-Id": None}, "session-id-missing"),
+    "wrong-session": ({"Mcp-Session-Id": "0123456789abcdef0123456789abcdef"}, "session-unknown"),
+    "bad-version": ({"Mcp-Protocol-Version": "1999-01-01"}, "protocol-version-unsupported"),
+    "other-principal": ({"Authorization": "dev"}, "session-owned-by-another-principal"),
+    "no-credential": ({"Authorization": None}, "missing bearer token"),
+    "bad-origin": ({"Origin": "http://evil.example"}, "origin-not-allowed"),
+    "bad-host": ({"Host": "evil.example"}, "host-not-allowed"),
+    "text-body": ({"Content-Type": "text/plain"}, "http-400"),
+}
+"""Requests the SDK path refuses, with the reason each is recorded with."""
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_BEFORE_THE_CALL))
 async def test_refusals_before_the_call_take_the_sdk_path(
-    sessions: list[Session], case: str, headers: dict[str, str | None]
+    sessions: list[Session], case: str
 ) -> None:
+    headers, reason = REFUSED_BEFORE_THE_CALL[case]
+    if headers.get("Authorization") == "dev":
+        headers = {"Authorization": f"Bearer {_dev_token()}"}
     call = _call(81, "library__stall", {"seconds": 0})
     status, _ = await _same_on_both(sessions, call, case, direct=False, headers=headers)
-    assert status in (400, 404)
+    assert status >= 400
     payload = _records(sessions[0].twin, case)[0][1]
-    assert payload["reason"] in {
-        "session-id-missing",
-        "session-unknown",
-        "protocol-version-unsupported",
-    }
+    assert reason in payload["reason"]
 
 
 async def test_streamed_calls_take_the_sdk_path(sessions: list[Session]) -> None:
