@@ -120,7 +120,7 @@ WORKLOADS = (
 
 @dataclass(frozen=True)
 class Plan:
-    """Bounded request counts (a full run stays under ~3 minutes, a quick one under ~1).
+    """Bounded request counts (at load average 5-7 a full run took ~5 minutes, a quick one ~3).
 
     Targets take turns in ``rounds`` (each round: every target in turn), so load from anything
     else on the machine spreads over all of them instead of skewing whichever ran at the time.
