@@ -10,7 +10,9 @@ hook (every HTTP attempt, retries included).
 Acknowledgement modes (``AUDIT_S3_ACK``): 64 closed-loop asyncio callers' acknowledgement p50
 with ``bucket`` and ``spool`` (and the spool's shipping lag p50/p99 under that load), and a
 mutating tool call through the bridge (lean client, sequential, the variants taking turns) with
-the local store, S3 ``bucket`` and S3 ``spool``: p50 added over the upstream called directly.
+the local store, S3 ``bucket``, S3 ``spool`` and S3 ``spool`` with shipping rounds 50 ms apart
+(``AUDIT_S3_SHIP_INTERVAL_MS=50``, the spacing before the 200 ms default: what the default
+saves): p50 added over the upstream called directly, and each bridge's CPU per call.
 
 ``run(endpoint, creds, bucket)`` measures against any S3 endpoint; with no endpoint it starts
 a throw-away SeaweedFS server (the test suite's helper) and creates an Object Lock bucket.
@@ -53,6 +55,7 @@ from .bridge import (
     QUICK,
     WORKLOADS,
     Target,
+    _cpu,
     http_connector,
     latency,
     lean_http_connector,
@@ -175,10 +178,16 @@ def measure_bridge_modes(endpoint: str, bucket: str, quick: bool) -> dict[str, A
             )
         ]
         for name, env in _bridge_variants(endpoint, bucket, stack):
-            url, _ = stack.enter_context(running_bridge(name, env))
+            url, process = stack.enter_context(running_bridge(name, env))
             tool = f"{workload.server}__{workload.tool}"
-            targets.append(Target(name, http_connector(url), lean_http_connector(url), tool))
+            connectors = (http_connector(url), lean_http_connector(url))
+            targets.append(Target(name, *connectors, tool, process))
+        cpu = {t.name: _cpu(t.process) for t in targets}
         figures = asyncio.run(latency(targets, workload.arguments, plan, lean=True))
+        calls = plan.warmup + plan.rounds * plan.sequential_per_round
+        for target in targets[1:]:  # a bridge's CPU: its calls, its shipper, its trail
+            spent = _cpu(target.process) - cpu[target.name]
+            figures[target.name]["cpuMsPerCall"] = round(spent / calls * 1000, 3)
     floor = figures["direct"]
     for name, row in figures.items():
         if name != "direct":
@@ -190,19 +199,24 @@ def _bridge_variants(
     endpoint: str, bucket: str, stack: ExitStack
 ) -> list[tuple[str, dict[str, str] | None]]:
     variants: list[tuple[str, dict[str, str] | None]] = [("bridge-local", None)]
-    for mode in ("bucket", "spool"):
+    for name, mode, extra in (
+        ("bridge-s3-bucket", "bucket", {}),
+        ("bridge-s3-spool", "spool", {}),
+        ("bridge-s3-spool-50ms", "spool", {"AUDIT_S3_SHIP_INTERVAL_MS": "50"}),
+    ):
         spool = stack.enter_context(tempfile.TemporaryDirectory())
         env = {
             "AUDIT_STORAGE_BACKEND": "s3",
             "AUDIT_S3_BUCKET": bucket,
-            "AUDIT_S3_PREFIX": f"bench/bridge-{mode}",
+            "AUDIT_S3_PREFIX": f"bench/{name}",
             "AUDIT_S3_ENDPOINT_URL": endpoint,
             "AUDIT_S3_OBJECT_LOCK_MODE": "governance",
             "AUDIT_S3_OBJECT_LOCK_DAYS": "1",
             "AUDIT_SPOOL_PATH": spool,
             "AUDIT_S3_ACK": mode,
+            **extra,
         }
-        variants.append((f"bridge-s3-{mode}", env))
+        variants.append((name, env))
     return variants
 
 
@@ -391,7 +405,10 @@ def format_table(figures: dict[str, Any]) -> str:
     lines.append("  mutating call through the bridge (lean client, sequential):")
     for name, row in figures["bridge_mutating"].items():
         added = f" (+{row['addedP50Ms']:.2f} over direct)" if "addedP50Ms" in row else ""
-        lines.append(f"    {name:<18} p50 {row['p50Ms']:.2f} ms{added} p99 {row['p99Ms']:.2f} ms")
+        cpu = f", CPU {row['cpuMsPerCall']:.2f} ms/call" if "cpuMsPerCall" in row else ""
+        lines.append(
+            f"    {name:<20} p50 {row['p50Ms']:.2f} ms{added} p99 {row['p99Ms']:.2f} ms{cpu}"
+        )
     lines += [f"  {'PASS' if ok else 'MISS'}  {name}" for name, ok in figures["targets"].items()]
     return "\n".join(lines)
 

@@ -57,6 +57,7 @@ class AppConfig(BaseSettings):
     audit_s3_segment_max_delay_ms: int = 50
     audit_spool_path: Path = Path("var/audit-spool")
     audit_s3_ack: Literal["bucket", "spool"] = "bucket"
+    audit_s3_ship_interval_ms: int = 200
     audit_verify_lookback_days: int = 1
     audit_verify_report_dir: Path = Path("var/audit-reports")
     audit_signing_key: str | None = None
@@ -133,6 +134,7 @@ class AppConfig(BaseSettings):
         "audit_s3_object_lock_days",
         "audit_s3_segment_max_bytes",
         "audit_s3_segment_max_delay_ms",
+        "audit_s3_ship_interval_ms",
         "audit_tsa_every",
         "audit_verify_witness_quorum",
     )

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,34 @@ def test_sigkill_mid_traffic_loses_nothing_acknowledged(
     result = verify_audit_trail(f"s3://{bucket}/audit")
     assert result.ok, result.render_text()
     assert not any(p.stat().st_size for p in spool.glob("spool-*.jsonl"))
+
+
+def test_shipping_rounds_are_spaced_and_a_clean_stop_ships_at_once(
+    open_trail, bucket: str, clock: Clock, seaweed: SeaweedServer
+) -> None:
+    trail = open_trail(clock, audit_s3_ack="spool", audit_s3_ship_interval_ms=600_000)
+    store = trail._store
+    assert isinstance(store, SpoolAckStore)
+    first_round = threading.Event()
+    store.on_shipped(lambda records, error: records and first_round.set())
+
+    assert trail.record_event("e", {"n": 0}) is None
+    assert first_round.wait(30), "the first round after a quiet spell starts at once"
+    for n in range(1, 21):
+        assert trail.record_event("e", {"n": n}) is None
+    assert store.spooled_records == 20  # acknowledged; the next round is ten minutes away
+
+    trail.close()  # does not wait for the interval: ships the 20 in one more round
+    assert _shipped_numbers(trail) == list(range(21))
+    listing = seaweed.client().list_objects_v2(Bucket=bucket, Prefix="audit/2025/")
+    assert len(listing["Contents"]) == 2  # one segment per round
+    assert verify_audit_trail(f"s3://{bucket}/audit").ok
+
+
+def test_a_wrong_ship_interval_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(_env_file=None, audit_s3_ship_interval_ms=0)
+    assert "AUDIT_S3_SHIP_INTERVAL_MS" in str(error.value)
 
 
 def test_a_wrong_ack_mode_names_the_variable() -> None:

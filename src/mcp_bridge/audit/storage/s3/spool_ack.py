@@ -4,11 +4,15 @@ In the default mode (``bucket``) a record is acknowledged once its segment objec
 Object-Locked bucket: every awaited record (a mutating call's intent) waits for a paced PUT,
 tens of milliseconds. In this mode a batch is acknowledged once it is written and fsync'd to the
 local spool (``AUDIT_SPOOL_PATH``), as fast as the local store; a shipper thread then seals the
-spooled events after the bucket's tail and puts them, as soon as the PUT pacing
-(``AUDIT_S3_SEGMENT_MAX_DELAY_MS``) allows. While S3 answers, an event reaches the bucket within
-that delay plus one PUT; while it does not, events wait in the spool (durably) and the shipper
-retries every ``RETRY_SECONDS``. A spool left by a killed process is adopted and shipped by the
-next store started on that host (:class:`~.spool.Spool`).
+spooled events after the bucket's tail and puts them. Shipping rounds start at most every
+``AUDIT_S3_SHIP_INTERVAL_MS``: each PUT costs a few milliseconds of CPU in this process (botocore)
+and more in the S3 server, taken from the calls being acknowledged on a small host, so fewer,
+larger shipments keep the acknowledgement as fast as the local store (measured in
+``docs/mcp-bridge/performance.md``). A round after a quiet spell starts at once. While S3
+answers, an event reaches the bucket within that interval plus one PUT; while it does not,
+events wait in the spool (durably) and the shipper retries every ``RETRY_SECONDS``. A spool left
+by a killed process is adopted and shipped by the next store started on that host
+(:class:`~.spool.Spool`).
 
 Acknowledged records carry no seq yet (it is assigned when shipped, after whatever other
 writers stored meanwhile), so the trail returns ``None`` for them; the checkpoint writer and
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -53,6 +58,8 @@ class SpoolAckStore:
         self._lags: deque[float] = deque(maxlen=LAG_SAMPLES)
         self._wake = threading.Event()
         self._closing = False
+        self._closed = threading.Event()  # cuts the wait between two rounds short
+        self._next_round = float("-inf")
         self._failing = False
         self._ship_lock = threading.Lock()  # one shipper at a time: never ship an entry twice
         self._thread = threading.Thread(target=self._ship_loop, name="audit-ship", daemon=True)
@@ -118,6 +125,7 @@ class SpoolAckStore:
         Whatever S3 does not take now stays in the spool and is shipped by the next start.
         """
         self._closing = True
+        self._closed.set()
         self._wake.set()
         self._thread.join()
         self.store.close()
@@ -125,17 +133,20 @@ class SpoolAckStore:
     def _ship_loop(self) -> None:
         while True:
             self._wake.wait(RETRY_SECONDS if self._failing else None)
+            self._closed.wait(self._next_round - time.monotonic())  # what comes meanwhile joins
             self._wake.clear()
-            closing = self._closing
-            self._ship_once()
+            closing, started = self._closing, time.monotonic()
+            if self._ship_once():  # a round that put nothing costs nothing: no spacing after it
+                self._next_round = started + self.settings.ship_interval
             if closing:
                 return
 
-    def _ship_once(self) -> None:
+    def _ship_once(self) -> bool:
+        """One shipping attempt; whether it stored anything in the bucket."""
         with self._ship_lock:
-            self._ship_locked()
+            return self._ship_locked()
 
-    def _ship_locked(self) -> None:
+    def _ship_locked(self) -> bool:
         try:
             records, accepted = self.store.ship_spooled()
         except AuditStorageError as exc:
@@ -143,17 +154,18 @@ class SpoolAckStore:
                 logger.error("audit spool: shipping to S3 failed, retrying: %s", exc)
             self._failing = True
             self._tell(None, exc)
-            return
+            return False
         except Exception as exc:  # a bug must not stop shipping silently
             logger.exception("audit spool: shipping failed")
             self._failing = True
             self._tell(None, exc)
-            return
+            return False
         self._failing = False
         if records:
             now = datetime.now(UTC)
             self._lags.extend((now - moment).total_seconds() for moment in accepted)
             self._tell(records, None)
+        return bool(records)
 
     def _tell(self, records: list[SealedRecord] | None, error: BaseException | None) -> None:
         for listener in self._listeners:

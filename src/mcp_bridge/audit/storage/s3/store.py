@@ -62,6 +62,8 @@ class StoreSettings:
     segment_max_bytes: int = 4 * 1024 * 1024
     segment_max_delay: float = 0.05
     spool_path: Path = Path("var/audit-spool")
+    #: Spool acknowledgement mode: the least time between the starts of two shipping rounds.
+    ship_interval: float = 0.2
 
 
 def settings_from_config(config: AppConfig) -> StoreSettings:
@@ -80,6 +82,7 @@ def settings_from_config(config: AppConfig) -> StoreSettings:
         segment_max_bytes=config.audit_s3_segment_max_bytes,
         segment_max_delay=config.audit_s3_segment_max_delay_ms / 1000,
         spool_path=Path(config.audit_spool_path),
+        ship_interval=config.audit_s3_ship_interval_ms / 1000,
     )
 
 
