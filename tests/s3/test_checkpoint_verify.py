@@ -7,6 +7,7 @@ what the writer does); then an attacker with admin rights (governance bypass) da
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,29 @@ def test_prove_and_verify_proof_on_s3(
         "mcp_bridge.audit", "prove", written[2]["eventId"], "--store", store, env=cli_env
     )
     assert by_id.returncode == 0 and "\nindex 2\n" in by_id.stdout
+
+
+def test_consistency_on_s3_derives_its_level0_tiles_from_the_segments(
+    written, bucket: str, seaweed: SeaweedServer, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """12 records: no tile is stored, the proof from 4 to 12 comes from the segments; one
+    of them removed, the record it held is named."""
+    saved = tmp_path / "cp4"
+    kept = store_at(bucket).get_checkpoint(4)
+    assert kept is not None
+    saved.write_bytes(kept.note)
+    store = f"s3://{bucket}/audit"
+    args = ["consistency", str(saved), "--store", store, "--vkey", VKEY, "--json"]
+    done = run_module("mcp_bridge.audit", *args, env=cli_env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["newSize"] == 12
+    segments = _segments(seaweed, bucket)
+    gone = segments[len(segments) // 2]
+    _destroy(seaweed, bucket, gone)
+    failed = run_module("mcp_bridge.audit", *args, env=cli_env)
+    assert failed.returncode == 1
+    message = json.loads(failed.stdout)["message"]
+    assert "cannot be derived: record seq" in message and "is missing" in message
 
 
 def _rewrite_from(seaweed: SeaweedServer, bucket: str, first: int) -> None:
