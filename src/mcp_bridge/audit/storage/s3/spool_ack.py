@@ -5,14 +5,13 @@ Object-Locked bucket: every awaited record (a mutating call's intent) waits for 
 tens of milliseconds. In this mode a batch is acknowledged once it is written and fsync'd to the
 local spool (``AUDIT_SPOOL_PATH``), as fast as the local store; a shipper thread then seals the
 spooled events after the bucket's tail and puts them. Shipping rounds start at most every
-``AUDIT_S3_SHIP_INTERVAL_MS``: each PUT costs a few milliseconds of CPU in this process (botocore)
-and more in the S3 server, taken from the calls being acknowledged on a small host, so fewer,
-larger shipments keep the acknowledgement as fast as the local store (measured in
-``docs/mcp-bridge/performance.md``). A round after a quiet spell starts at once. While S3
-answers, an event reaches the bucket within that interval plus one PUT; while it does not,
-events wait in the spool (durably) and the shipper retries every ``RETRY_SECONDS``. A spool left
-by a killed process is adopted and shipped by the next store started on that host
-(:class:`~.spool.Spool`).
+``AUDIT_S3_SHIP_INTERVAL_MS``: each PUT costs a few milliseconds of CPU in this process
+(botocore) and more in the S3 server, taken from the calls being acknowledged on a small host,
+so fewer, larger shipments keep that cost off them (``docs/mcp-bridge/performance.md``). A
+round after a quiet spell starts at once. While S3 answers, an event reaches the bucket within
+that interval plus one PUT; while it does not, events wait in the spool (durably) and the
+shipper retries every ``RETRY_SECONDS``. A spool left by a killed process is adopted and shipped
+by the next store started on that host (:class:`~.spool.Spool`).
 
 Acknowledged records carry no seq yet (it is assigned when shipped, after whatever other
 writers stored meanwhile), so the trail returns ``None`` for them; the checkpoint writer and
