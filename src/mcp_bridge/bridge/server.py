@@ -161,7 +161,11 @@ def build_server(pool: UpstreamPool, middleware: AuditMiddleware, relay: Relay) 
     )
     add_extra_handlers(server, pool, relay)
     add_listen_handler(server, pool, relay)
-    server.middleware.append(middleware)
+    # The SDK's own OpenTelemetryMiddleware (on by default) is dropped, as its docs allow: it
+    # traces through the global tracer provider, which the bridge never sets, so its spans were
+    # never recorded, yet it cost CPU on every message. The bridge's server spans are its own
+    # (``telemetry.py``, ``OTEL_*``).
+    server.middleware[:] = [middleware]
     return server
 
 
