@@ -14,6 +14,7 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.resolve import Resolve, Sample
 from mcp.types import (
+    CallToolResult,
     Completion,
     CreateMessageResult,
     EmptyResult,
@@ -24,6 +25,7 @@ from mcp.types import (
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
+from pydantic import BaseModel
 
 
 def notes_server() -> MCPServer:
@@ -99,6 +101,7 @@ def library_server() -> MCPServer:
     _add_ponder(server)
     _add_chatty(server)
     _add_grow(server)
+    _add_tally(server)
 
     @server.prompt()
     def review(book: str) -> str:
@@ -135,6 +138,25 @@ def _add_grow(server: MCPServer) -> None:
 def _grown(text: str) -> str:
     """Echo the text."""
     return f"grown: {text}"
+
+
+class Tally(BaseModel):
+    books: int
+
+
+def _add_tally(server: MCPServer) -> None:
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def tally() -> Annotated[CallToolResult, Tally]:
+        """Count the books, breaking the tool's own output schema (``books`` is no integer):
+        what the bridge passes through unchecked from a session-protocol upstream."""
+        text = TextContent(type="text", text="many")
+        return CallToolResult(content=[text], structured_content={"books": "many"})
+
+    # The schema stays published but the server no longer checks its own results against it
+    # (FuncMetadata's fields are read live; no model: advertised, not validated).
+    listed = server._tool_manager.get_tool("tally")  # MCPServer has no public lookup
+    assert listed is not None
+    listed.fn_metadata.output_model = None
 
 
 def _add_chatty(server: MCPServer) -> None:

@@ -128,3 +128,19 @@ async def test_sampling_reaches_the_client_in_both_protocols(lone: Bridge, mode:
         assert asked[0]["decision"]["outcome"] == "forwarded"
     else:
         assert len(calls) == 2 and not asked
+
+
+def test_structured_content_is_passed_through_unchecked_from_a_session_upstream(
+    asking: Bridge,
+) -> None:
+    """``library__tally`` breaks its own output schema. From a session-protocol upstream the
+    bridge forwards the result as is (checking it is the end client's job); the official client
+    it uses for a 2026-07-28 upstream checks it, so that call is answered with an error."""
+    headers = _session(asking)
+    call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "libs__tally"}}
+    session = httpx.post(f"{asking.url}/mcp", json=call, headers=headers, timeout=30).json()
+    assert session["result"]["structuredContent"] == {"books": "many"}
+    assert session["result"].get("isError") is not True
+    call["params"] = {"name": "lib__tally"}
+    modern = httpx.post(f"{asking.url}/mcp", json=call, headers=headers, timeout=30).json()
+    assert "Invalid structured content returned by tool tally" in modern["error"]["message"]
