@@ -18,6 +18,7 @@ not list as ``unlisted``. The metric list is in docs/mcp-bridge/observability.md
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -52,6 +53,8 @@ LATENCY_BUCKETS = (
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_Labelled = TypeVar("_Labelled", Counter, Histogram)
 
 
 class BridgeMetrics:
@@ -105,6 +108,7 @@ class BridgeMetrics:
             "Audit batches whose append failed (their records are held or refused).",
             registry=registry,
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Counter | Histogram] = {}
 
     def watch(self, trail: AuditTrail, pool: UpstreamPool, outage: Outage) -> None:
         """Read the trail's, the upstreams' and the outage buffer's state at every scrape."""
@@ -121,8 +125,18 @@ class BridgeMetrics:
     def request_done(
         self, method: str, upstream: str, tool: str, outcome: str, reason: str, seconds: float
     ) -> None:
-        self.requests.labels(method, upstream, tool, outcome, reason).inc()
-        self.request_seconds.labels(method).observe(seconds)
+        self.child(self.requests, method, upstream, tool, outcome, reason).inc()
+        self.child(self.request_seconds, method).observe(seconds)
+
+    def child(self, metric: _Labelled, *labels: str) -> _Labelled:
+        """``metric.labels(*labels)``, looked up once per label values: ``labels()`` takes a
+        lock and checks its arguments on every call; the request path keeps the children it
+        got (as many as the label values seen, which the metrics hold anyway)."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return cast(_Labelled, found)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -380,7 +380,8 @@ def _client_info(ctx: ServerRequestContext[Any, Any], params: Mapping[str, Any])
     if ctx.method == "initialize":
         info = params.get("clientInfo")
     elif ctx.session.client_params is not None:
-        info = ctx.session.client_params.client_info.model_dump(mode="json", exclude_none=True)
+        known = ctx.session.client_params.client_info
+        return {"name": known.name, "version": known.version}
     if info is None and isinstance(params.get("_meta"), Mapping):
         info = params["_meta"].get(CLIENT_INFO_META_KEY)
     if not isinstance(info, Mapping):

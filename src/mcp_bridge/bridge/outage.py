@@ -36,8 +36,10 @@ Writer = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 """Writes one record durably; raises when the trail cannot take it."""
 
 
-def utc_timestamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def utc_timestamp(at: float | None = None) -> str:
+    """``at`` (``time.time()``, default now) as ISO 8601 UTC with milliseconds."""
+    moment = datetime.now(UTC) if at is None else datetime.fromtimestamp(at, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -96,10 +97,10 @@ class Recorder:
             self.telemetry.rejected(event_type, payload)
         if not self.trail.enabled:
             return
-        observed_at = utc_timestamp()
         if self.outage.active:
-            self.outage.hold(event_type, payload, observed_at)
+            self.outage.hold(event_type, payload, utc_timestamp())
             return
+        observed_at = time.time()  # formatted only if the record has to be held
         try:
             future = self.trail.submit_event(event_type, payload, awaited=False)
         except Exception:
@@ -114,7 +115,7 @@ class Recorder:
         self,
         event_type: str,
         payload: Mapping[str, Any],
-        observed_at: str,
+        observed_at: float,
         watch: AuditWatch | None,
         future: asyncio.Future[Any],
     ) -> None:
@@ -124,7 +125,7 @@ class Recorder:
             watch.done(None, error)
         if error is not None:
             logger.warning("audit record %s not written yet (%s); holding it", event_type, error)
-            self.outage.hold(event_type, payload, observed_at)
+            self.outage.hold(event_type, payload, utc_timestamp(observed_at))
 
     def _watch(self, event_type: str, durable: bool) -> AuditWatch | None:
         telemetry = self.telemetry

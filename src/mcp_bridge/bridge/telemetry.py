@@ -240,9 +240,8 @@ class Telemetry:
             if span is not None:
                 end_span(span, error)
             if self.metrics is not None:
-                self.metrics.upstream_seconds.labels(target.upstream, method).observe(
-                    time.monotonic() - started
-                )
+                seconds = self.metrics.child(self.metrics.upstream_seconds, target.upstream, method)
+                seconds.observe(time.monotonic() - started)
 
     def _upstream_span(self, target: Target, method: str) -> Span | None:
         if self.tracing is None:
@@ -291,9 +290,8 @@ class AuditWatch:
     def done(self, seq: int | None, error: BaseException | None) -> None:
         metrics = self.telemetry.metrics
         if metrics is not None:
-            metrics.audit_append_seconds.labels("true" if self.durable else "false").observe(
-                time.monotonic() - self.started
-            )
+            seconds = metrics.child(metrics.audit_append_seconds, str(self.durable).lower())
+            seconds.observe(time.monotonic() - self.started)
         if self.span is not None:
             if seq is not None:
                 self.span.set_attribute("mcp_bridge.audit.seq", seq)
