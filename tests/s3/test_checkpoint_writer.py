@@ -4,6 +4,7 @@ processes publishing one consistent sequence."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,19 @@ def _record_hashes(seaweed: SeaweedServer, bucket: str) -> list[str]:
 
 
 def _write(trail: AuditTrail, count: int, start: int = 0) -> None:
+    """One record at a time: each waits for its own (paced) segment PUT."""
     for n in range(start, start + count):
         trail.record_event("test.write", {"n": n})
+
+
+def _write_together(trail: AuditTrail, count: int, start: int = 0) -> None:
+    """``count`` records awaited together: they share a few segments, in seconds not minutes."""
+
+    async def write() -> None:
+        events = (trail.arecord_event("test.write", {"n": n}) for n in range(start, start + count))
+        await asyncio.gather(*events)
+
+    asyncio.run(write())
 
 
 def test_checkpoints_and_tiles_in_the_bucket_match_the_segments(
@@ -77,9 +89,9 @@ def test_checkpoints_and_tiles_in_the_bucket_match_the_segments(
 ) -> None:
     mirror = f"s3://{bucket}/mirror"
     trail = open_audit_trail(_config(bucket, tmp_path, audit_checkpoint_mirror=mirror))
-    _write(trail, 300)
+    _write_together(trail, 300)
     wait_for(lambda: _store(bucket).newest_size() == 300)
-    _write(trail, 100, 300)
+    _write_together(trail, 100, 300)
     trail.close()
     store = _store(bucket)
     assert store.newest_size() == 400  # the shutdown checkpoint
@@ -164,12 +176,12 @@ def test_no_level0_tile_is_put_and_a_restart_derives_its_edge_from_the_segments(
     """300 records: only level-1 tiles in the bucket. The restarted writer rebuilds its tree
     from them and from the edge's 44 records, read from their segments."""
     trail = open_audit_trail(_config(bucket, tmp_path))
-    _write(trail, 300)
+    _write_together(trail, 300)
     trail.close()
     keys = _tile_keys(seaweed, bucket)
     assert keys and all(key.startswith("audit/_tiles/tile/1/") for key in keys), keys
     trail = open_audit_trail(_config(bucket, tmp_path))
-    _write(trail, 300, 300)
+    _write_together(trail, 300, 300)
     trail.close()
     assert all(key.startswith("audit/_tiles/tile/1/") for key in _tile_keys(seaweed, bucket))
     sizes = check_checkpoints(_store(bucket), _record_hashes(seaweed, bucket))
