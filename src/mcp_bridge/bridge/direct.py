@@ -55,7 +55,6 @@ from mcp_types import (
     ErrorData,
     InitializeRequestParams,
     JSONRPCError,
-    JSONRPCResponse,
     RequestId,
     RequestParams,
     RequestParamsMeta,
@@ -63,7 +62,7 @@ from mcp_types import (
 )
 from mcp_types import methods as spec_methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -77,6 +76,7 @@ logger = logging.getLogger(__name__)
 METHOD = "tools/call"
 _REQUEST_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
 _JSON_ANSWER = TransportContext(kind="streamable-http", can_send_request=False)
+_BODY: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
 
 class JsonAnswerChannel:
@@ -281,7 +281,7 @@ class DirectCalls:
         self._calls[key] = call
         end = functools.partial(_session_ended, call)
         session.on_end.append(end)
-        message: JSONRPCResponse | JSONRPCError | None = None
+        message: dict[str, Any] | JSONRPCError | None = None
         try:
             with session.transport.in_use(), call.scope:
                 message = await self._run(learnt, call, request, document)
@@ -295,12 +295,13 @@ class DirectCalls:
         if message is None or call.channel.cancel_requested.is_set():
             error = ErrorData(code=REQUEST_CANCELLED, message="Request cancelled")
             message = JSONRPCError(jsonrpc="2.0", id=request_id, error=error)
-        return _json_response(message, session.session_id)
+        return _json_response(request_id, message, session.session_id)
 
     async def _run(
         self, learnt: _Learnt, call: _Call, request: Request, document: dict[str, Any]
-    ) -> JSONRPCResponse | JSONRPCError:
-        """The middleware chain and the handler, as the SDK's runner and dispatcher run them."""
+    ) -> dict[str, Any] | JSONRPCError:
+        """The middleware chain and the handler, as the SDK's runner and dispatcher run them:
+        the shaped result, or the error to answer with."""
         params: dict[str, Any] = document["params"]
         meta = _meta_of(params)
         version = learnt.protocol_version
@@ -325,7 +326,7 @@ class DirectCalls:
                 logger.exception("handler for %r raised", METHOD)
                 error = ErrorData(code=0, message=str(exc))
             return JSONRPCError(jsonrpc="2.0", id=call.channel.request_id, error=error)
-        return JSONRPCResponse(jsonrpc="2.0", id=call.channel.request_id, result=result)
+        return result
 
     async def _handle(self, version: str, ctx: ServerRequestContext[Any, Any]) -> HandlerResult:
         """The innermost link: surface validation, the handler, the result shaped for
@@ -397,20 +398,40 @@ def _session_ended(call: _Call) -> None:
     call.scope.cancel()
 
 
-def _json_response(message: JSONRPCResponse | JSONRPCError, session_id: str) -> Response:
-    body = message.model_dump_json(by_alias=True, exclude_unset=True)
-    headers = {"Content-Type": "application/json", MCP_SESSION_ID_HEADER: session_id}
-    return Response(body, status_code=200, headers=headers)
+def response_body(request_id: RequestId, result: dict[str, Any]) -> bytes:
+    """The bytes ``JSONRPCResponse(jsonrpc="2.0", id=..., result=...).model_dump_json(by_alias=True,
+    exclude_unset=True)`` gives, without building and re-validating that model.
+
+    ``result`` is already shaped for the negotiated version (``serialize_server_result``: a dict
+    of JSON values), and ``JSONRPCResponse.result`` is ``dict[str, Any]``, so the SDK's model
+    only copies it; pydantic's own serializer for ``dict[str, Any]`` writes the same keys in
+    the same order with the same number and string encoding (tests/bridge/test_direct_body.py).
+    """
+    return _BODY.dump_json({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+
+def _json_response(
+    request_id: RequestId, message: dict[str, Any] | JSONRPCError, session_id: str
+) -> Response:
+    """The answer to a call: its result (the common case, see :func:`response_body`) or the
+    SDK's own error model, dumped as the SDK's JSON-response path dumps it."""
+    if isinstance(message, JSONRPCError):
+        return _respond(message, 200, session_id)
+    return _respond(response_body(request_id, message), 200, session_id)
 
 
 def _terminated(session_id: str) -> Response:
     """The SDK's answer to a JSON request whose session ended while it ran."""
     text = "Session terminated before the request completed"
     body = JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=INTERNAL_ERROR, message=text))
+    return _respond(body, 500, session_id)
+
+
+def _respond(body: bytes | JSONRPCError, status: int, session_id: str) -> Response:
+    if isinstance(body, JSONRPCError):
+        body = body.model_dump_json(by_alias=True, exclude_unset=True).encode()
     headers = {"Content-Type": "application/json", MCP_SESSION_ID_HEADER: session_id}
-    return Response(
-        body.model_dump_json(by_alias=True, exclude_unset=True), status_code=500, headers=headers
-    )
+    return Response(body, status_code=status, headers=headers)
 
 
 __all__ = ["DirectCalls", "JsonAnswerChannel", "Learner", "StandaloneVia"]
