@@ -85,13 +85,14 @@ async def test_legacy_session_client_is_recorded_with_session_id(bridge: Bridge)
     async with connect(bridge.url, bridge.auth(), mode="legacy", name="legacy-client") as client:
         await client.call_tool("notes__echo", {"text": "hi"})
     inits = [p for p in _by_correlation(bridge, "mcp.initialize")]
-    assert any(p["client"]["name"] == "legacy-client" and p["sessionId"] for p in inits)
+    sessions = {p["sessionId"] for p in inits if p["client"]["name"] == "legacy-client"}
+    assert len(sessions) == 1 and all(sessions)  # the handshake is recorded with its session
     calls = [
         p
         for p in _by_correlation(bridge, "mcp.tools.call")
         if p["client"] and p["client"]["name"] == "legacy-client"
     ]
-    assert calls and calls[0]["sessionId"]
+    assert calls and {call["sessionId"] for call in calls} == sessions
     assert calls[0]["protocolVersion"].startswith("2025-")
 
 

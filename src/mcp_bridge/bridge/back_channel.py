@@ -25,6 +25,7 @@ from .calls import CallBook, Owner
 from .exchange import exchange_of
 from .held import HeldCalls
 from .recorder import Recorder
+from .transport import session_of_request
 
 Ctx = ServerRequestContext[Any, Any]
 
@@ -189,10 +190,12 @@ def with_defaults(
 
 
 def session_id_of(ctx: Ctx) -> str | None:
-    """The session-protocol session id of the request, or None (2026-07-28)."""
-    connection = getattr(ctx.session, "_connection", None)
-    session_id = getattr(connection, "session_id", None)
-    return session_id if isinstance(session_id, str) else None
+    """The session-protocol session id of the request, or None (2026-07-28, stdio).
+
+    Read from the bridge's own note on the HTTP request (:func:`~.transport.stamp_session`),
+    made by the session's transport and by the direct path, not from the SDK's private state.
+    """
+    return session_of_request(ctx.request)
 
 
 def _event_type(method: str) -> str:

@@ -69,7 +69,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .exchange import Exchange, exchange_of
-from .transport import BridgeSession, BridgeSessionManager
+from .transport import BridgeSession, BridgeSessionManager, stamp_session
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +276,7 @@ class DirectCalls:
         self, session: BridgeSession, learnt: _Learnt, request: Request, document: dict[str, Any]
     ) -> Response:
         request_id: RequestId = document["id"]
+        stamp_session(request.scope, session.session_id)
         call = _Call(JsonAnswerChannel(request_id))
         key = (session.session_id, coerce_request_id(request_id))
         self._calls[key] = call

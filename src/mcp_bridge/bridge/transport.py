@@ -32,6 +32,26 @@ from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 _ANSWER_WITH_JSON: ContextVar[bool] = ContextVar("mcp_bridge_answer_with_json", default=False)
+#: The ASGI scope key under which the bridge notes the session a request belongs to.
+SESSION_SCOPE_KEY = "mcp_bridge.session_id"
+
+
+def stamp_session(scope: Any, session_id: str) -> None:
+    """Note in the request's ASGI scope which session it belongs to.
+
+    The SDK hands handlers the Starlette request built on that same scope (``ctx.request``), so
+    the audit middleware learns the session from the bridge's own note instead of a private
+    field of the SDK's session object.
+    """
+    scope[SESSION_SCOPE_KEY] = session_id
+
+
+def session_of_request(request: object) -> str | None:
+    """The session noted by :func:`stamp_session` in ``request``'s scope, or None (a
+    2026-07-28 request, or the stdio front end, which has no HTTP request)."""
+    scope = getattr(request, "scope", None)
+    found = scope.get(SESSION_SCOPE_KEY) if isinstance(scope, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def answer_with(*, json: bool) -> None:
@@ -98,6 +118,8 @@ class SelectiveTransport(StreamableHTTPServerTransport):
         return self.is_terminated or (self.idle_scope is not None and self.idle_scope.cancel_called)
 
     async def handle_request(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.mcp_session_id is not None:
+            stamp_session(scope, self.mcp_session_id)
         with self.in_use():
             await super().handle_request(scope, receive, send)
 
@@ -150,12 +172,17 @@ class BridgeSessionManager(StreamableHTTPSessionManager):
         return session if session is not None and not session.transport.expired else None
 
     def session_is_open(self, session_id: str) -> bool:
-        return session_id in self._server_instances
+        """Whether the session can still take messages: admitted and not terminated (from the
+        bridge's own records, which a session leaves when its transport is terminated)."""
+        return session_id in self.sessions
 
 
 __all__ = [
+    "SESSION_SCOPE_KEY",
     "BridgeSession",
     "BridgeSessionManager",
     "SelectiveTransport",
     "answer_with",
+    "session_of_request",
+    "stamp_session",
 ]
