@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+T = TypeVar("T")
 _DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
 
@@ -106,6 +107,19 @@ def storage_error(exc: Exception, action: str) -> AuditStorageError:
     )
 
 
+def unless_missing(call: Callable[[], T], action: str, missing: Collection[str]) -> T | None:
+    """``call()``, or ``None`` when S3 answers with one of the ``missing`` codes (the thing
+    does not exist); any other failure is storage trouble naming ``action``."""
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) in missing:
+            return None
+        raise storage_error(exc, action) from exc
+    except BotoCoreError as exc:
+        raise storage_error(exc, action) from exc
+
+
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     """One object version as read with GetObject (body plus the headers we verify)."""
@@ -127,15 +141,15 @@ def get_object(
     args: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if version_id is not None:
         args["VersionId"] = version_id
-    try:
+
+    def read() -> tuple[Any, bytes]:
         response = connection.client.get_object(**args)
-        body = response["Body"].read()
-    except ClientError as exc:
-        if error_code(exc) in _NOT_FOUND:
-            return None
-        raise storage_error(exc, f"read s3://{bucket}/{key}") from exc
-    except BotoCoreError as exc:
-        raise storage_error(exc, f"read s3://{bucket}/{key}") from exc
+        return response, response["Body"].read()
+
+    found = unless_missing(read, f"read s3://{bucket}/{key}", _NOT_FOUND)
+    if found is None:
+        return None
+    response, body = found
     connection.bytes_read += len(body)
     return StoredObject(
         key=key,

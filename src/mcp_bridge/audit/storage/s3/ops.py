@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .client import S3Connection, error_code, storage_error
+from .client import S3Connection, error_code, is_precondition_failed, storage_error, unless_missing
 
 _T = TypeVar("_T")
 
@@ -157,8 +157,7 @@ def put_once(
     try:
         response = conn.client.put_object(**args)
     except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 412 or error_code(exc) == "PreconditionFailed":
+        if is_precondition_failed(exc):
             return None
         raise storage_error(exc, f"write s3://{bucket}/{key}") from exc
     except BotoCoreError as exc:
@@ -280,12 +279,9 @@ def bucket_controls(conn: S3Connection, bucket: str) -> BucketControls:
 def object_lock_configuration(conn: S3Connection, bucket: str) -> dict[str, Any] | None:
     """The bucket's Object Lock configuration, or ``None`` when it has none. One that cannot be
     read (a permission) is storage trouble, never taken for "no default retention"."""
-    try:
-        found = conn.client.get_object_lock_configuration(Bucket=bucket)
-    except ClientError as exc:
-        if error_code(exc) in _MISSING:
-            return None
-        raise storage_error(exc, f"read the Object Lock configuration of bucket {bucket}") from exc
-    except BotoCoreError as exc:
-        raise storage_error(exc, f"read the Object Lock configuration of bucket {bucket}") from exc
-    return dict(found.get("ObjectLockConfiguration", {}))
+    found = unless_missing(
+        lambda: conn.client.get_object_lock_configuration(Bucket=bucket),
+        f"read the Object Lock configuration of bucket {bucket}",
+        _MISSING,
+    )
+    return None if found is None else dict(found.get("ObjectLockConfiguration", {}))
